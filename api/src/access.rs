@@ -1,0 +1,165 @@
+//! Who may see and do what. Every resolver and loader gets its rights from here, and only here.
+//!
+//! The rules:
+//! - Nothing is ever visible across organisations.
+//! - ADMIN: every child of their organisation; may do everything there.
+//! - COUNSELLOR: the children assigned to them; may edit those children, record sessions,
+//!   upload videos, run analyses and label tracked people. May create children (they are
+//!   assigned to the creator). May not delete children or change who is assigned.
+//! - GUARDIAN: read-only access to the reports of their own (linked) children.
+//!
+//! Visibility is a SQL condition on `children` ([`child_scope`]): every entry point (a root
+//! list, `node`, `child`, `session`, `job`, every mutation) resolves its target's child under
+//! that condition. Whatever cannot be seen answers `NOT_FOUND`, exactly like what does not
+//! exist; what can be seen but not changed answers `FORBIDDEN`. Nested edges (a child's
+//! sessions, a session's objects, …) are reached only through a parent that passed this check,
+//! so their loaders need no second one.
+
+use entity::enums::Role;
+use sea_orm::{ConnectionTrait, Statement, Value};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    error::{ApiError, ApiResult},
+    sql::{Sql, statement},
+};
+
+/// What a caller wants to do to a child or anything under it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildAction {
+    /// Read the child, its sessions, tracked people, intervals and jobs.
+    Read,
+    /// Change the child's name, birth date or notes.
+    Edit,
+    /// Change which counsellors and guardians are linked to the child.
+    Assign,
+    /// Erase the child and everything under it.
+    Delete,
+    /// Record sessions, upload videos, run analyses, label tracked people.
+    Record,
+}
+
+/// Actions on the organisation itself rather than on one child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrganisationAction {
+    CreateChild,
+    ManageUsers,
+}
+
+/// Something that belongs to exactly one child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Child(Uuid),
+    Session(Uuid),
+    Object(Uuid),
+    Job(Uuid),
+    EmotionInterval(Uuid),
+    BehaviourInterval(Uuid),
+}
+
+pub fn role_allows(role: Role, action: ChildAction) -> bool {
+    use ChildAction::*;
+    match role {
+        Role::Admin => true,
+        Role::Counsellor => matches!(action, Read | Edit | Record),
+        Role::Guardian => action == Read,
+    }
+}
+
+pub fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
+    match action {
+        OrganisationAction::CreateChild => matches!(role, Role::Admin | Role::Counsellor),
+        OrganisationAction::ManageUsers => role == Role::Admin,
+    }
+}
+
+/// The condition that keeps only children (table alias `alias`) the viewer may see.
+pub fn child_scope(viewer: &Viewer, alias: &str) -> Sql {
+    let mut scope = Sql::new(format!("{alias}.organisation_id = ?"), [viewer.organisation_id.into()]);
+    let link_table = match viewer.role {
+        Role::Admin => return scope,
+        Role::Counsellor => "child_counsellors",
+        Role::Guardian => "child_guardians",
+    };
+    scope.and(Sql::new(
+        format!("{alias}.id IN (SELECT child_id FROM {link_table} WHERE user_id = ?)"),
+        [viewer.user_id.into()],
+    ));
+    scope
+}
+
+/// Resolves the child `target` belongs to, if the viewer may see it, and checks that the
+/// viewer's role allows `action` on it. Returns the child's id.
+pub async fn authorize(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    target: Target,
+    action: ChildAction,
+) -> ApiResult<Uuid> {
+    let (joins, id_column, id) = match target {
+        Target::Child(id) => ("", "c.id", id),
+        Target::Session(id) => ("JOIN sessions s ON s.child_id = c.id", "s.id", id),
+        Target::Job(id) => {
+            ("JOIN sessions s ON s.child_id = c.id JOIN analysis_jobs j ON j.session_id = s.id", "j.id", id)
+        }
+        Target::Object(id) => {
+            ("JOIN sessions s ON s.child_id = c.id JOIN tracked_objects o ON o.session_id = s.id", "o.id", id)
+        }
+        Target::EmotionInterval(id) => (
+            "JOIN sessions s ON s.child_id = c.id JOIN tracked_objects o ON o.session_id = s.id \
+             JOIN emotion_intervals i ON i.object_id = o.id",
+            "i.id",
+            id,
+        ),
+        Target::BehaviourInterval(id) => (
+            "JOIN sessions s ON s.child_id = c.id JOIN tracked_objects o ON o.session_id = s.id \
+             JOIN behaviour_intervals i ON i.object_id = o.id",
+            "i.id",
+            id,
+        ),
+    };
+    let mut condition = Sql::new(format!("{id_column} = ?"), [Value::from(id)]);
+    condition.and(child_scope(viewer, "c"));
+    let query: Statement = statement(
+        db.get_database_backend(),
+        &format!("SELECT c.id AS child_id FROM children c {joins} WHERE {}", condition.text),
+        condition.values,
+    );
+    let row = db.query_one_raw(query).await?.ok_or(ApiError::NotFound)?;
+    let child_id: Uuid = row.try_get("", "child_id")?;
+    if !role_allows(viewer.role, action) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(child_id)
+}
+
+/// Users are visible within their organisation (a guardian sees who the counsellor is).
+/// Returns the organisation the viewer may see users of.
+pub fn user_scope(viewer: &Viewer) -> Uuid {
+    viewer.organisation_id
+}
+
+pub fn authorize_in_organisation(viewer: &Viewer, action: OrganisationAction) -> ApiResult<()> {
+    if role_allows_in_organisation(viewer.role, action) { Ok(()) } else { Err(ApiError::Forbidden) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guardians_only_read() {
+        for action in [ChildAction::Edit, ChildAction::Assign, ChildAction::Delete, ChildAction::Record] {
+            assert!(!role_allows(Role::Guardian, action), "{action:?}");
+        }
+        assert!(role_allows(Role::Guardian, ChildAction::Read));
+    }
+
+    #[test]
+    fn counsellors_cannot_delete_or_reassign() {
+        assert!(!role_allows(Role::Counsellor, ChildAction::Delete));
+        assert!(!role_allows(Role::Counsellor, ChildAction::Assign));
+        assert!(role_allows(Role::Counsellor, ChildAction::Record));
+    }
+}

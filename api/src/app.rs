@@ -1,0 +1,96 @@
+//! Building and running one gateway: database, migrations, keys, schema and HTTP listener.
+
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
+
+use anyhow::Context;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use rand::RngCore;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::{auth::jwt::JwtKeys, config::Settings, db, demo, graphql, http, metrics::Metrics};
+
+/// What every request handler and resolver shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+    pub metrics: Metrics,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, optionally seeds the demo data, and binds the listener.
+    pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let url = settings.effective_database_url();
+        let db = db::connect(&url, settings.database_max_connections, Some(&metrics)).await?;
+        db::migrate(&db).await?;
+        if seed_demo {
+            demo::seed(&db).await.context("seeding the demo data")?;
+        }
+        let secret = jwt_secret(&settings)?;
+        let jwt = JwtKeys::new(&secret, &settings.jwt_issuer, &settings.jwt_audience, settings.access_token_ttl_secs);
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
+        let state = AppState { db, settings: Arc::new(settings), jwt, metrics };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let schema = graphql::build(self.state.clone());
+        let router = http::router(self.state.clone(), schema);
+        tracing::info!(address = %self.local_addr(), "i-mind gateway listening; GraphiQL at /");
+        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        self.state.db.clone().close().await.context("closing the database pool")?;
+        Ok(())
+    }
+}
+
+/// The configured secret, or the one generated for this data directory on first start.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if !settings.jwt_secret.0.is_empty() {
+        anyhow::ensure!(settings.jwt_secret.0.len() >= 32, "IMIND_JWT_SECRET must be at least 32 bytes long");
+        return Ok(settings.jwt_secret.0.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return STANDARD.decode(existing.trim()).with_context(|| format!("{} is corrupt; delete it", path.display()));
+    }
+    let mut secret = vec![0u8; 64];
+    rand::rng().fill_bytes(&mut secret);
+    write_private(&path, STANDARD.encode(&secret).as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a JWT signing secret");
+    Ok(secret)
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The `imind` command line (names in ../shared/API.md).
+
+use std::{io::IsTerminal, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use entity::enums::Role;
+
+use crate::{app::Application, config::Settings, db, graphql, users};
+
+#[derive(Parser)]
+#[command(name = "imind", version, about = "i-mind: video analysis for child counselling sessions")]
+pub struct Cli {
+    /// Configuration file (default: ./imind.toml if present; IMIND_* variables override it).
+    #[arg(long, global = true, env = "IMIND_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the GraphQL gateway (GraphiQL at /).
+    Serve {
+        /// Seed a demo organisation, logins and analysed sessions (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run database migrations and exit.
+    Migrate,
+    /// Create a user (the password comes from IMIND_PASSWORD, or is read from stdin).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Organisation name; created if it does not exist.
+        #[arg(long)]
+        org: String,
+        /// Display name (default: the part of the e-mail before '@').
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoleArg {
+    Admin,
+    Counsellor,
+    Guardian,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Counsellor => Role::Counsellor,
+            RoleArg::Guardian => Role::Guardian,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::ExportSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Serve { demo } => {
+            let settings = Settings::load(cli.config)?;
+            let app = Application::build(settings, demo).await?;
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config)?;
+            let db = db::connect(&settings.effective_database_url(), 2, None).await?;
+            db::migrate(&db).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::CreateUser { email, role, org, name } => {
+            let settings = Settings::load(cli.config)?;
+            let password = read_password()?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+            let new = users::NewUser::parse(&email, &name, role.into(), password)?;
+            let db = db::connect(&settings.effective_database_url(), 2, None).await?;
+            db::migrate(&db).await?;
+            let organisation = users::ensure_organisation(&db, &org).await?;
+            let user = users::create_user(&db, organisation.id, new).await?;
+            eprintln!("created {} ({}) in organisation {}", user.email, user.role.as_str(), organisation.name);
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("IMIND_PASSWORD") {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Password: ").context("reading the password");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,89 @@
+//! Layered configuration: built-in defaults, then an optional TOML file (`imind.toml`, or the
+//! path in `IMIND_CONFIG`), then `IMIND_*` environment variables. Zero configuration gives the
+//! embedded default: SQLite and blobs under `./data`, listening on 127.0.0.1:8080.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never reach a log line.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    /// Root of everything the embedded default writes (SQLite file, blobs, generated secret).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/imind.db`.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub bind: SocketAddr,
+    /// HS256 signing secret (≥ 32 bytes). Empty: one is generated once and kept in
+    /// `<data_dir>/jwt-secret`, so tokens survive restarts of a single embedded server.
+    pub jwt_secret: Secret,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Deepest selection set a request may nest.
+    pub max_query_depth: usize,
+    /// Upper bound on a request's estimated cost: each field costs 1 and a connection field
+    /// multiplies what is under it by its page size (`first`/`last`, or the default).
+    pub max_query_complexity: usize,
+    /// How long the per-request DataLoader waits to gather sibling keys into one statement.
+    pub dataloader_delay_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            database_max_connections: 10,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: Secret::default(),
+            jwt_issuer: "i-mind".into(),
+            jwt_audience: "i-mind-api".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_query_depth: 16,
+            max_query_complexity: 5_000_000,
+            dataloader_delay_ms: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults → config file → `IMIND_*` environment.
+    pub fn load(config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+        let file = config_file
+            .or_else(|| std::env::var_os("IMIND_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("imind.toml"));
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("IMIND_").ignore(&["CONFIG"]))
+            .extract()
+            .with_context(|| format!("reading configuration ({} and IMIND_* variables)", file.display()))
+    }
+
+    /// The database URL to connect to, after applying the embedded default.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("imind.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Connecting to SQLite or PostgreSQL (chosen by the URL alone) and running migrations.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::metrics::Metrics;
+
+pub async fn connect(url: &str, max_connections: u32, metrics: Option<&Metrics>) -> anyhow::Result<DatabaseConnection> {
+    if let Some(dir) =
+        sqlite_file(url).and_then(|path| Path::new(path).parent()).filter(|dir| !dir.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        // WAL lets readers proceed while the worker writes results; foreign keys make the
+        // cascades real (sqlx turns them on by default, stated here because we rely on it).
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    let mut db =
+        Database::connect(options).await.with_context(|| format!("connecting to the database at {}", redact(url)))?;
+    if let Some(metrics) = metrics {
+        let metrics = metrics.clone();
+        db.set_metric_callback(move |info| {
+            metrics.sql_statements.inc();
+            metrics.sql_seconds.observe(info.elapsed.as_secs_f64());
+            if info.failed {
+                metrics.sql_failures.inc();
+            }
+        });
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("running database migrations")
+}
+
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://me:secret@host:5432/db"), "postgres://me:***@host:5432/db");
+        assert_eq!(redact("sqlite://data/imind.db?mode=rwc"), "sqlite://data/imind.db?mode=rwc");
+    }
+
+    #[test]
+    fn finds_sqlite_files() {
+        assert_eq!(sqlite_file("sqlite://data/imind.db?mode=rwc"), Some("data/imind.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x@y/z"), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! One error type for everything a client can be told, mapped to GraphQL error codes.
+//!
+//! Client mistakes carry a clear message. Internal failures are logged here with their whole
+//! cause chain (inside the request's span, so the log line has the request id) and reach the
+//! client only as "internal error" plus that request id — see `http::graphql`.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+
+/// The `extensions.code` values clients rely on (../shared/API.md).
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const UNSUPPORTED_MEDIA: &str = "UNSUPPORTED_MEDIA";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// The message every internal error is replaced with.
+pub const INTERNAL_MESSAGE: &str = "internal error";
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required: send a valid access token as `Authorization: Bearer …`")]
+    Unauthenticated,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// Also what a caller sees for things that exist but are not theirs to see, so that ids
+    /// can't be probed.
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadUserInput(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    /// Shared so that one failed batch load can be handed to every resolver waiting on it.
+    #[error("{0:#}")]
+    Internal(Arc<anyhow::Error>),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadUserInput(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Forbidden => code::FORBIDDEN,
+            Self::NotFound => code::NOT_FOUND,
+            Self::BadUserInput(_) => code::BAD_USER_INPUT,
+            Self::PayloadTooLarge(_) => code::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMedia(_) => code::UNSUPPORTED_MEDIA,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Internal(Arc::new(error))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        anyhow::Error::new(error).context("database").into()
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let message = match &error {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            other => other.to_string(),
+        };
+        let code = error.code();
+        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+    }
+}
+
+/// Lets resolvers use `?` on anything that is an internal failure.
+pub trait Internal<T> {
+    fn internal(self, context: &'static str) -> ApiResult<T>;
+}
+
+impl<T, E> Internal<T> for Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn internal(self, context: &'static str) -> ApiResult<T> {
+        self.map_err(|error| anyhow::Error::new(error).context(context).into())
+    }
+}

@@ -1,0 +1,363 @@
+//! Per-request batch loaders: every nested edge goes through one of these, so a nested query
+//! costs one statement per level, whatever the number of rows.
+//!
+//! They trust their keys: a key only exists because its parent object was already authorised
+//! (see `crate::access`).
+
+use std::{collections::HashMap, hash::Hash};
+
+use async_graphql::dataloader::Loader;
+use chrono::{DateTime, Utc};
+use entity::{
+    analysis_job, behaviour_interval, child, emotion_interval,
+    enums::{Behaviour, Emotion, ObjectRole, SessionStatus},
+    session, tracked_object, user,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value};
+use uuid::Uuid;
+
+use super::pagination::{CursorKey, Listing, Page, PageRequest, SortValue, fetch_pages};
+use crate::{
+    auth::Viewer,
+    error::ApiError,
+    sql::{Sql, statement},
+};
+
+/// A failed batch; every resolver waiting on it receives a clone.
+pub type LoadError = ApiError;
+
+pub struct Loaders {
+    pub db: DatabaseConnection,
+}
+
+/// One parent's page of a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey<L> {
+    pub parent: Uuid,
+    pub listing: L,
+    pub page: PageRequest,
+}
+
+impl<L: Listing> Loader<PageKey<L>> for Loaders {
+    type Value = Page<L::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PageKey<L>]) -> Result<HashMap<PageKey<L>, Self::Value>, Self::Error> {
+        // Keys of one level share filters and paging; group anyway, in case they don't.
+        let mut groups: HashMap<(&L, &PageRequest), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups.entry((&key.listing, &key.page)).or_default().push(key.parent);
+        }
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for ((listing, page), parents) in groups {
+            let pages = fetch_pages(&self.db, &parents, listing, page).await.map_err(db_error)?;
+            for (parent, rows) in pages {
+                loaded.insert(PageKey { parent, listing: listing.clone(), page: page.clone() }, rows);
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+fn db_error(error: sea_orm::DbErr) -> LoadError {
+    anyhow::Error::new(error).context("batch load").into()
+}
+
+fn uuids(keys: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+    keys.into_iter().collect()
+}
+
+/// Children visible to a viewer, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildList {
+    pub viewer: Viewer,
+    pub search: Option<String>,
+}
+
+impl Listing for ChildList {
+    type Model = child::Model;
+    const TABLE: &'static str = "children";
+    const PARENT: &'static str = "organisation_id";
+    const SORT: &'static str = "name";
+    const DEFAULT_PAGE_SIZE: i32 = 20;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Text(model.name.clone()), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        let mut filter = crate::access::child_scope(&self.viewer, "t");
+        if let Some(search) = self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            filter.and(Sql::new("LOWER(t.name) LIKE ? ESCAPE '\\'", [format!("%{escaped}%").into()]));
+        }
+        filter
+    }
+}
+
+/// A child's sessions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct SessionList {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<SessionStatus>,
+}
+
+impl Listing for SessionList {
+    type Model = session::Model;
+    const TABLE: &'static str = "sessions";
+    const PARENT: &'static str = "child_id";
+    const SORT: &'static str = "recorded_at";
+    const DEFAULT_PAGE_SIZE: i32 = 10;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Time(model.recorded_at), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        let mut filter = Sql::default();
+        if let Some(from) = self.from {
+            filter.and(Sql::new("t.recorded_at >= ?", [from.into()]));
+        }
+        if let Some(to) = self.to {
+            filter.and(Sql::new("t.recorded_at < ?", [to.into()]));
+        }
+        if let Some(status) = self.status {
+            filter.and(Sql::new("t.status = ?", [status.as_str().into()]));
+        }
+        filter
+    }
+}
+
+/// A session's tracked people, in order of first appearance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ObjectList {
+    pub role: Option<ObjectRole>,
+}
+
+impl Listing for ObjectList {
+    type Model = tracked_object::Model;
+    const TABLE: &'static str = "tracked_objects";
+    const PARENT: &'static str = "session_id";
+    const SORT: &'static str = "first_seen_ms";
+    const DEFAULT_PAGE_SIZE: i32 = 10;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Int(model.first_seen_ms), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        match self.role {
+            Some(role) => Sql::new("t.role = ?", [role.as_str().into()]),
+            None => Sql::default(),
+        }
+    }
+}
+
+/// Filters shared by both interval lists.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct IntervalFilter {
+    pub min_duration_ms: Option<i64>,
+    /// Keep intervals overlapping `[from_ms, to_ms)`.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+impl IntervalFilter {
+    fn sql(&self, label_column: &str, label: Option<&'static str>) -> Sql {
+        let mut filter = Sql::default();
+        if let Some(label) = label {
+            filter.and(Sql::new(format!("t.{label_column} = ?"), [label.into()]));
+        }
+        if let Some(min) = self.min_duration_ms {
+            filter.and(Sql::new("t.end_ms - t.start_ms >= ?", [min.into()]));
+        }
+        if let Some(from) = self.from_ms {
+            filter.and(Sql::new("t.end_ms > ?", [from.into()]));
+        }
+        if let Some(to) = self.to_ms {
+            filter.and(Sql::new("t.start_ms < ?", [to.into()]));
+        }
+        filter
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct EmotionList {
+    pub emotion: Option<Emotion>,
+    pub interval: IntervalFilter,
+}
+
+impl Listing for EmotionList {
+    type Model = emotion_interval::Model;
+    const TABLE: &'static str = "emotion_intervals";
+    const PARENT: &'static str = "object_id";
+    const SORT: &'static str = "start_ms";
+    const DEFAULT_PAGE_SIZE: i32 = 100;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Int(model.start_ms), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        self.interval.sql("emotion", self.emotion.map(Emotion::as_str))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct BehaviourList {
+    pub behaviour: Option<Behaviour>,
+    pub interval: IntervalFilter,
+}
+
+impl Listing for BehaviourList {
+    type Model = behaviour_interval::Model;
+    const TABLE: &'static str = "behaviour_intervals";
+    const PARENT: &'static str = "object_id";
+    const SORT: &'static str = "start_ms";
+    const DEFAULT_PAGE_SIZE: i32 = 100;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Int(model.start_ms), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        self.interval.sql("behaviour", self.behaviour.map(Behaviour::as_str))
+    }
+}
+
+macro_rules! by_id_loader {
+    ($key:ident, $entity:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub Uuid);
+
+        impl Loader<$key> for Loaders {
+            type Value = $entity::Model;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(uuids(keys.iter().map(|key| key.0))))
+                    .all(&self.db)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(ChildById, child, "A child by id (a session's or a tracked person's child).");
+by_id_loader!(UserById, user, "A user by id (a session's counsellor).");
+by_id_loader!(SessionById, session, "A session by id (a job's session).");
+
+/// The most recent analysis job of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LatestJob(pub Uuid);
+
+impl Loader<LatestJob> for Loaders {
+    type Value = analysis_job::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[LatestJob]) -> Result<HashMap<LatestJob, Self::Value>, Self::Error> {
+        let jobs = analysis_job::Entity::find()
+            .filter(analysis_job::Column::SessionId.is_in(uuids(keys.iter().map(|key| key.0))))
+            .order_by_asc(analysis_job::Column::CreatedAt)
+            .order_by_asc(analysis_job::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        // Ascending order: the last one inserted per session wins.
+        Ok(jobs.into_iter().map(|job| (LatestJob(job.session_id), job)).collect())
+    }
+}
+
+/// Milliseconds of each observed expression, per tracked person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EmotionTimeOfObject(pub Uuid);
+
+#[derive(FromQueryResult)]
+struct EmotionTimeRow {
+    owner: Uuid,
+    emotion: Emotion,
+    total_ms: i64,
+}
+
+impl Loader<EmotionTimeOfObject> for Loaders {
+    type Value = Vec<(Emotion, i64)>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[EmotionTimeOfObject],
+    ) -> Result<HashMap<EmotionTimeOfObject, Self::Value>, Self::Error> {
+        let owners = Sql::is_in("object_id", keys.iter().map(|key| Value::from(key.0)));
+        let text = format!(
+            "SELECT object_id AS owner, emotion, CAST(SUM(end_ms - start_ms) AS BIGINT) AS total_ms \
+             FROM emotion_intervals WHERE {} GROUP BY object_id, emotion ORDER BY object_id, emotion",
+            owners.text
+        );
+        let rows = EmotionTimeRow::find_by_statement(statement(self.db.get_database_backend(), &text, owners.values))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut out: HashMap<EmotionTimeOfObject, Self::Value> = HashMap::new();
+        for row in rows {
+            out.entry(EmotionTimeOfObject(row.owner)).or_default().push((row.emotion, row.total_ms));
+        }
+        Ok(out)
+    }
+}
+
+/// Per analysed session of a child, milliseconds of each expression shown by the person who is
+/// that child (labelled by a counsellor, or else guessed CHILD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EmotionTrendOfChild(pub Uuid);
+
+impl Loader<EmotionTrendOfChild> for Loaders {
+    type Value = Vec<(session::Model, Vec<(Emotion, i64)>)>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[EmotionTrendOfChild],
+    ) -> Result<HashMap<EmotionTrendOfChild, Self::Value>, Self::Error> {
+        let children = uuids(keys.iter().map(|key| key.0));
+        let sessions = session::Entity::find()
+            .filter(session::Column::ChildId.is_in(children.clone()))
+            .filter(session::Column::Status.eq(SessionStatus::Done))
+            .order_by_asc(session::Column::RecordedAt)
+            .order_by_asc(session::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut condition = Sql::is_in("s.child_id", children.into_iter().map(Value::from));
+        condition.and(Sql::new("s.status = ?", [SessionStatus::Done.as_str().into()]));
+        let text = format!(
+            "SELECT s.id AS owner, i.emotion AS emotion, CAST(SUM(i.end_ms - i.start_ms) AS BIGINT) AS total_ms \
+             FROM sessions s \
+             JOIN tracked_objects o ON o.session_id = s.id \
+             JOIN emotion_intervals i ON i.object_id = o.id \
+             WHERE {} AND (o.child_id = s.child_id OR (o.child_id IS NULL AND o.role = ?)) \
+             GROUP BY s.id, i.emotion ORDER BY s.id, i.emotion",
+            condition.text
+        );
+        let mut values = condition.values;
+        values.push(ObjectRole::Child.as_str().into());
+        let rows = EmotionTimeRow::find_by_statement(statement(self.db.get_database_backend(), &text, values))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut times: HashMap<Uuid, Vec<(Emotion, i64)>> = HashMap::new();
+        for row in rows {
+            times.entry(row.owner).or_default().push((row.emotion, row.total_ms));
+        }
+        let mut out: HashMap<EmotionTrendOfChild, Self::Value> = HashMap::new();
+        for session in sessions {
+            let emotion_times = times.remove(&session.id).unwrap_or_default();
+            out.entry(EmotionTrendOfChild(session.child_id)).or_default().push((session, emotion_times));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,123 @@
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{
+    child,
+    enums::{Emotion, Role, SessionStatus},
+};
+
+use super::{Date, Session};
+use crate::{
+    error::ApiResult,
+    graphql::{
+        context::ContextExt,
+        ids::Kind,
+        loaders::{EmotionTrendOfChild, PageKey, SessionList},
+        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+    },
+};
+
+pub struct Child(pub child::Model);
+
+/// A child in counselling.
+#[Object]
+impl Child {
+    pub async fn id(&self) -> ID {
+        Kind::Child.id(self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn birth_date(&self) -> Option<Date> {
+        self.0.birth_date.map(Date)
+    }
+
+    /// Counsellors' notes; not shown to guardians.
+    async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        let viewer = ctx.viewer()?;
+        Ok(if viewer.role == Role::Guardian { None } else { self.0.notes.as_deref() })
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Sessions in the order they were recorded. `from`/`to` bound `recordedAt` (to exclusive).
+    #[graphql(complexity = "page_cost(first, last, SessionList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        status: Option<SessionStatus>,
+    ) -> ApiResult<PagedConnection<Session>> {
+        let page = PageRequest::new(first, after, last, before, SessionList::DEFAULT_PAGE_SIZE)?;
+        let key = PageKey { parent: self.0.id, listing: SessionList { from, to, status }, page };
+        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
+        Ok(into_connection::<SessionList, _>(loaded, Session))
+    }
+
+    /// One entry per analysed session, oldest first: how much of the time the child's face was
+    /// visible it showed each expression.
+    async fn emotion_trend(&self, ctx: &Context<'_>) -> ApiResult<Vec<SessionEmotionSummary>> {
+        let trend = ctx.loader().load_one(EmotionTrendOfChild(self.0.id)).await?.unwrap_or_default();
+        Ok(trend
+            .into_iter()
+            .map(|(session, times)| SessionEmotionSummary {
+                recorded_at: session.recorded_at,
+                shares: EmotionShare::from_times(&times),
+                session: Session(session),
+            })
+            .collect())
+    }
+}
+
+/// The share of observed time one expression took.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct EmotionShare {
+    pub emotion: Emotion,
+    /// 0..1 of the time a face was observed.
+    pub fraction: f64,
+    pub duration_ms: i64,
+}
+
+impl EmotionShare {
+    /// Shares in the order of the `Emotion` enum; expressions never observed are left out.
+    pub fn from_times(times: &[(Emotion, i64)]) -> Vec<EmotionShare> {
+        let total: i64 = times.iter().map(|(_, ms)| ms).sum();
+        let mut shares: Vec<EmotionShare> = times
+            .iter()
+            .filter(|(_, ms)| *ms > 0)
+            .map(|(emotion, ms)| EmotionShare {
+                emotion: *emotion,
+                fraction: *ms as f64 / total as f64,
+                duration_ms: *ms,
+            })
+            .collect();
+        shares.sort_by_key(|share| share.emotion as u8);
+        shares
+    }
+}
+
+/// How one analysed session looked for the child.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct SessionEmotionSummary {
+    #[graphql(skip)]
+    pub session: Session,
+    pub recorded_at: DateTime<Utc>,
+    pub shares: Vec<EmotionShare>,
+}
+
+#[ComplexObject]
+impl SessionEmotionSummary {
+    async fn session(&self) -> &Session {
+        &self.session
+    }
+}

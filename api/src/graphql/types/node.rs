@@ -1,0 +1,16 @@
+use async_graphql::{ID, Interface};
+
+use super::{AnalysisJob, BehaviourInterval, Child, EmotionInterval, Session, TrackedObject, User};
+
+/// Anything with a global id that `node(id)` can fetch again.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(User),
+    Child(Child),
+    Session(Session),
+    TrackedObject(TrackedObject),
+    EmotionInterval(EmotionInterval),
+    BehaviourInterval(BehaviourInterval),
+    AnalysisJob(AnalysisJob),
+}

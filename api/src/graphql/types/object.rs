@@ -1,0 +1,106 @@
+use async_graphql::{Context, ID, Object};
+use entity::{
+    enums::{Behaviour, Emotion, ObjectRole},
+    tracked_object,
+};
+
+use super::{BehaviourInterval, Child, EmotionInterval, EmotionShare};
+use crate::{
+    error::ApiResult,
+    graphql::{
+        context::ContextExt,
+        ids::Kind,
+        loaders::{BehaviourList, ChildById, EmotionList, EmotionTimeOfObject, IntervalFilter, PageKey},
+        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+    },
+};
+
+pub struct TrackedObject(pub tracked_object::Model);
+
+/// A person found and followed through a session's video.
+#[Object]
+impl TrackedObject {
+    pub async fn id(&self) -> ID {
+        Kind::TrackedObject.id(self.0.id)
+    }
+
+    /// A name within the session, e.g. "Person 2".
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// Child or adult: guessed from relative body and face size unless a counsellor said so.
+    async fn role(&self) -> ObjectRole {
+        self.0.role
+    }
+
+    /// 0..1; 1 when a counsellor labelled the person.
+    async fn role_confidence(&self) -> f64 {
+        self.0.role_confidence
+    }
+
+    /// The child this person is, when a counsellor said so.
+    async fn child(&self, ctx: &Context<'_>) -> ApiResult<Option<Child>> {
+        let Some(child_id) = self.0.child_id else { return Ok(None) };
+        Ok(ctx.loader().load_one(ChildById(child_id)).await?.map(Child))
+    }
+
+    async fn first_seen_ms(&self) -> i64 {
+        self.0.first_seen_ms
+    }
+
+    async fn last_seen_ms(&self) -> i64 {
+        self.0.last_seen_ms
+    }
+
+    /// Observed facial expressions over time. `fromMs`/`toMs` keep intervals overlapping that
+    /// range; `minDurationMs` drops shorter ones.
+    #[graphql(complexity = "page_cost(first, last, EmotionList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn emotion_intervals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        emotion: Option<Emotion>,
+        min_duration_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> ApiResult<PagedConnection<EmotionInterval>> {
+        let page = PageRequest::new(first, after, last, before, EmotionList::DEFAULT_PAGE_SIZE)?;
+        let interval = IntervalFilter { min_duration_ms, from_ms, to_ms };
+        let key = PageKey { parent: self.0.id, listing: EmotionList { emotion, interval }, page };
+        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
+        Ok(into_connection::<EmotionList, _>(loaded, EmotionInterval))
+    }
+
+    /// Observed postures and movements over time, filtered like `emotionIntervals`.
+    #[graphql(complexity = "page_cost(first, last, BehaviourList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn behaviour_intervals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        behaviour: Option<Behaviour>,
+        min_duration_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> ApiResult<PagedConnection<BehaviourInterval>> {
+        let page = PageRequest::new(first, after, last, before, BehaviourList::DEFAULT_PAGE_SIZE)?;
+        let interval = IntervalFilter { min_duration_ms, from_ms, to_ms };
+        let key = PageKey { parent: self.0.id, listing: BehaviourList { behaviour, interval }, page };
+        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
+        Ok(into_connection::<BehaviourList, _>(loaded, BehaviourInterval))
+    }
+
+    /// The fraction of the time this person's face was observed that it showed each expression.
+    async fn emotion_share(&self, ctx: &Context<'_>) -> ApiResult<Vec<EmotionShare>> {
+        let times = ctx.loader().load_one(EmotionTimeOfObject(self.0.id)).await?.unwrap_or_default();
+        Ok(EmotionShare::from_times(&times))
+    }
+}

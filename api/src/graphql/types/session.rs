@@ -1,0 +1,102 @@
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{
+    enums::{ObjectRole, Role, SessionStatus},
+    session,
+};
+
+use super::{AnalysisJob, Child, TrackedObject, User};
+use crate::{
+    error::{ApiError, ApiResult},
+    graphql::{
+        context::ContextExt,
+        ids::Kind,
+        loaders::{ChildById, LatestJob, ObjectList, PageKey, UserById},
+        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+    },
+};
+
+pub struct Session(pub session::Model);
+
+/// A recorded counselling session with one child.
+#[Object]
+impl Session {
+    pub async fn id(&self) -> ID {
+        Kind::Session.id(self.0.id)
+    }
+
+    async fn child(&self, ctx: &Context<'_>) -> ApiResult<Child> {
+        let child = ctx.loader().load_one(ChildById(self.0.child_id)).await?;
+        child.map(Child).ok_or(ApiError::NotFound)
+    }
+
+    async fn counsellor(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        let user = ctx.loader().load_one(UserById(self.0.counsellor_id)).await?;
+        user.map(User).ok_or(ApiError::NotFound)
+    }
+
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Counsellors' notes; not shown to guardians.
+    async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        let viewer = ctx.viewer()?;
+        Ok(if viewer.role == Role::Guardian { None } else { self.0.notes.as_deref() })
+    }
+
+    async fn status(&self) -> SessionStatus {
+        self.0.status
+    }
+
+    /// The stored video's metadata, once one is uploaded.
+    async fn video(&self) -> Option<VideoInfo> {
+        let s = &self.0;
+        Some(VideoInfo {
+            size_bytes: s.video_size_bytes?,
+            sha256: s.video_sha256.clone()?,
+            duration_ms: s.video_duration_ms?,
+            fps: s.video_fps?,
+            width: s.video_width?,
+            height: s.video_height?,
+        })
+    }
+
+    /// The most recent analysis of this session's video.
+    async fn latest_job(&self, ctx: &Context<'_>) -> ApiResult<Option<AnalysisJob>> {
+        Ok(ctx.loader().load_one(LatestJob(self.0.id)).await?.map(AnalysisJob))
+    }
+
+    /// The people found in the video, in order of first appearance.
+    #[graphql(complexity = "page_cost(first, last, ObjectList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    async fn objects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        role: Option<ObjectRole>,
+    ) -> ApiResult<PagedConnection<TrackedObject>> {
+        let page = PageRequest::new(first, after, last, before, ObjectList::DEFAULT_PAGE_SIZE)?;
+        let key = PageKey { parent: self.0.id, listing: ObjectList { role }, page };
+        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
+        Ok(into_connection::<ObjectList, _>(loaded, TrackedObject))
+    }
+}
+
+/// Facts about a stored video, measured when it was uploaded.
+#[derive(SimpleObject)]
+pub struct VideoInfo {
+    /// Bytes; may exceed 2³¹ (JSON numbers carry it exactly up to 2⁵³).
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub duration_ms: i64,
+    pub fps: f64,
+    pub width: i32,
+    pub height: i32,
+}

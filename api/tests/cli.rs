@@ -1,0 +1,93 @@
+//! The `imind` binary itself: export-schema, migrate, create-user, and serve with a graceful
+//! SIGTERM shutdown.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn imind(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imind"));
+    command
+        .current_dir(data_dir)
+        .env_remove("IMIND_DATABASE_URL")
+        .env_remove("IMIND_PASSWORD")
+        .env("IMIND_DATA_DIR", data_dir.join("data"))
+        .env("IMIND_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info");
+    command
+}
+
+#[test]
+fn export_schema_prints_the_committed_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = imind(dir.path()).arg("export-schema").output().unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+}
+
+#[test]
+fn create_user_validates_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = imind(dir.path()).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(dir.path().join("data/imind.db").exists(), "the embedded default is a SQLite file under ./data");
+
+    let create = |password: &str| {
+        let mut child = imind(dir.path())
+            .args(["create-user", "--email", "Boss@Example.org", "--role", "ADMIN", "--org", "Clinic"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = create("short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+    let created = create("a good long password");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(String::from_utf8_lossy(&created.stderr).contains("created boss@example.org (ADMIN)"));
+    let again = create("a good long password");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[tokio::test]
+async fn serve_answers_logins_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = imind(dir.path())
+        .args(["create-user", "--email", "a@b.org", "--role", "COUNSELLOR", "--org", "Clinic"])
+        .env("IMIND_PASSWORD", "a good long password")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let mut server = imind(dir.path()).arg("serve").stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server logs before exiting").unwrap();
+        if let Some((_, rest)) = line.split_once("address=") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{address}/graphql"))
+        .json(&serde_json::json!({ "query": "mutation { login(email: \"a@b.org\", password: \"a good long password\") { user { role } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["data"]["login"]["user"]["role"], "COUNSELLOR");
+
+    let started = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "a SIGTERM is a clean shutdown: {exit:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -1,0 +1,106 @@
+//! Closed sets of values stored as short strings. The stored spelling equals the GraphQL
+//! spelling (SCREAMING_SNAKE_CASE) so SQL written by hand and API clients read the same words.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident as $gql:literal { $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+        #[cfg_attr(feature = "graphql", graphql(name = $gql))]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name {
+            $($(#[$vmeta])* #[sea_orm(string_value = $value)] $variant,)+
+        }
+
+        impl $name {
+            /// The stored (and GraphQL) spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $value,)+ }
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// What a user may do is decided by this role (see the gateway's `access` module).
+    Role as "Role" {
+        /// Everything within their own organisation.
+        Admin = "ADMIN",
+        /// The children assigned to them.
+        Counsellor = "COUNSELLOR",
+        /// Read-only access to their own children's reports.
+        Guardian = "GUARDIAN",
+    }
+}
+
+stored_enum! {
+    /// Where a counselling session's video and analysis stand.
+    SessionStatus as "SessionStatus" {
+        /// Created; no video yet (or an upload in progress).
+        Uploading = "UPLOADING",
+        /// A probed video is stored and can be analysed.
+        Ready = "READY",
+        /// An analysis job is waiting for a worker.
+        Queued = "QUEUED",
+        /// A worker is analysing the video.
+        Processing = "PROCESSING",
+        /// Results are stored.
+        Done = "DONE",
+        /// The last analysis failed; see the job's error.
+        Failed = "FAILED",
+    }
+}
+
+stored_enum! {
+    /// Life cycle of one analysis job in the durable queue.
+    JobStatus as "JobStatus" {
+        Queued = "QUEUED",
+        Running = "RUNNING",
+        Done = "DONE",
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+    }
+}
+
+stored_enum! {
+    /// Who a tracked person appears to be. A guess from body and face size unless a counsellor
+    /// labelled the object.
+    ObjectRole as "ObjectRole" {
+        Child = "CHILD",
+        Adult = "ADULT",
+        Unknown = "UNKNOWN",
+    }
+}
+
+stored_enum! {
+    /// An observed facial expression (FER2013 classes). It describes what a face showed, not
+    /// what the person felt.
+    Emotion as "Emotion" {
+        Angry = "ANGRY",
+        Disgust = "DISGUST",
+        Fear = "FEAR",
+        Happy = "HAPPY",
+        Sad = "SAD",
+        Surprise = "SURPRISE",
+        Neutral = "NEUTRAL",
+    }
+}
+
+stored_enum! {
+    /// An observed posture or movement, derived from body keypoints.
+    Behaviour as "Behaviour" {
+        Standing = "STANDING",
+        Sitting = "SITTING",
+        Lying = "LYING",
+        Moving = "MOVING",
+        Still = "STILL",
+        HandRaised = "HAND_RAISED",
+        FaceCovered = "FACE_COVERED",
+        Approaching = "APPROACHING",
+        Withdrawing = "WITHDRAWING",
+    }
+}

@@ -1,0 +1,32 @@
+//! sea-orm entities for i-mind's data model.
+//!
+//! One module per table. The enums the tables store (roles, statuses, labels) live in
+//! [`enums`] and double as GraphQL enums with the `graphql` feature, so the database and the
+//! API can never disagree about a label's spelling.
+
+pub mod analysis_job;
+pub mod behaviour_interval;
+pub mod child;
+pub mod child_counsellor;
+pub mod child_guardian;
+pub mod emotion_interval;
+pub mod enums;
+pub mod organisation;
+pub mod refresh_token;
+pub mod session;
+pub mod tracked_object;
+pub mod user;
+
+pub mod prelude {
+    pub use super::analysis_job::Entity as AnalysisJob;
+    pub use super::behaviour_interval::Entity as BehaviourInterval;
+    pub use super::child::Entity as Child;
+    pub use super::child_counsellor::Entity as ChildCounsellor;
+    pub use super::child_guardian::Entity as ChildGuardian;
+    pub use super::emotion_interval::Entity as EmotionInterval;
+    pub use super::organisation::Entity as Organisation;
+    pub use super::refresh_token::Entity as RefreshToken;
+    pub use super::session::Entity as Session;
+    pub use super::tracked_object::Entity as TrackedObject;
+    pub use super::user::Entity as User;
+}

@@ -1,0 +1,16 @@
+//! Database schema migrations, one per file (sea-orm names a migration after its file).
+//! They run on `imind serve` start-up and with `imind migrate`; they work on SQLite and
+//! PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial_schema::Migration)]
+    }
+}

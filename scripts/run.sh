@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the server the way a newcomer wants it: embedded default (SQLite and blobs under
+# ./data), demo logins seeded, GraphiQL at http://127.0.0.1:8080/. Extra arguments go to
+# `imind serve` (e.g. nothing, to skip --demo: `scripts/run.sh --no-demo`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+require_rust
+
+args=(--demo)
+if [[ "${1:-}" == "--no-demo" ]]; then
+  args=()
+  shift
+fi
+
+step "building imind (release)"
+cargo build --release --locked -p imind-api
+step "starting: GraphiQL at http://${IMIND_BIND:-127.0.0.1:8080}/ — demo logins in README.md"
+exec ./target/release/imind serve "${args[@]}" "$@"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every test on SQLite and again
+# on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+require_rust
+ensure_apt_packages postgresql
+
+export CARGO_INCREMENTAL=0
+export RUST_BACKTRACE=1
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests on SQLite"
+cargo test --workspace --locked
+
+start_postgres
+step "tests on PostgreSQL ($IMIND_TEST_POSTGRES_URL_REDACTED)"
+IMIND_TEST_POSTGRES_URL="$PG_URL" cargo test -p imind-tests --locked

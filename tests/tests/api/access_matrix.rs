@@ -1,0 +1,372 @@
+//! Every role × every operation × own child / another child of the organisation / a child of
+//! another organisation, with the exact outcome each must get.
+
+use imind_tests::{
+    Response, TestApp,
+    fixtures::{self, ADMIN, COUNSELLOR, GUARDIAN, World, global_id},
+    spawn_app,
+};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+}
+use Outcome::*;
+
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Admin,
+    Counsellor,
+    Guardian,
+    Anonymous,
+}
+
+const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Counsellor, Caller::Guardian, Caller::Anonymous];
+
+/// Columns: own child (the counsellor's assigned, the guardian's linked), another child of
+/// the same organisation, a child of another organisation.
+type Row = [Outcome; 3];
+
+/// Reading anything about a child.
+const READ: [Row; 4] = [
+    [Ok, Ok, NotFound],
+    [Ok, NotFound, NotFound],
+    [Ok, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
+/// Editing a child, recording sessions, labelling tracked people.
+const WRITE: [Row; 4] = [
+    [Ok, Ok, NotFound],
+    [Ok, NotFound, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
+/// Changing who is assigned, erasing a child.
+const ADMINISTER: [Row; 4] = [
+    [Ok, Ok, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
+struct Tokens {
+    admin: String,
+    counsellor: String,
+    guardian: String,
+}
+
+impl Tokens {
+    async fn new(app: &TestApp) -> Self {
+        Tokens {
+            admin: app.login(ADMIN, fixtures::PASSWORD).await,
+            counsellor: app.login(COUNSELLOR, fixtures::PASSWORD).await,
+            guardian: app.login(GUARDIAN, fixtures::PASSWORD).await,
+        }
+    }
+
+    fn of(&self, caller: Caller) -> Option<&str> {
+        match caller {
+            Caller::Admin => Some(&self.admin),
+            Caller::Counsellor => Some(&self.counsellor),
+            Caller::Guardian => Some(&self.guardian),
+            Caller::Anonymous => None,
+        }
+    }
+}
+
+fn outcome(response: &Response) -> Outcome {
+    match response.error_code() {
+        None => Ok,
+        Some("FORBIDDEN") => Forbidden,
+        Some("NOT_FOUND") => NotFound,
+        Some("UNAUTHENTICATED") => Unauthenticated,
+        Some(other) => panic!("unexpected error code {other}: {}", response.body),
+    }
+}
+
+/// The three targets, as what an operation needs to know about each.
+fn targets(world: &World) -> [(&'static str, fixtures::Analysed, uuid::Uuid); 3] {
+    [
+        ("own", world.own_analysed, world.own),
+        ("sibling", world.sibling_analysed, world.sibling),
+        ("foreign", world.foreign_analysed, world.foreign),
+    ]
+}
+
+struct Operation {
+    name: &'static str,
+    query: &'static str,
+    variables: fn(&fixtures::Analysed, uuid::Uuid) -> Value,
+    table: [Row; 4],
+    /// Where the answer's id sits, to check that a success returned the right thing.
+    returned_id: Option<(&'static str, &'static str)>,
+}
+
+fn operations() -> Vec<Operation> {
+    vec![
+        Operation {
+            name: "child(id)",
+            query: "query($id: ID!) { child(id: $id) { id name } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: READ,
+            returned_id: Some(("/child/id", "Child")),
+        },
+        Operation {
+            name: "session(id)",
+            query: "query($id: ID!) { session(id: $id) { id title } }",
+            variables: |a, _| json!({ "id": global_id("Session", a.session) }),
+            table: READ,
+            returned_id: Some(("/session/id", "Session")),
+        },
+        Operation {
+            name: "job(id)",
+            query: "query($id: ID!) { job(id: $id) { id status } }",
+            variables: |a, _| json!({ "id": global_id("AnalysisJob", a.job) }),
+            table: READ,
+            returned_id: Some(("/job/id", "AnalysisJob")),
+        },
+        Operation {
+            name: "node(Child)",
+            query: "query($id: ID!) { node(id: $id) { id } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: READ,
+            returned_id: Some(("/node/id", "Child")),
+        },
+        Operation {
+            name: "node(Session)",
+            query: "query($id: ID!) { node(id: $id) { id } }",
+            variables: |a, _| json!({ "id": global_id("Session", a.session) }),
+            table: READ,
+            returned_id: Some(("/node/id", "Session")),
+        },
+        Operation {
+            name: "node(TrackedObject)",
+            query: "query($id: ID!) { node(id: $id) { id ... on TrackedObject { label } } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: READ,
+            returned_id: Some(("/node/id", "TrackedObject")),
+        },
+        Operation {
+            name: "node(EmotionInterval)",
+            query: "query($id: ID!) { node(id: $id) { id ... on EmotionInterval { emotion } } }",
+            variables: |a, _| json!({ "id": global_id("EmotionInterval", a.emotion_interval) }),
+            table: READ,
+            returned_id: Some(("/node/id", "EmotionInterval")),
+        },
+        Operation {
+            name: "node(BehaviourInterval)",
+            query: "query($id: ID!) { node(id: $id) { id ... on BehaviourInterval { behaviour } } }",
+            variables: |a, _| json!({ "id": global_id("BehaviourInterval", a.behaviour_interval) }),
+            table: READ,
+            returned_id: Some(("/node/id", "BehaviourInterval")),
+        },
+        Operation {
+            name: "node(AnalysisJob)",
+            query: "query($id: ID!) { node(id: $id) { id } }",
+            variables: |a, _| json!({ "id": global_id("AnalysisJob", a.job) }),
+            table: READ,
+            returned_id: Some(("/node/id", "AnalysisJob")),
+        },
+        Operation {
+            name: "updateChild(name)",
+            query: "mutation($id: ID!) { updateChild(id: $id, input: { name: \"Renamed\" }) { id name } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: WRITE,
+            returned_id: Some(("/updateChild/id", "Child")),
+        },
+        Operation {
+            name: "createSession",
+            query: "mutation($id: ID!) { createSession(input: { childId: $id, title: \"New\", recordedAt: \"2026-11-01T10:00:00Z\" }) { id status child { id } } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: WRITE,
+            returned_id: Some(("/createSession/child/id", "Child")),
+        },
+        Operation {
+            name: "labelObject",
+            query: "mutation($id: ID!) { labelObject(objectId: $id, role: ADULT) { id role roleConfidence } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: WRITE,
+            returned_id: Some(("/labelObject/id", "TrackedObject")),
+        },
+        Operation {
+            name: "updateChild(guardianIds)",
+            query: "mutation($id: ID!) { updateChild(id: $id, input: { guardianIds: [] }) { id } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: ADMINISTER,
+            returned_id: Some(("/updateChild/id", "Child")),
+        },
+    ]
+}
+
+fn expected_id(analysed: &fixtures::Analysed, child: uuid::Uuid, kind: &str) -> String {
+    let id = match kind {
+        "Child" => child,
+        "Session" => analysed.session,
+        "AnalysisJob" => analysed.job,
+        "TrackedObject" => analysed.object,
+        "EmotionInterval" => analysed.emotion_interval,
+        "BehaviourInterval" => analysed.behaviour_interval,
+        other => panic!("unknown kind {other}"),
+    };
+    global_id(kind, id)
+}
+
+#[tokio::test]
+async fn every_role_gets_exactly_its_rights_on_every_operation() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for op in operations() {
+        // Successes last: a permitted change (e.g. unlinking the guardian) must not alter the
+        // rights the refusals are checked against.
+        let mut cases = Vec::new();
+        for (row, caller) in CALLERS.iter().enumerate() {
+            for (column, target) in targets(&world).into_iter().enumerate() {
+                cases.push((op.table[row][column], *caller, target));
+            }
+        }
+        cases.sort_by_key(|(expected, ..)| *expected == Ok);
+        {
+            for (expected, caller, (target, analysed, child)) in &cases {
+                let (expected, caller) = (*expected, caller);
+                let response = app.graphql(tokens.of(*caller), op.query, (op.variables)(analysed, *child)).await;
+                let got = outcome(&response);
+                checked += 1;
+                if got != expected {
+                    failures.push(format!(
+                        "{} as {caller:?} on {target}: expected {expected:?}, got {got:?}: {}",
+                        op.name, response.body
+                    ));
+                    continue;
+                }
+                if got == Ok {
+                    if let Some((pointer, kind)) = op.returned_id {
+                        let returned = response.body["data"].pointer(pointer).and_then(Value::as_str);
+                        if returned != Some(expected_id(analysed, *child, kind).as_str()) {
+                            failures.push(format!(
+                                "{} as {caller:?} on {target} returned the wrong thing: {}",
+                                op.name, response.body
+                            ));
+                        }
+                    }
+                } else if response.body["data"].as_object().is_some_and(|data| data.values().any(|v| !v.is_null())) {
+                    failures.push(format!("{} as {caller:?} on {target} leaked data: {}", op.name, response.body));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} cases wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn deleting_follows_the_matrix_and_refusals_lose_nothing() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let query = "mutation($id: ID!) { deleteChild(id: $id) }";
+    let read_back = "query($id: ID!) { child(id: $id) { id } }";
+    // Refusals first (they must leave the child in place), then the deletions that succeed.
+    let mut cases = Vec::new();
+    for (row, caller) in CALLERS.iter().enumerate() {
+        for (column, (target, _, child)) in targets(&world).iter().enumerate() {
+            cases.push((ADMINISTER[row][column], *caller, *target, *child));
+        }
+    }
+    cases.sort_by_key(|(expected, ..)| *expected == Ok);
+    for (expected, caller, target, child) in cases {
+        let response = app.graphql(tokens.of(caller), query, json!({ "id": global_id("Child", child) })).await;
+        assert_eq!(outcome(&response), expected, "deleteChild as {caller:?} on {target}: {}", response.body);
+        let owner_token = if target == "foreign" {
+            app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await
+        } else {
+            tokens.admin.clone()
+        };
+        let still_there = app.graphql(Some(&owner_token), read_back, json!({ "id": global_id("Child", child) })).await;
+        let exists = still_there.error_code().is_none();
+        assert_eq!(exists, expected != Ok, "after deleteChild as {caller:?} on {target}: {}", still_there.body);
+    }
+}
+
+#[tokio::test]
+async fn lists_show_each_caller_exactly_their_children() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let admin_b = app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await;
+    let query = "{ children { totalCount edges { node { id } } } }";
+    let expectations = [
+        ("admin", Some(tokens.admin.as_str()), vec![world.own, world.sibling]),
+        ("counsellor", Some(tokens.counsellor.as_str()), vec![world.own]),
+        ("guardian", Some(tokens.guardian.as_str()), vec![world.own]),
+        ("admin of B", Some(admin_b.as_str()), vec![world.foreign]),
+    ];
+    for (who, token, children) in expectations {
+        let response = app.graphql(token, query, json!({})).await;
+        let data = response.data();
+        let mut got: Vec<&str> =
+            data["children"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap()).collect();
+        let mut want: Vec<String> = children.iter().map(|id| global_id("Child", *id)).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{who}");
+        assert_eq!(data["children"]["totalCount"], children.len(), "{who}");
+    }
+    let anonymous = app.graphql(None, query, json!({})).await;
+    assert_eq!(anonymous.error_code(), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn organisation_level_actions_follow_roles() {
+    let app = spawn_app().await;
+    let _world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let create_child = "mutation { createChild(input: { name: \"Newcomer\" }) { id name } }";
+    let create_user = "mutation($e: String!) { createUser(input: { email: $e, name: \"New\", role: COUNSELLOR, password: \"long enough password\" }) { id role } }";
+    for (caller, child_outcome, user_outcome) in [
+        (Caller::Admin, Ok, Ok),
+        (Caller::Counsellor, Ok, Forbidden),
+        (Caller::Guardian, Forbidden, Forbidden),
+        (Caller::Anonymous, Unauthenticated, Unauthenticated),
+    ] {
+        let token = tokens.of(caller);
+        let response = app.graphql(token, create_child, json!({})).await;
+        assert_eq!(outcome(&response), child_outcome, "createChild as {caller:?}: {}", response.body);
+        let email = format!("{caller:?}-made@a.test").to_lowercase();
+        let response = app.graphql(token, create_user, json!({ "e": email })).await;
+        assert_eq!(outcome(&response), user_outcome, "createUser as {caller:?}: {}", response.body);
+    }
+    // A counsellor's new child is assigned to them, so they can see it.
+    let children =
+        app.graphql(Some(&tokens.counsellor), "{ children(search: \"newcomer\") { totalCount } }", json!({})).await;
+    assert_eq!(children.data()["children"]["totalCount"], 1);
+    // Counsellors may not hand out assignments.
+    let response = app
+        .graphql(
+            Some(&tokens.counsellor),
+            "mutation($g: ID!) { createChild(input: { name: \"X\", guardianIds: [$g] }) { id } }",
+            json!({ "g": global_id("User", _world.guardian) }),
+        )
+        .await;
+    assert_eq!(outcome(&response), Forbidden);
+}
+
+#[tokio::test]
+async fn guardians_do_not_see_counsellors_notes() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let query = "query($id: ID!) { child(id: $id) { notes } }";
+    let variables = json!({ "id": global_id("Child", world.own) });
+    let counsellor = app.graphql(Some(&tokens.counsellor), query, variables.clone()).await;
+    assert_eq!(counsellor.data()["child"]["notes"], "notes about Own Child");
+    let guardian = app.graphql(Some(&tokens.guardian), query, variables).await;
+    assert_eq!(guardian.data()["child"]["notes"], Value::Null);
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of the gateway over HTTP. One binary (one link) for the whole suite.
+
+mod access_matrix;
+mod auth;
+mod demo;
+mod errors;
+mod limits;
+mod mutations;
+mod n_plus_one;
+mod pagination;
+mod schema;
