@@ -219,6 +219,17 @@ impl Mutation {
         Ok(Session(session))
     }
 
+    /// Erases a session and everything under it: its analyses and results.
+    async fn delete_session(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let viewer = ctx.viewer()?;
+        let db = &ctx.state().db;
+        let session_id = ids::decode_as(&id, Kind::Session)?;
+        access::authorize(db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        // Foreign keys cascade to jobs, tracked objects and intervals.
+        let deleted = session::Entity::delete_by_id(session_id).exec(db).await?;
+        Ok(deleted.rows_affected == 1)
+    }
+
     /// Says who a tracked person is: their role, and optionally that they are the session's
     /// child. A counsellor's word replaces the guess (confidence 1).
     async fn label_object(

@@ -296,6 +296,26 @@ async fn deleting_follows_the_matrix_and_refusals_lose_nothing() {
 }
 
 #[tokio::test]
+async fn deleting_sessions_follows_the_matrix() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let tokens = Tokens::new(&app).await;
+    let query = "mutation($id: ID!) { deleteSession(id: $id) }";
+    for (row, caller) in CALLERS.iter().enumerate() {
+        for (column, (target, _, child)) in targets(&world).iter().enumerate() {
+            // A fresh session for every case: a permitted deletion must not starve the next.
+            let session = fixtures::analysed_session(&app.db, *child, world.admin, 20, 1, 1).await.session;
+            let expected = WRITE[row][column];
+            let response = app.graphql(tokens.of(*caller), query, json!({ "id": global_id("Session", session) })).await;
+            assert_eq!(outcome(&response), expected, "deleteSession as {caller:?} on {target}: {}", response.body);
+            use sea_orm::EntityTrait;
+            let exists = entity::session::Entity::find_by_id(session).one(&app.db).await.unwrap().is_some();
+            assert_eq!(exists, expected != Ok, "after deleteSession as {caller:?} on {target}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn lists_show_each_caller_exactly_their_children() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;

@@ -129,3 +129,21 @@ async fn deleting_a_child_erases_everything_under_it() {
     assert_eq!(response.data()["deleteChild"], true);
     assert_eq!(counts(app.db.clone()).await, (2, 2, 4, 8, 8));
 }
+
+#[tokio::test]
+async fn deleting_a_session_erases_its_results_only() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let delete = "mutation($id: ID!) { deleteSession(id: $id) }";
+    let response =
+        app.graphql(Some(&counsellor), delete, json!({ "id": global_id("Session", world.own_analysed.session) })).await;
+    assert_eq!(response.data()["deleteSession"], true);
+    assert_eq!(session::Entity::find().count(&app.db).await.unwrap(), 2);
+    assert_eq!(tracked_object::Entity::find().count(&app.db).await.unwrap(), 4);
+    assert_eq!(emotion_interval::Entity::find().count(&app.db).await.unwrap(), 8);
+    assert_eq!(analysis_job::Entity::find().count(&app.db).await.unwrap(), 2);
+    let read = "query($id: ID!) { child(id: $id) { sessions { totalCount } } }";
+    let child = app.graphql(Some(&counsellor), read, json!({ "id": global_id("Child", world.own) })).await;
+    assert_eq!(child.data()["child"]["sessions"]["totalCount"], 0);
+}
