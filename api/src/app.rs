@@ -27,6 +27,10 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, optionally seeds the demo data, and binds the listener.
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        // Bind first: a busy port should fail before anything is written.
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
         let metrics = Metrics::new();
         let url = settings.effective_database_url();
         let db = db::connect(&url, settings.database_max_connections, Some(&metrics)).await?;
@@ -36,9 +40,6 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let jwt = JwtKeys::new(&secret, &settings.jwt_issuer, &settings.jwt_audience, settings.access_token_ttl_secs);
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
         let state = AppState { db, settings: Arc::new(settings), jwt, metrics };
         Ok(Self { listener, state })
     }

@@ -87,3 +87,31 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            let defaults = Settings::load(None).unwrap();
+            assert_eq!(defaults.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
+            assert!(defaults.effective_database_url().starts_with("sqlite://data/imind.db"));
+
+            jail.create_file("imind.toml", "bind = \"0.0.0.0:9000\"\nmax_query_depth = 8\njwt_secret = \"from-file\"")?;
+            let from_file = Settings::load(None).unwrap();
+            assert_eq!(from_file.bind.port(), 9000);
+            assert_eq!(from_file.max_query_depth, 8);
+
+            jail.set_env("IMIND_BIND", "127.0.0.1:9100");
+            jail.set_env("IMIND_DATABASE_URL", "postgres://u:p@db/imind");
+            let from_env = Settings::load(None).unwrap();
+            assert_eq!(from_env.bind.port(), 9100, "the environment overrides the file");
+            assert_eq!(from_env.max_query_depth, 8, "the file still counts where the environment is silent");
+            assert_eq!(from_env.effective_database_url(), "postgres://u:p@db/imind");
+            assert_eq!(format!("{:?}", from_env.jwt_secret), "Secret(…)", "secrets never reach logs");
+            Ok(())
+        });
+    }
+}
