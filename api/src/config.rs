@@ -93,6 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type.
     fn defaults_then_file_then_environment() {
         figment::Jail::expect_with(|jail| {
             let defaults = Settings::load(None).unwrap();
