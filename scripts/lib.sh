@@ -1,5 +1,9 @@
 # Helpers shared by scripts/run.sh and scripts/test.sh. Sourced, not run.
 
+# What the `opencv` crate needs to build (Debian's OpenCV 4.6 with FFmpeg, and libclang for
+# its binding generator).
+OPENCV_PACKAGES="libopencv-dev clang libclang-dev"
+
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 require_rust() {

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_rust
+ensure_apt_packages $OPENCV_PACKAGES
+IMIND_ORT_DYLIB=${IMIND_ORT_DYLIB:-$(scripts/setup-ort.sh)}
+export IMIND_ORT_DYLIB
 
 args=(--demo)
 if [[ "${1:-}" == "--no-demo" ]]; then

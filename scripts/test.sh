@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test on SQLite and again
-# on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops.
+# on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops. It also
+# installs OpenCV, unpacks ONNX Runtime and fetches the test footage (all cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_rust
-ensure_apt_packages postgresql
+ensure_apt_packages postgresql $OPENCV_PACKAGES
+IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
+IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
+export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR
 
 export CARGO_INCREMENTAL=0
 export RUST_BACKTRACE=1

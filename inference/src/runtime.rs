@@ -1,0 +1,93 @@
+//! ONNX Runtime, loaded from a shared library at run time (`ort` load-dynamic): the library is
+//! the one in the pinned `onnxruntime` PyPI wheel, which `scripts/setup-ort.sh` unpacks into a
+//! cache directory. Sessions are created once per model and reused.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use ort::{
+    environment::Environment,
+    session::{Session, builder::GraphOptimizationLevel},
+};
+
+use crate::error::{InferenceError, Result};
+
+/// The ONNX Runtime release the project is built and tested against.
+pub const ORT_VERSION: &str = "1.31.1";
+
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Path of `libonnxruntime.so.*`; default: `IMIND_ORT_DYLIB`, else the setup script's cache.
+    pub dylib: Option<PathBuf>,
+    /// Threads one model may use for one inference.
+    pub intra_threads: usize,
+    /// Use the CUDA execution provider when the library has it; CPU otherwise.
+    pub cuda: bool,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self { dylib: None, intra_threads: 2, cuda: false }
+    }
+}
+
+/// Where the setup script puts the library.
+pub fn default_dylib() -> PathBuf {
+    if let Some(path) = std::env::var_os("IMIND_ORT_DYLIB") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("IMIND_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/imind")
+    });
+    cache.join(format!("ort-{ORT_VERSION}/libonnxruntime.so.{ORT_VERSION}"))
+}
+
+/// ONNX Runtime allows one environment per process; every [`Runtime`] shares it.
+static ENVIRONMENT: Mutex<Option<Arc<Environment>>> = Mutex::new(None);
+
+/// A loaded ONNX Runtime.
+pub struct Runtime {
+    environment: Arc<Environment>,
+    options: RuntimeOptions,
+}
+
+impl Runtime {
+    pub fn load(options: RuntimeOptions) -> Result<Self> {
+        let path = options.dylib.clone().unwrap_or_else(default_dylib);
+        if !path.is_file() {
+            return Err(InferenceError::RuntimeMissing { path, reason: "no such file".into() });
+        }
+        let mut shared = ENVIRONMENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let environment = match shared.as_ref() {
+            Some(environment) => environment.clone(),
+            None => {
+                let builder = ort::init_from(&path).map_err(|error| InferenceError::RuntimeMissing {
+                    path: path.clone(),
+                    reason: error.to_string(),
+                })?;
+                let environment = Arc::new(builder.with_name("imind").build()?);
+                *shared = Some(environment.clone());
+                environment
+            }
+        };
+        Ok(Self { environment, options })
+    }
+
+    /// A session for the model at `path`, created once by the caller and reused.
+    pub fn session(&self, path: &Path) -> Result<Session> {
+        if !path.is_file() {
+            return Err(InferenceError::ModelMissing { path: path.to_owned() });
+        }
+        let mut builder = Session::builder(&self.environment)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(ort::Error::from)?
+            .with_intra_threads(self.options.intra_threads)
+            .map_err(ort::Error::from)?;
+        if self.options.cuda {
+            builder = builder.with_execution_providers([ort::ep::CUDA::default().build()]).map_err(ort::Error::from)?;
+        }
+        Ok(builder.commit_from_file(path)?)
+    }
+}

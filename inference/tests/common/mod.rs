@@ -1,0 +1,27 @@
+//! Shared by the inference tests: the runtime, the models and the fetched footage.
+
+use std::path::PathBuf;
+
+use imind_inference::{Runtime, RuntimeOptions, models::default_models_dir};
+
+pub fn runtime() -> Runtime {
+    Runtime::load(RuntimeOptions { intra_threads: 1, ..RuntimeOptions::default() })
+        .expect("ONNX Runtime loads (scripts/setup-ort.sh)")
+}
+
+pub fn models_dir() -> PathBuf {
+    default_models_dir()
+}
+
+/// A file fetched by `scripts/fetch-footage.sh`.
+pub fn footage(name: &str) -> PathBuf {
+    let dir = std::env::var_os("IMIND_FOOTAGE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("IMIND_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind"));
+        cache.join("footage")
+    });
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: run scripts/fetch-footage.sh", path.display());
+    path
+}

@@ -1,0 +1,85 @@
+//! The Rust preprocessing and inference reproduce the reference outputs that onnxruntime in
+//! Python computed on the same image (models/reference, made by models/build.sh) within 1e-4.
+
+mod common;
+
+use std::path::PathBuf;
+
+use imind_inference::{
+    image,
+    models::{EmotionClassifier, FaceDetector, PoseEstimator},
+};
+use opencv::core::Rect;
+use serde_json::Value;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn reference_dir() -> PathBuf {
+    common::models_dir().join("reference")
+}
+
+fn manifest() -> Value {
+    serde_json::from_slice(&std::fs::read(reference_dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+fn reference(entry: &Value) -> (Vec<usize>, Vec<f32>) {
+    let shape = entry["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let bytes = std::fs::read(reference_dir().join(entry["file"].as_str().unwrap())).unwrap();
+    let values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    (shape, values)
+}
+
+fn assert_close(name: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    let (index, error) = got
+        .iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
+        .enumerate()
+        .fold((0, 0f32), |best, (i, e)| if e > best.1 { (i, e) } else { best });
+    assert!(error <= TOLERANCE, "{name}: max abs error {error} at {index} (got {}, want {})", got[index], want[index]);
+}
+
+fn astronaut() -> opencv::core::Mat {
+    let manifest = manifest();
+    let path = common::footage("astronaut.png");
+    let digest = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
+    let digest = String::from_utf8(digest.stdout).unwrap();
+    assert!(digest.starts_with(manifest["image"]["sha256"].as_str().unwrap()), "the reference image is the same file");
+    image::read_rgb(&path).unwrap()
+}
+
+#[test]
+fn centerface_matches_python() {
+    let runtime = common::runtime();
+    let mut detector = FaceDetector::new(&runtime, &common::models_dir(), 256, 256).unwrap();
+    let small = image::resize(&astronaut(), 256, 256).unwrap();
+    let raw = detector.run_raw(&[&small]).unwrap();
+    let outputs = &manifest()["centerface"]["outputs"];
+    for (name, got) in [("537", &raw.heatmap), ("538", &raw.scale), ("539", &raw.offset), ("540", &raw.landmarks)] {
+        let (shape, want) = reference(&outputs[name]);
+        assert_eq!(got.0, shape, "{name}: shape");
+        assert_close(&format!("centerface {name}"), &got.1, &want);
+    }
+}
+
+#[test]
+fn movenet_matches_python() {
+    let runtime = common::runtime();
+    let mut estimator = PoseEstimator::new(&runtime, &common::models_dir(), 256, 256).unwrap();
+    let small = image::resize(&astronaut(), 256, 256).unwrap();
+    let got = estimator.run_raw(&small).unwrap();
+    let (_, want) = reference(&manifest()["movenet"]["outputs"]["output_0"]);
+    assert_close("movenet", &got, &want);
+}
+
+#[test]
+fn emotion_matches_python() {
+    let runtime = common::runtime();
+    let mut classifier = EmotionClassifier::new(&runtime, &common::models_dir()).unwrap();
+    let crop: Vec<i32> =
+        manifest()["emotion"]["crop"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i32).collect();
+    let got = classifier.classify_crops(&astronaut(), &[Rect::new(crop[0], crop[1], crop[2], crop[3])]).unwrap();
+    let (_, want) = reference(&manifest()["emotion"]["outputs"]["emotion"]);
+    assert_close("emotion", &got[0], &want);
+}
