@@ -7,12 +7,24 @@
 //! - [`models`] — one file per network (CenterFace faces, MoveNet people + keypoints,
 //!   mini-XCEPTION expressions): preprocessing, batched inference, decoding of outputs.
 //! - [`image`] — the few OpenCV conversions every model shares.
-//! - [`error`] — typed errors.
+//! - [`behaviour`] — posture, motion, hands and proximity rules on keypoints (documented there).
+//! - [`labels`] — the expression, behaviour and role label sets.
+//! - [`timeline`] — per-sample labels → smoothed intervals (documented there).
+//! - [`tracker`] — stable person ids: Hungarian assignment, re-identification of returners.
+//! - [`video`] — `probe` and the decoder thread (OpenCV/FFmpeg), with typed errors for files
+//!   that are not analysable videos.
+//! - [`cancel`] — the cancellation token; [`error`] — typed errors.
 
+pub mod behaviour;
+pub mod cancel;
 pub mod error;
 pub mod image;
+pub mod labels;
 pub mod models;
 pub mod runtime;
+pub mod timeline;
+pub mod tracker;
+pub mod video;
 
 pub use error::{InferenceError, Result};
 pub use runtime::{Runtime, RuntimeOptions};

@@ -1,0 +1,53 @@
+//! The label sets the engine produces. Spelled like the API's enums.
+
+use serde::Serialize;
+
+/// An observed facial expression (FER2013 classes, in the model's output order). It says what
+/// a face looked like, not what the person felt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Emotion {
+    Angry,
+    Disgust,
+    Fear,
+    Happy,
+    Sad,
+    Surprise,
+    Neutral,
+}
+
+impl Emotion {
+    pub const ALL: [Emotion; 7] =
+        [Emotion::Angry, Emotion::Disgust, Emotion::Fear, Emotion::Happy, Emotion::Sad, Emotion::Surprise, Emotion::Neutral];
+
+    /// The most likely expression and its probability.
+    pub fn from_probabilities(probabilities: &[f32; 7]) -> (Emotion, f32) {
+        let (index, probability) =
+            probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("seven classes");
+        (Emotion::ALL[index], *probability)
+    }
+}
+
+/// An observed posture or movement (rules in `behaviour`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Behaviour {
+    Standing,
+    Sitting,
+    Lying,
+    Moving,
+    Still,
+    HandRaised,
+    FaceCovered,
+    Approaching,
+    Withdrawing,
+}
+
+/// Who a tracked person appears to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Child,
+    Adult,
+    Unknown,
+}

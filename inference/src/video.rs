@@ -1,0 +1,189 @@
+//! Reading videos with OpenCV's FFmpeg backend: `probe` for metadata, and a decoder thread that
+//! feeds sampled frames into a bounded channel (so decoding runs ahead of inference, but never
+//! by more than a few frames of memory).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc::{Receiver, SyncSender, sync_channel},
+    thread::JoinHandle,
+};
+
+use opencv::{
+    core::Mat,
+    prelude::*,
+    videoio::{self, VideoCapture},
+};
+use serde::Serialize;
+
+use crate::{cancel::CancellationToken, image};
+
+/// What a video is, as far as analysis cares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VideoInfo {
+    pub duration_ms: i64,
+    pub fps: f64,
+    pub frame_count: i64,
+    pub width: i32,
+    pub height: i32,
+    /// FourCC of the video codec, e.g. "avc1", "MJPG", "FMP4".
+    pub codec: String,
+}
+
+/// Why a file can't be analysed, in words a counsellor can read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VideoError {
+    #[error("the file {0} does not exist")]
+    NotFound(PathBuf),
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    #[error("the file is not a video that can be decoded (no video stream found)")]
+    NotAVideo,
+    #[error("the video reports impossible properties ({0})")]
+    Absurd(String),
+    #[error("the video is damaged: {0}")]
+    Corrupt(String),
+    #[error("the video ends early: only {decoded} of {expected} frames could be decoded")]
+    Truncated { decoded: i64, expected: i64 },
+}
+
+/// Upper bound on a plausible frame rate; anything above is a broken header.
+const MAX_FPS: f64 = 1000.0;
+const MAX_SIDE: i32 = 16_384;
+
+fn open(path: &Path) -> Result<VideoCapture, VideoError> {
+    let metadata = std::fs::metadata(path).map_err(|_| VideoError::NotFound(path.to_owned()))?;
+    if metadata.len() == 0 {
+        return Err(VideoError::Empty);
+    }
+    let capture = VideoCapture::from_file(path, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
+    if !capture.is_opened().unwrap_or(false) {
+        return Err(VideoError::NotAVideo);
+    }
+    Ok(capture)
+}
+
+fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), VideoError> {
+    let get = |prop| capture.get(prop).unwrap_or(0.0);
+    let fps = get(videoio::CAP_PROP_FPS);
+    let frames = get(videoio::CAP_PROP_FRAME_COUNT);
+    let width = get(videoio::CAP_PROP_FRAME_WIDTH) as i32;
+    let height = get(videoio::CAP_PROP_FRAME_HEIGHT) as i32;
+    if width <= 0 || height <= 0 {
+        return Err(VideoError::NotAVideo);
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(VideoError::Absurd(format!("{width}×{height} pixels")));
+    }
+    if !fps.is_finite() || fps <= 0.0 || fps > MAX_FPS {
+        return Err(VideoError::Absurd(format!("{fps} frames per second")));
+    }
+    let fourcc = get(videoio::CAP_PROP_FOURCC) as u32;
+    let codec: String = fourcc.to_le_bytes().iter().map(|b| *b as char).filter(|c| c.is_ascii_graphic()).collect();
+    Ok((fps, frames.max(0.0) as i64, width, height, codec))
+}
+
+/// Duration, frame rate, frame count, size and codec — after checking the first frame decodes.
+pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
+    let mut capture = open(path)?;
+    let (fps, frame_count, width, height, codec) = properties(&capture)?;
+    let mut first = Mat::default();
+    if !capture.read(&mut first).unwrap_or(false) || first.empty() {
+        return Err(VideoError::Corrupt("not even the first frame decodes".into()));
+    }
+    if frame_count == 0 {
+        return Err(VideoError::Absurd("0 frames".into()));
+    }
+    let duration_ms = (frame_count as f64 * 1000.0 / fps).round() as i64;
+    Ok(VideoInfo { duration_ms, fps, frame_count, width, height, codec })
+}
+
+/// One decoded frame chosen for analysis.
+pub struct Frame {
+    /// Index in the video.
+    pub index: i64,
+    pub timestamp_ms: i64,
+    /// 8-bit RGB.
+    pub rgb: Mat,
+}
+
+/// What the decoder thread sends.
+pub enum Decoded {
+    Frame(Frame),
+    /// Decoding ended; how many frames were read in all.
+    End { frames_read: i64 },
+    Failed(VideoError),
+}
+
+/// Decodes `path` on its own thread, sending the frames that fall on the analysis rate
+/// (`analysis_fps`; `None` or ≥ the video's rate: every frame).
+pub fn spawn_decoder(
+    path: &Path,
+    info: &VideoInfo,
+    analysis_fps: Option<f64>,
+    capacity: usize,
+    cancel: CancellationToken,
+) -> Result<(Receiver<Decoded>, JoinHandle<()>), VideoError> {
+    let capture = open(path)?;
+    let (sender, receiver) = sync_channel(capacity);
+    let fps = info.fps;
+    let step_ms = analysis_fps.filter(|rate| *rate > 0.0 && *rate < fps).map(|rate| 1000.0 / rate);
+    let handle = std::thread::Builder::new()
+        .name("imind-decode".into())
+        .spawn(move || decode_loop(capture, fps, step_ms, sender, cancel))
+        .map_err(|error| VideoError::Corrupt(format!("could not start the decoder: {error}")))?;
+    Ok((receiver, handle))
+}
+
+fn decode_loop(
+    mut capture: VideoCapture,
+    fps: f64,
+    step_ms: Option<f64>,
+    sender: SyncSender<Decoded>,
+    cancel: CancellationToken,
+) {
+    let mut index: i64 = 0;
+    let mut next_sample_ms = 0.0;
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        // `grab` decodes; only sampled frames pay for the colour conversion and the copy.
+        match capture.grab() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                let _ = sender.send(Decoded::Failed(VideoError::Corrupt(error.to_string())));
+                return;
+            }
+        }
+        let timestamp = index as f64 * 1000.0 / fps;
+        let wanted = step_ms.is_none_or(|_| timestamp + 1e-6 >= next_sample_ms);
+        if wanted {
+            if let Some(step) = step_ms {
+                while next_sample_ms <= timestamp + 1e-6 {
+                    next_sample_ms += step;
+                }
+            }
+            let mut bgr = Mat::default();
+            let frame = capture
+                .retrieve(&mut bgr, 0)
+                .ok()
+                .filter(|ok| *ok && !bgr.empty())
+                .and_then(|_| image::bgr_to_rgb(&bgr).ok());
+            match frame {
+                Some(rgb) => {
+                    let frame = Frame { index, timestamp_ms: timestamp.round() as i64, rgb };
+                    if sender.send(Decoded::Frame(frame)).is_err() {
+                        return; // The consumer stopped.
+                    }
+                }
+                None => {
+                    let _ = sender.send(Decoded::Failed(VideoError::Corrupt(format!("frame {index} does not decode"))));
+                    return;
+                }
+            }
+        }
+        index += 1;
+    }
+    let _ = sender.send(Decoded::End { frames_read: index });
+}
