@@ -43,6 +43,25 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Analyse a video offline: tracked people, observed expressions and behaviours.
+    Analyze {
+        file: PathBuf,
+        /// Frames analysed per second of video (0: every frame).
+        #[arg(long, default_value_t = 2.0)]
+        fps: f64,
+        /// Frames per batch through the networks.
+        #[arg(long, default_value_t = 8)]
+        batch_size: usize,
+        /// Threads per inference.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Write the result as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Draw a per-person timeline (PNG).
+        #[arg(long)]
+        timeline: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,6 +84,12 @@ impl From<RoleArg> for Role {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Analyze { file, fps, batch_size, threads, json, timeline } => {
+            let args = crate::analyze_cli::AnalyzeArgs { file, fps: Some(fps), batch_size, threads, json, timeline };
+            let result = tokio::task::spawn_blocking(move || crate::analyze_cli::run(args)).await??;
+            print!("{}", crate::analyze_cli::summary(&result));
+            Ok(())
+        }
         Command::ExportSchema => {
             print!("{}", graphql::sdl());
             Ok(())

@@ -17,6 +17,7 @@
 //! - [`demo`] — the `--demo` seed; [`metrics`], [`telemetry`] — observability.
 
 pub mod access;
+pub mod analyze_cli;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -30,4 +31,5 @@ pub mod http;
 pub mod metrics;
 pub mod sql;
 pub mod telemetry;
+pub mod timeline_png;
 pub mod users;

@@ -123,6 +123,10 @@ pub struct BehaviourRules {
 
 const WINDOW_MS: i64 = 1_000;
 
+type Point = (f32, f32);
+/// (speed, position now, position a second ago).
+type Displacement = (f32, Point, Point);
+
 impl BehaviourRules {
     /// Labels for every person of one frame (`people[i]` has track id `ids[i]`).
     pub fn observe(&mut self, t_ms: i64, ids: &[u32], people: &[Person]) -> Vec<Observation> {
@@ -142,7 +146,8 @@ impl BehaviourRules {
         observations
     }
 
-    fn displacement(&self, id: u32, t_ms: i64) -> Option<(f32, (f32, f32), (f32, f32))> {
+    /// Speed (body heights per second) over the last second, with the position now and then.
+    fn displacement(&self, id: u32, t_ms: i64) -> Option<Displacement> {
         let history = self.history.get(&id)?;
         let (_, now, height) = *history.positions.back()?;
         let (then_t, then, _) = *history.at_least_ago(t_ms, WINDOW_MS)?;
@@ -212,7 +217,17 @@ mod tests {
 
     fn standing_at(x: f32) -> Person {
         person(
-            &[(0, x, 10.0), (5, x - 10.0, 30.0), (6, x + 10.0, 30.0), (11, x - 8.0, 80.0), (12, x + 8.0, 80.0), (13, x - 8.0, 120.0), (14, x + 8.0, 120.0), (9, x - 15.0, 75.0), (10, x + 15.0, 75.0)],
+            &[
+                (0, x, 10.0),
+                (5, x - 10.0, 30.0),
+                (6, x + 10.0, 30.0),
+                (11, x - 8.0, 80.0),
+                (12, x + 8.0, 80.0),
+                (13, x - 8.0, 120.0),
+                (14, x + 8.0, 120.0),
+                (9, x - 15.0, 75.0),
+                (10, x + 15.0, 75.0),
+            ],
             BoundingBox { x: x - 20.0, y: 0.0, width: 40.0, height: 160.0 },
         )
     }
@@ -221,7 +236,14 @@ mod tests {
     fn postures() {
         assert_eq!(posture(&standing_at(100.0)).map(|p| p.0), Some(Behaviour::Standing));
         let sitting = person(
-            &[(5, 90.0, 30.0), (6, 110.0, 30.0), (11, 92.0, 80.0), (12, 108.0, 80.0), (13, 140.0, 85.0), (14, 150.0, 85.0)],
+            &[
+                (5, 90.0, 30.0),
+                (6, 110.0, 30.0),
+                (11, 92.0, 80.0),
+                (12, 108.0, 80.0),
+                (13, 140.0, 85.0),
+                (14, 150.0, 85.0),
+            ],
             BoundingBox { x: 80.0, y: 0.0, width: 80.0, height: 100.0 },
         );
         assert_eq!(posture(&sitting).map(|p| p.0), Some(Behaviour::Sitting));

@@ -17,8 +17,15 @@ pub enum Emotion {
 }
 
 impl Emotion {
-    pub const ALL: [Emotion; 7] =
-        [Emotion::Angry, Emotion::Disgust, Emotion::Fear, Emotion::Happy, Emotion::Sad, Emotion::Surprise, Emotion::Neutral];
+    pub const ALL: [Emotion; 7] = [
+        Emotion::Angry,
+        Emotion::Disgust,
+        Emotion::Fear,
+        Emotion::Happy,
+        Emotion::Sad,
+        Emotion::Surprise,
+        Emotion::Neutral,
+    ];
 
     /// The most likely expression and its probability.
     pub fn from_probabilities(probabilities: &[f32; 7]) -> (Emotion, f32) {

@@ -1,9 +1,12 @@
 //! From per-sample labels to intervals.
 //!
-//! Smoothing: a centred sliding majority over `2·radius + 1` samples (default radius 2, i.e.
-//! ±1 s at 2 fps). A sample's smoothed label is the most frequent label among the labelled
-//! samples of its window; ties keep the sample's own label. Unlabelled samples (no face, no
-//! keypoints) stay unlabelled, so gaps stay gaps. A sample's smoothed label is final once
+//! Smoothing: a centred sliding window of `2·radius + 1` samples (default radius 2, i.e. ±1 s
+//! at 2 fps). Each sample carries votes — a confidence per label (the classifier's whole
+//! probability vector for expressions, one label and its confidence for a behaviour rule). A
+//! sample's smoothed label is the label with the largest summed vote over the labelled samples
+//! of its window (a sliding mean of probabilities; with one vote per sample, a confidence-
+//! weighted majority); ties keep the sample's own best label. Its confidence is that label's mean
+//! vote over the window. Unlabelled samples (no face, no keypoints) stay unlabelled, so gaps stay gaps. A sample's smoothed label is final once
 //! `radius` later samples have arrived, so intervals stream out with a delay of `radius` samples.
 //!
 //! Intervals: consecutive samples with the same smoothed label, not separated by more than
@@ -30,6 +33,9 @@ pub struct TimelineOptions {
     pub min_duration_ms: i64,
 }
 
+/// A sample's time and its votes (confidence per label), if anything was observed.
+type Sample<L> = (i64, Option<Vec<(L, f32)>>);
+
 struct Open<L> {
     label: L,
     start_ms: i64,
@@ -42,8 +48,8 @@ struct Open<L> {
 /// One label channel of one tracked person (e.g. its expression, or its posture).
 pub struct Timeline<L> {
     options: TimelineOptions,
-    /// Samples not yet final: (time, label, confidence), at most `2·radius + 1`.
-    window: VecDeque<(i64, Option<(L, f32)>)>,
+    /// Samples still needed, at most `2·radius + 1`.
+    window: VecDeque<Sample<L>>,
     /// How many samples of `window` are already final (the older half).
     finalised_in_window: usize,
     open: Option<Open<L>>,
@@ -54,9 +60,15 @@ impl<L: Copy + PartialEq> Timeline<L> {
         Self { options, window: VecDeque::new(), finalised_in_window: 0, open: None }
     }
 
-    /// Adds the next sample (times must increase); returns intervals that became final.
+    /// Adds the next sample with one label (times must increase); returns intervals that
+    /// became final.
     pub fn push(&mut self, t_ms: i64, label: Option<(L, f32)>) -> Vec<Interval<L>> {
-        self.window.push_back((t_ms, label));
+        self.push_votes(t_ms, label.map(|vote| vec![vote]))
+    }
+
+    /// Adds the next sample with a confidence per label (e.g. class probabilities).
+    pub fn push_votes(&mut self, t_ms: i64, votes: Option<Vec<(L, f32)>>) -> Vec<Interval<L>> {
+        self.window.push_back((t_ms, votes));
         let mut done = Vec::new();
         // The sample `radius` places back now has its whole window.
         if self.window.len() > self.options.radius + self.finalised_in_window {
@@ -87,15 +99,24 @@ impl<L: Copy + PartialEq> Timeline<L> {
     }
 
     fn smoothed(&self, index: usize) -> Option<(L, f32)> {
-        let (_, own) = self.window[index];
-        let (own_label, confidence) = own?;
+        let own = self.window[index].1.as_ref()?;
+        let vote_of =
+            |votes: &[(L, f32)], label: L| votes.iter().filter(|(l, _)| *l == label).map(|(_, v)| v).sum::<f32>();
+        let (own_best, _) = *own.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
         let from = index.saturating_sub(self.options.radius);
         let to = (index + self.options.radius).min(self.window.len() - 1);
-        let labels: Vec<L> = (from..=to).filter_map(|i| self.window[i].1.map(|(label, _)| label)).collect();
-        let count = |label: L| labels.iter().filter(|l| **l == label).count();
-        let own_count = count(own_label);
-        let best = labels.iter().copied().max_by_key(|label| (count(*label), *label == own_label)).unwrap_or(own_label);
-        if count(best) > own_count { Some((best, confidence)) } else { Some((own_label, confidence)) }
+        let total =
+            |label: L| (from..=to).filter_map(|i| self.window[i].1.as_deref()).map(|v| vote_of(v, label)).sum::<f32>();
+        let own_total = total(own_best);
+        let best = (from..=to)
+            .filter_map(|i| self.window[i].1.as_deref())
+            .flat_map(|votes| votes.iter().map(|(label, _)| *label))
+            .map(|label| (label, total(label)))
+            .filter(|(_, sum)| *sum > own_total)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(own_best, |(label, _)| label);
+        let labelled = (from..=to).filter(|i| self.window[*i].1.is_some()).count().max(1);
+        Some((best, total(best) / labelled as f32))
     }
 
     fn finalise(&mut self, index: usize, done: &mut Vec<Interval<L>>) {
@@ -118,8 +139,14 @@ impl<L: Copy + PartialEq> Timeline<L> {
             done.extend(self.close(open, None));
         }
         if let Some((label, confidence)) = smoothed {
-            self.open =
-                Some(Open { label, start_ms: t_ms, last_ms: t_ms, confidence_sum: confidence, samples: 1, peak: confidence });
+            self.open = Some(Open {
+                label,
+                start_ms: t_ms,
+                last_ms: t_ms,
+                confidence_sum: confidence,
+                samples: 1,
+                peak: confidence,
+            });
         }
     }
 
@@ -186,8 +213,9 @@ mod tests {
         out.extend(timeline.push(2500, Some(('y', 0.9))));
         out.extend(timeline.finish(3000));
         assert_eq!(out.len(), 1, "the lone 'y' is too short: {out:?}");
+        // Each sample's confidence is the window's mean vote: (0.5 + 0.9 + 0.7) / 3 throughout.
         assert!((out[0].mean_confidence - 0.7).abs() < 1e-6);
-        assert!((out[0].peak_confidence - 0.9).abs() < 1e-6);
+        assert!((out[0].peak_confidence - 0.7).abs() < 1e-6);
     }
 
     #[test]

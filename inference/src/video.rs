@@ -110,7 +110,9 @@ pub struct Frame {
 pub enum Decoded {
     Frame(Frame),
     /// Decoding ended; how many frames were read in all.
-    End { frames_read: i64 },
+    End {
+        frames_read: i64,
+    },
     Failed(VideoError),
 }
 

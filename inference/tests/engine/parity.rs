@@ -1,7 +1,7 @@
 //! The Rust preprocessing and inference reproduce the reference outputs that onnxruntime in
 //! Python computed on the same image (models/reference, made by models/build.sh) within 1e-4.
 
-mod common;
+use super::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! `probe` and the decoder on real footage, and a typed error (never a panic or a hang) for
 //! every kind of file that is not an analysable video.
 
-mod common;
+use super::common;
 
 use std::path::{Path, PathBuf};
 
