@@ -452,7 +452,9 @@ fn process_batch(
             });
             person.last_seen_ms = t;
             person.samples += 1;
-            person.body.heights.push(persons[n][p].bbox.height);
+            let bbox = persons[n][p].bbox;
+            person.body.heights.push(bbox.height);
+            person.body.feet.push((bbox.y + bbox.height) / frame_size.1.max(1) as f32);
             if let Some(f) = assignments[n][p] {
                 person.body.head_ratios.push(faces[n][f].bbox.height / persons[n][p].bbox.height.max(1.0));
             }

@@ -46,7 +46,9 @@ pub enum VideoError {
     Truncated { decoded: i64, expected: i64 },
 }
 
-/// Upper bound on a plausible frame rate; anything above is a broken header.
+/// Plausible frame rates; anything outside is a broken header (a frame every 10 s is already a
+/// time-lapse, not a session recording).
+const MIN_FPS: f64 = 0.1;
 const MAX_FPS: f64 = 1000.0;
 const MAX_SIDE: i32 = 16_384;
 
@@ -74,7 +76,7 @@ fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), Vi
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(VideoError::Absurd(format!("{width}×{height} pixels")));
     }
-    if !fps.is_finite() || fps <= 0.0 || fps > MAX_FPS {
+    if !fps.is_finite() || !(MIN_FPS..=MAX_FPS).contains(&fps) {
         return Err(VideoError::Absurd(format!("{fps} frames per second")));
     }
     let fourcc = get(videoio::CAP_PROP_FOURCC) as u32;

@@ -95,6 +95,40 @@ fn bad_files_get_typed_errors() {
     assert!(probe(&cut_mp4).is_err(), "{:?}", probe(&cut_mp4));
 }
 
+/// A real MJPG AVI whose stream header claims `rate / scale` frames per second.
+fn avi_with_rate(dir: &Path, scale: u32, rate: u32) -> PathBuf {
+    use opencv::{
+        core::{CV_8UC3, Mat, Scalar, Size},
+        prelude::*,
+        videoio::VideoWriter,
+    };
+    let path = dir.join(format!("rate-{scale}-{rate}.avi"));
+    let fourcc = VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap();
+    let mut writer = VideoWriter::new(&path, fourcc, 10.0, Size::new(64, 48), true).unwrap();
+    for i in 0..20 {
+        writer.write(&Mat::new_rows_cols_with_default(48, 64, CV_8UC3, Scalar::all(i as f64 * 10.0)).unwrap()).unwrap();
+    }
+    writer.release().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let strh = bytes.windows(4).position(|w| w == b"strh").unwrap();
+    bytes[strh + 28..strh + 32].copy_from_slice(&scale.to_le_bytes());
+    bytes[strh + 32..strh + 36].copy_from_slice(&rate.to_le_bytes());
+    let avih = bytes.windows(4).position(|w| w == b"avih").unwrap();
+    bytes[avih + 8..avih + 12].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn absurd_frame_rates_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(probe(&avi_with_rate(dir.path(), 1, 10)).is_ok(), "the unpatched rate is fine");
+    for (scale, rate) in [(1, 5_000_000), (1_000_000, 1)] {
+        let result = probe(&avi_with_rate(dir.path(), scale, rate));
+        assert!(matches!(result, Err(VideoError::Absurd(_))), "{rate}/{scale} fps: {result:?}");
+    }
+}
+
 /// One second of a 440 Hz tone, 8 kHz mono 16-bit PCM: a real file with no video in it.
 fn wav_tone() -> Vec<u8> {
     let samples: Vec<i16> =

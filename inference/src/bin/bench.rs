@@ -1,0 +1,131 @@
+//! `bench FILE`: how fast the engine analyses a video on this machine, and how that compares
+//! with decoding alone and with the Python `fer` package.
+//!
+//! cargo run --release -p imind-inference --bin bench -- FILE [--fps 2] [--batch-size 8]
+//!     [--threads 2] [--cuda] [--fer-python ~/.cache/imind/venv-fer/bin/python]
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use clap::Parser;
+use imind_inference::{
+    AnalysisOptions, Engine, RuntimeOptions,
+    analysis::NoSink,
+    analyze,
+    cancel::CancellationToken,
+    video::{Decoded, probe, spawn_decoder},
+};
+
+#[derive(Parser)]
+struct Args {
+    file: PathBuf,
+    /// Analysis rate (frames per second of video; 0 = every frame).
+    #[arg(long, default_value_t = 2.0)]
+    fps: f64,
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Intra-op threads per model.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Use the CUDA execution provider.
+    #[arg(long)]
+    cuda: bool,
+    /// A Python with `fer` installed, for the side-by-side run.
+    #[arg(long)]
+    fer_python: Option<PathBuf>,
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").to_owned()))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let info = probe(&args.file)?;
+    let video_seconds = info.duration_ms as f64 / 1000.0;
+    println!(
+        "file: {} ({}×{}, {:.2} fps, {} frames, {:.1} s, {})",
+        args.file.display(),
+        info.width,
+        info.height,
+        info.fps,
+        info.frame_count,
+        video_seconds,
+        info.codec
+    );
+
+    // Decoding alone: every frame, through the same decoder thread and colour conversion.
+    let started = Instant::now();
+    let (frames, thread) = spawn_decoder(&args.file, &info, None, 16, CancellationToken::new())?;
+    let mut decoded = 0u64;
+    for message in frames {
+        match message {
+            Decoded::Frame(_) => decoded += 1,
+            Decoded::End { .. } => break,
+            Decoded::Failed(error) => anyhow::bail!(error),
+        }
+    }
+    let _ = thread.join();
+    let decode_seconds = started.elapsed().as_secs_f64();
+    let decode_fps = decoded as f64 / decode_seconds;
+    println!("decode only:      {decode_fps:8.1} frames/s ({decoded} frames in {decode_seconds:.2} s)");
+
+    let options = AnalysisOptions {
+        analysis_fps: Some(args.fps).filter(|fps| *fps > 0.0),
+        batch_size: args.batch_size,
+        ..AnalysisOptions::default()
+    };
+    let runtime = RuntimeOptions { intra_threads: args.threads, cuda: args.cuda, ..RuntimeOptions::default() };
+    let load = Instant::now();
+    let mut engine = Engine::load(runtime, &options.models_dir)?;
+    let load_seconds = load.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let result = analyze(&mut engine, &args.file, &options, &mut NoSink, &CancellationToken::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let pipeline_fps = info.frame_count as f64 / seconds;
+    println!(
+        "full pipeline:    {pipeline_fps:8.1} video frames/s ({} analysed at {} fps, batch {}, {} threads{}) = {:.0}% of decode-only",
+        result.analysed_frames,
+        args.fps,
+        args.batch_size,
+        args.threads,
+        if args.cuda { ", CUDA" } else { "" },
+        100.0 * pipeline_fps / decode_fps
+    );
+    println!("real-time factor: {:8.1}× (video seconds per wall second)", video_seconds / seconds);
+    let t = &result.timings;
+    println!(
+        "stages (s):       waiting for decoder {:.2}, pose {:.2}, faces {:.2}, expressions {:.2}, tracking+rules {:.2}, total {:.2} (model load {:.2})",
+        t.decode_wait.as_secs_f64(),
+        t.pose.as_secs_f64(),
+        t.faces.as_secs_f64(),
+        t.emotions.as_secs_f64(),
+        t.tracking.as_secs_f64(),
+        t.total.as_secs_f64(),
+        load_seconds
+    );
+    println!("people: {}, peak RSS: {:.0} MB", result.objects.len(), peak_rss_mb());
+
+    if let Some(python) = args.fer_python {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/fer_video.py");
+        let output = Command::new(python).arg(script).arg(&args.file).arg(args.fps.to_string()).output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match stdout.lines().last().and_then(|line| line.trim().parse::<f64>().ok()) {
+            Some(fer_seconds) if output.status.success() => println!(
+                "python fer:       {fer_seconds:.2} s for the same video and rate → i-mind is {:.1}× faster",
+                fer_seconds / seconds
+            ),
+            _ => {
+                println!("python fer failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or(""))
+            }
+        }
+    }
+    Ok(())
+}
