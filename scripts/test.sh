@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_rust
-ensure_apt_packages postgresql $OPENCV_PACKAGES
+ensure_apt_packages postgresql fonts-dejavu-core $OPENCV_PACKAGES
 IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
 export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR

@@ -52,8 +52,8 @@ pub enum Command {
         /// Frames per batch through the networks.
         #[arg(long, default_value_t = 8)]
         batch_size: usize,
-        /// Threads per inference.
-        #[arg(long, default_value_t = 2)]
+        /// Threads per model inference (the face and pose models run in parallel).
+        #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Write the result as JSON.
         #[arg(long)]

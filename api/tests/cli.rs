@@ -91,3 +91,48 @@ async fn serve_answers_logins_and_stops_on_sigterm() {
     assert!(exit.success(), "a SIGTERM is a clean shutdown: {exit:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A file fetched by scripts/fetch-footage.sh.
+fn footage(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("IMIND_FOOTAGE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/footage")
+    });
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: run scripts/fetch-footage.sh", path.display());
+    path
+}
+
+#[test]
+fn analyze_writes_json_and_a_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, png) = (dir.path().join("result.json"), dir.path().join("timeline.png"));
+    let output = imind(dir.path())
+        .arg("analyze")
+        .arg(footage("Megamind.avi"))
+        .arg("--json")
+        .arg(&json)
+        .arg("--timeline")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("720×528"), "{summary}");
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(result["video"]["frameCount"], 270);
+    let objects = result["objects"].as_array().unwrap();
+    assert!(!objects.is_empty());
+    let interval =
+        objects.iter().flat_map(|o| o["emotionIntervals"].as_array().unwrap()).next().expect("a face was read");
+    for field in ["emotion", "startMs", "endMs", "meanConfidence", "peakConfidence"] {
+        assert!(interval.get(field).is_some(), "{field} in {interval}");
+    }
+    let picture = std::fs::read(&png).unwrap();
+    assert!(picture.starts_with(b"\x89PNG"), "a PNG file");
+
+    let broken = dir.path().join("broken.mp4");
+    std::fs::write(&broken, b"definitely not a video").unwrap();
+    let output = imind(dir.path()).arg("analyze").arg(&broken).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a video that can be decoded"));
+}

@@ -9,7 +9,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
-from fer import FER, Video  # noqa: E402
+from fer.classes import Video  # noqa: E402
+from fer.fer import FER  # noqa: E402
 
 path, analysis_fps = sys.argv[1], float(sys.argv[2])
 fps = cv2.VideoCapture(path).get(cv2.CAP_PROP_FPS) or 25.0

@@ -70,6 +70,7 @@ impl Default for AnalysisOptions {
 
 /// How far an analysis is.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub stage: &'static str,
     pub frames_done: i64,
@@ -91,13 +92,17 @@ pub struct NoSink;
 impl AnalysisSink for NoSink {}
 
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EmotionShare {
     pub emotion: Emotion,
     pub fraction: f64,
     pub duration_ms: i64,
 }
 
+/// Serialised the way the API stores and serves it (camelCase; intervals name their label
+/// `emotion` / `behaviour`).
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrackedObject {
     pub track_id: u32,
     /// "Person 1", "Person 2", … in order of first appearance.
@@ -106,12 +111,61 @@ pub struct TrackedObject {
     pub role_confidence: f32,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
+    #[serde(serialize_with = "as_emotion_intervals")]
     pub emotion_intervals: Vec<Interval<Emotion>>,
+    #[serde(serialize_with = "as_behaviour_intervals")]
     pub behaviour_intervals: Vec<Interval<Behaviour>>,
     pub emotion_share: Vec<EmotionShare>,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEmotionInterval {
+    emotion: Emotion,
+    start_ms: i64,
+    end_ms: i64,
+    mean_confidence: f32,
+    peak_confidence: f32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredBehaviourInterval {
+    behaviour: Behaviour,
+    start_ms: i64,
+    end_ms: i64,
+    mean_confidence: f32,
+    peak_confidence: f32,
+}
+
+fn as_emotion_intervals<S: serde::Serializer>(
+    intervals: &[Interval<Emotion>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(intervals.iter().map(|i| StoredEmotionInterval {
+        emotion: i.label,
+        start_ms: i.start_ms,
+        end_ms: i.end_ms,
+        mean_confidence: i.mean_confidence,
+        peak_confidence: i.peak_confidence,
+    }))
+}
+
+fn as_behaviour_intervals<S: serde::Serializer>(
+    intervals: &[Interval<Behaviour>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(intervals.iter().map(|i| StoredBehaviourInterval {
+        behaviour: i.label,
+        start_ms: i.start_ms,
+        end_ms: i.end_ms,
+        mean_confidence: i.mean_confidence,
+        peak_confidence: i.peak_confidence,
+    }))
+}
+
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AnalysisResult {
     pub video: VideoInfo,
     pub analysed_frames: i64,
@@ -121,6 +175,7 @@ pub struct AnalysisResult {
 
 /// Wall time per stage, for the benchmark.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Timings {
     pub decode_wait: Duration,
     pub pose: Duration,
@@ -398,16 +453,26 @@ fn process_batch(
 ) -> Result<(), AnalysisError> {
     let rgb: Vec<&Mat> = batch.iter().map(|frame| &frame.rgb).collect();
 
-    let clock = Instant::now();
-    let faces = engine.faces.detect(&rgb, frame_size)?;
-    timings.faces += clock.elapsed();
-
-    let clock = Instant::now();
-    let mut persons = Vec::with_capacity(batch.len());
-    for frame in &rgb {
-        persons.push(engine.poses.detect(frame, frame_size)?);
-    }
-    timings.pose += clock.elapsed();
+    // The two detectors run side by side, one core each: on small models that beats giving
+    // each model both cores in turn (measured on 2 cores: 1.9× the throughput of 2 intra-op
+    // threads used one model at a time).
+    let (faces, persons) = std::thread::scope(|scope| {
+        let poses = &mut engine.poses;
+        let frames = &rgb;
+        let pose_thread = scope.spawn(move || {
+            let clock = Instant::now();
+            let persons: Result<Vec<Vec<Person>>, InferenceError> =
+                frames.iter().map(|frame| poses.detect(frame, frame_size)).collect();
+            (persons, clock.elapsed())
+        });
+        let clock = Instant::now();
+        let faces = engine.faces.detect(&rgb, frame_size);
+        timings.faces += clock.elapsed();
+        let (persons, pose_time) = pose_thread.join().expect("the pose thread does not panic");
+        timings.pose += pose_time;
+        (faces, persons)
+    });
+    let (faces, persons) = (faces?, persons?);
 
     // Every face of the batch through the classifier at once.
     let clock = Instant::now();

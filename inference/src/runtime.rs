@@ -21,7 +21,8 @@ pub const ORT_VERSION: &str = "1.31.1";
 pub struct RuntimeOptions {
     /// Path of `libonnxruntime.so.*`; default: `IMIND_ORT_DYLIB`, else the setup script's cache.
     pub dylib: Option<PathBuf>,
-    /// Threads one model may use for one inference.
+    /// Threads one model may use for one inference. The pipeline runs its two detectors in
+    /// parallel, so 1 uses two cores.
     pub intra_threads: usize,
     /// Use the CUDA execution provider when the library has it; CPU otherwise.
     pub cuda: bool,
@@ -29,7 +30,7 @@ pub struct RuntimeOptions {
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { dylib: None, intra_threads: 2, cuda: false }
+        Self { dylib: None, intra_threads: 1, cuda: false }
     }
 }
 

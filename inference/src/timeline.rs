@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Interval<L> {
     pub label: L,
     pub start_ms: i64,

@@ -19,6 +19,7 @@ use crate::{cancel::CancellationToken, image};
 
 /// What a video is, as far as analysis cares.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VideoInfo {
     pub duration_ms: i64,
     pub fps: f64,

@@ -23,8 +23,8 @@ struct Args {
     fps: f64,
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
-    /// Intra-op threads per model.
-    #[arg(long, default_value_t = 2)]
+    /// Intra-op threads per model (the face and pose models run in parallel).
+    #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Use the CUDA execution provider.
     #[arg(long)]

@@ -83,3 +83,18 @@ fn emotion_matches_python() {
     let (_, want) = reference(&manifest()["emotion"]["outputs"]["emotion"]);
     assert_close("emotion", &got[0], &want);
 }
+
+#[test]
+fn missing_runtime_or_model_names_the_fix() {
+    use imind_inference::{InferenceError, Runtime, RuntimeOptions};
+    let missing =
+        Runtime::load(RuntimeOptions { dylib: Some("/nowhere/libonnxruntime.so.1.31.1".into()), ..Default::default() });
+    let Err(error @ InferenceError::RuntimeMissing { .. }) = missing else { panic!("expected RuntimeMissing") };
+    assert!(error.to_string().contains("scripts/setup-ort.sh"), "{error}");
+
+    let runtime = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let Err(error) = FaceDetector::new(&runtime, dir.path(), 256, 256) else { panic!("expected ModelMissing") };
+    assert!(matches!(error, InferenceError::ModelMissing { .. }), "{error}");
+    assert!(error.to_string().contains("centerface.onnx"));
+}
