@@ -6,7 +6,8 @@
 //! - COUNSELLOR: the children assigned to them; may edit those children, record sessions,
 //!   upload videos, run analyses and label tracked people. May create children (they are
 //!   assigned to the creator). May not delete children or change who is assigned.
-//! - GUARDIAN: read-only access to the reports of their own (linked) children.
+//! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
+//!   videos themselves.
 //!
 //! Visibility is a SQL condition on `children` ([`child_scope`]): every entry point (a root
 //! list, `node`, `child`, `session`, `job`, every mutation) resolves its target's child under
@@ -38,6 +39,8 @@ pub enum ChildAction {
     Delete,
     /// Record sessions, upload videos, run analyses, label tracked people.
     Record,
+    /// Watch or download the session videos.
+    WatchVideo,
 }
 
 /// Actions on the organisation itself rather than on one child.
@@ -62,7 +65,7 @@ pub fn role_allows(role: Role, action: ChildAction) -> bool {
     use ChildAction::*;
     match role {
         Role::Admin => true,
-        Role::Counsellor => matches!(action, Read | Edit | Record),
+        Role::Counsellor => matches!(action, Read | Edit | Record | WatchVideo),
         Role::Guardian => action == Read,
     }
 }

@@ -8,7 +8,13 @@ use rand::RngCore;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::{auth::jwt::JwtKeys, config::Settings, db, demo, graphql, http, metrics::Metrics};
+use crate::{
+    auth::jwt::JwtKeys,
+    blob::{BlobStore, LocalStore, S3Settings, S3Store, UrlSigner},
+    config::{BlobStoreKind, Settings},
+    db, demo, graphql, http,
+    metrics::Metrics,
+};
 
 /// What every request handler and resolver shares.
 #[derive(Clone)]
@@ -17,6 +23,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
     pub metrics: Metrics,
+    pub blobs: Arc<dyn BlobStore>,
+    /// The same store when it is the local one: the gateway then serves its signed URLs.
+    pub local_blobs: Option<Arc<LocalStore>>,
 }
 
 pub struct Application {
@@ -40,7 +49,31 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let jwt = JwtKeys::new(&secret, &settings.jwt_issuer, &settings.jwt_audience, settings.access_token_ttl_secs);
-        let state = AppState { db, settings: Arc::new(settings), jwt, metrics };
+        let public_url = if settings.public_url.is_empty() {
+            format!("http://{}", listener.local_addr()?)
+        } else {
+            settings.public_url.clone()
+        };
+        let (blobs, local_blobs): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match settings.blob_store {
+            BlobStoreKind::Local => {
+                let store = Arc::new(LocalStore::new(settings.data_dir.join("blobs"), public_url, UrlSigner::new(&secret))?);
+                (store.clone(), Some(store))
+            }
+            BlobStoreKind::S3 => {
+                let store = S3Store::new(&S3Settings {
+                    endpoint: settings.s3_endpoint.clone(),
+                    region: settings.s3_region.clone(),
+                    bucket: settings.s3_bucket.clone(),
+                    access_key: settings.s3_access_key.clone(),
+                    secret_key: settings.s3_secret_key.0.clone(),
+                    force_path_style: settings.s3_force_path_style,
+                });
+                store.ensure_bucket().await.context("reaching the S3 bucket (IMIND_S3_*)")?;
+                (Arc::new(store), None)
+            }
+        };
+        std::fs::create_dir_all(settings.data_dir.join("tmp")).context("creating the data directory")?;
+        let state = AppState { db, settings: Arc::new(settings), jwt, metrics, blobs, local_blobs };
         Ok(Self { listener, state })
     }
 

@@ -44,6 +44,31 @@ pub struct Settings {
     pub max_query_complexity: usize,
     /// How long the per-request DataLoader waits to gather sibling keys into one statement.
     pub dataloader_delay_ms: u64,
+    /// `local` (files under `<data_dir>/blobs`) or `s3`.
+    pub blob_store: BlobStoreKind,
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_bucket: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: Secret,
+    /// Path-style bucket URLs (`endpoint/bucket/key`), which most self-hosted servers need.
+    pub s3_force_path_style: bool,
+    /// Base URL clients reach this gateway at, for the URLs it signs itself (local store).
+    /// Empty: `http://<bind address>`.
+    pub public_url: String,
+    /// Largest video accepted, in bytes (default 4 GiB).
+    pub max_upload_bytes: u64,
+    /// How long a direct-upload URL stays valid.
+    pub upload_url_ttl_secs: u64,
+    /// How long a `videoUrl` stays valid.
+    pub video_url_ttl_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    Local,
+    S3,
 }
 
 impl Default for Settings {
@@ -61,6 +86,17 @@ impl Default for Settings {
             max_query_depth: 16,
             max_query_complexity: 5_000_000,
             dataloader_delay_ms: 2,
+            blob_store: BlobStoreKind::Local,
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_bucket: "imind".into(),
+            s3_access_key: String::new(),
+            s3_secret_key: Secret::default(),
+            s3_force_path_style: true,
+            public_url: String::new(),
+            max_upload_bytes: 4 << 30,
+            upload_url_ttl_secs: 3600,
+            video_url_ttl_secs: 900,
         }
     }
 }

@@ -122,6 +122,9 @@ async fn seed_session(
         video_fps: Set(Some(25.0)),
         video_width: Set(Some(1280)),
         video_height: Set(Some(720)),
+        video_upload_key: Set(None),
+        video_upload_size: Set(None),
+        video_upload_expires_at: Set(None),
         created_at: Set(recorded_at),
         updated_at: Set(recorded_at),
     }

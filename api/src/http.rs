@@ -2,16 +2,21 @@
 
 use std::time::Duration;
 
-use async_graphql::{ErrorExtensionValues, Value, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::{
+    ErrorExtensionValues, ParseRequestError, Value,
+    http::{GraphiQLSource, MultipartOptions},
+};
+use async_graphql_axum::GraphQLResponse;
 use axum::{
     Router,
-    extract::State,
+    body::Body,
+    extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, HeaderName, Request, StatusCode, header},
-    response::{Html, IntoResponse},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
+    services::ServeFile,
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -37,6 +42,9 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     Router::new()
         .route("/", get(playground))
         .route("/graphql", get(playground).post(graphql_handler))
+        // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
+        .layer(DefaultBodyLimit::disable())
+        .route("/blobs/{*key}", get(download_blob).put(upload_blob))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -54,16 +62,57 @@ async fn playground() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("i-mind API").finish())
 }
 
-async fn graphql_handler(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+/// Largest non-multipart GraphQL request body (queries and variables, no files).
+const MAX_JSON_BODY: usize = 4 << 20;
+
+type RequestRejection = (StatusCode, String, &'static str);
+
+/// Reads a GraphQL request: JSON, or the multipart request spec with files spooled to
+/// temporary files (never memory) up to `max_upload_bytes`.
+async fn read_request(state: &HttpState, headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, RequestRejection> {
+    use futures_util::TryStreamExt;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
+    let max = usize::try_from(state.app.settings.max_upload_bytes).unwrap_or(usize::MAX);
+    let too_large = || {
+        let message = format!("videos may have at most {} bytes", state.app.settings.max_upload_bytes);
+        (StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE)
+    };
+    let result = if multipart {
+        let stream = body.into_data_stream().map_err(std::io::Error::other);
+        let options = MultipartOptions::default().max_num_files(1).max_file_size(max);
+        async_graphql::http::receive_body(content_type, stream.into_async_read(), options).await
+    } else {
+        let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
+            let message = format!("a GraphQL request without files may have at most {MAX_JSON_BODY} bytes");
+            (StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE)
+        })?;
+        async_graphql::http::receive_body(content_type, bytes.as_ref(), MultipartOptions::default()).await
+    };
+    result.map_err(|error| match error {
+        ParseRequestError::PayloadTooLarge => too_large(),
+        // multer reports an over-long part as a field size error.
+        ParseRequestError::InvalidMultipart(multer) if multer.to_string().contains("size limit") => too_large(),
+        other => (StatusCode::BAD_REQUEST, format!("unreadable GraphQL request: {other}"), code::BAD_USER_INPUT),
+    })
+}
+
+async fn graphql_handler(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
     state.app.metrics.graphql_requests.inc();
     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let request = match read_request(&state, &headers, body).await {
+        Ok(request) => request,
+        Err((status, message, code)) => {
+            let mut error = async_graphql::ServerError::new(message, None);
+            error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
+            let mut http = GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+            *http.status_mut() = status;
+            return http;
+        }
+    };
     let caller = caller(&state.app, &headers);
     let loader = graphql::request_loader(&state.app);
-    let request = request.into_inner().data(RequestContext { caller, request_id: request_id.clone() }).data(loader);
+    let request = request.data(RequestContext { caller, request_id: request_id.clone() }).data(loader);
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
@@ -78,7 +127,60 @@ async fn graphql_handler(
             None => extensions.set("code", code::BAD_USER_INPUT),
         }
     }
-    response.into()
+    GraphQLResponse::from(response).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SignedQuery {
+    expires: i64,
+    signature: String,
+    size: Option<u64>,
+}
+
+/// Direct upload to the local store, on a URL `createVideoUpload` signed.
+async fn upload_blob(
+    State(state): State<HttpState>,
+    Path(key): Path<String>,
+    Query(query): Query<SignedQuery>,
+    body: Body,
+) -> Response {
+    use futures_util::TryStreamExt;
+    let Some(store) = &state.app.local_blobs else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(size) = query.size else { return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response() };
+    if !store.signer().verify("PUT", &key, Some(size), query.expires, &query.signature) {
+        return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response();
+    }
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    match store.receive(&key, size, reader).await {
+        Ok(Ok(_)) => StatusCode::OK.into_response(),
+        Ok(Err(reason)) => (StatusCode::BAD_REQUEST, reason).into_response(),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "storing a direct upload");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Download from the local store, on a URL `Session.videoUrl` signed (supports Range).
+async fn download_blob(
+    State(state): State<HttpState>,
+    Path(key): Path<String>,
+    Query(query): Query<SignedQuery>,
+    request: Request<Body>,
+) -> Response {
+    let Some(store) = &state.app.local_blobs else { return StatusCode::NOT_FOUND.into_response() };
+    if !store.signer().verify("GET", &key, None, query.expires, &query.signature) {
+        return (StatusCode::FORBIDDEN, "invalid or expired video URL").into_response();
+    }
+    let Ok(path) = store.path(&key) else { return StatusCode::NOT_FOUND.into_response() };
+    match ServeFile::new(path).try_call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "serving a video");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// Reads the bearer token, if any. Failures are logged but only surface when a resolver needs

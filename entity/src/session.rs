@@ -22,6 +22,10 @@ pub struct Model {
     pub video_fps: Option<f64>,
     pub video_width: Option<i32>,
     pub video_height: Option<i32>,
+    /// A direct upload in progress: where to, how many bytes, until when.
+    pub video_upload_key: Option<String>,
+    pub video_upload_size: Option<i64>,
+    pub video_upload_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -83,6 +83,9 @@ pub async fn analysed_session(
         video_fps: Set(None),
         video_width: Set(None),
         video_height: Set(None),
+        video_upload_key: Set(None),
+        video_upload_size: Set(None),
+        video_upload_expires_at: Set(None),
         created_at: Set(recorded_at),
         updated_at: Set(recorded_at),
     }

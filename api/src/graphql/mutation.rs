@@ -1,4 +1,4 @@
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 use entity::{
     child, child_counsellor, child_guardian,
@@ -19,9 +19,11 @@ use super::{
 use crate::{
     access::{self, ChildAction, OrganisationAction, Target},
     auth::{Viewer, password, refresh},
+    blob,
     domain::{self, Email, Label},
     error::{ApiError, ApiResult},
     users::{self, NewUser},
+    videos,
 };
 
 pub struct Mutation;
@@ -67,6 +69,23 @@ pub struct CreateSessionInput {
     title: String,
     recorded_at: DateTime<Utc>,
     notes: Option<String>,
+}
+
+/// Where and how to upload a video directly (without streaming it through GraphQL).
+#[derive(SimpleObject)]
+pub struct VideoUploadTicket {
+    pub url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Headers the request must carry exactly.
+    pub headers: Vec<HttpHeader>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(InputObject)]
@@ -178,14 +197,18 @@ impl Mutation {
         Ok(Child(child))
     }
 
-    /// Erases a child and everything recorded about them: sessions, analyses, results.
+    /// Erases a child and everything recorded about them: sessions, analyses, results, videos.
     async fn delete_child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let viewer = ctx.viewer()?;
-        let db = &ctx.state().db;
+        let state = ctx.state();
         let child_id = ids::decode_as(&id, Kind::Child)?;
-        access::authorize(db, &viewer, Target::Child(child_id), ChildAction::Delete).await?;
+        access::authorize(&state.db, &viewer, Target::Child(child_id), ChildAction::Delete).await?;
+        let keys = blob_keys(&state.db, session::Column::ChildId.eq(child_id)).await?;
         // Foreign keys cascade to sessions, jobs, tracked objects and intervals.
-        let deleted = child::Entity::delete_by_id(child_id).exec(db).await?;
+        let deleted = child::Entity::delete_by_id(child_id).exec(&state.db).await?;
+        for key in keys {
+            videos::remove_quietly(state, &key).await;
+        }
         Ok(deleted.rows_affected == 1)
     }
 
@@ -211,6 +234,9 @@ impl Mutation {
             video_fps: Set(None),
             video_width: Set(None),
             video_height: Set(None),
+            video_upload_key: Set(None),
+            video_upload_size: Set(None),
+            video_upload_expires_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -219,15 +245,118 @@ impl Mutation {
         Ok(Session(session))
     }
 
-    /// Erases a session and everything under it: its analyses and results.
+    /// Erases a session and everything under it: its analyses, results and video.
     async fn delete_session(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let viewer = ctx.viewer()?;
-        let db = &ctx.state().db;
+        let state = ctx.state();
         let session_id = ids::decode_as(&id, Kind::Session)?;
-        access::authorize(db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        let keys = blob_keys(&state.db, session::Column::Id.eq(session_id)).await?;
         // Foreign keys cascade to jobs, tracked objects and intervals.
-        let deleted = session::Entity::delete_by_id(session_id).exec(db).await?;
+        let deleted = session::Entity::delete_by_id(session_id).exec(&state.db).await?;
+        for key in keys {
+            videos::remove_quietly(state, &key).await;
+        }
         Ok(deleted.rows_affected == 1)
+    }
+
+    /// Uploads a session's video through GraphQL (multipart request spec). Streamed to disk and
+    /// then to the store, never held in memory; checked to be a decodable video
+    /// (`UNSUPPORTED_MEDIA` otherwise); replaces any earlier video.
+    async fn upload_session_video(&self, ctx: &Context<'_>, session_id: ID, file: Upload) -> ApiResult<Session> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let session_id = ids::decode_as(&session_id, Kind::Session)?;
+        let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        let upload = file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
+        // async-graphql spooled the part to an anonymous temporary file; give it a name the
+        // video decoder can open.
+        let temp = videos::temp_file(state)?;
+        {
+            let mut source = upload.content;
+            let mut target = std::fs::File::create(&temp).map_err(anyhow::Error::new)?;
+            tokio::task::block_in_place(|| std::io::copy(&mut source, &mut target)).map_err(anyhow::Error::new)?;
+        }
+        let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+        let key = blob::video_key(viewer.organisation_id, child_id, session_id);
+        let stored = videos::accept(state, session, videos::Incoming::TempFile(&temp), &key).await?;
+        Ok(Session(stored))
+    }
+
+    /// Starts a direct upload: returns a URL to PUT exactly `sizeBytes` bytes to (a presigned
+    /// S3 URL, or one the gateway signed), valid until `expiresAt`. Then call
+    /// `completeVideoUpload`.
+    async fn create_video_upload(
+        &self,
+        ctx: &Context<'_>,
+        session_id: ID,
+        filename: String,
+        content_type: String,
+        size_bytes: i64,
+    ) -> ApiResult<VideoUploadTicket> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let session_id = ids::decode_as(&session_id, Kind::Session)?;
+        let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        let max = state.settings.max_upload_bytes;
+        if size_bytes <= 0 {
+            return Err(ApiError::UnsupportedMedia(format!("`{filename}` is empty: a video needs at least one frame")));
+        }
+        if size_bytes as u64 > max {
+            return Err(ApiError::PayloadTooLarge(format!("videos may have at most {max} bytes; this one has {size_bytes}")));
+        }
+        let content_type = if content_type.trim().is_empty() { "application/octet-stream".to_owned() } else { content_type };
+        let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+        let abandoned = session.video_upload_key.clone();
+        let key = blob::video_key(viewer.organisation_id, child_id, session_id);
+        let ttl = std::time::Duration::from_secs(state.settings.upload_url_ttl_secs);
+        let signed = state.blobs.presign_put(&key, size_bytes as u64, &content_type, ttl).await?;
+        let mut model = session.into_active_model();
+        model.video_upload_key = Set(Some(key));
+        model.video_upload_size = Set(Some(size_bytes));
+        model.video_upload_expires_at = Set(Some(signed.expires_at));
+        model.update(&state.db).await?;
+        if let Some(abandoned) = abandoned {
+            videos::remove_quietly(state, &abandoned).await;
+        }
+        Ok(VideoUploadTicket {
+            url: signed.url,
+            method: signed.method.to_owned(),
+            headers: signed.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect(),
+            expires_at: signed.expires_at,
+        })
+    }
+
+    /// Finishes a direct upload: checks the object is there with the announced size, that it is
+    /// a decodable video, and makes it the session's video.
+    async fn complete_video_upload(&self, ctx: &Context<'_>, session_id: ID) -> ApiResult<Session> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let session_id = ids::decode_as(&session_id, Kind::Session)?;
+        access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+        let (Some(key), Some(expected)) = (session.video_upload_key.clone(), session.video_upload_size) else {
+            return Err(ApiError::bad_input("no upload in progress: call createVideoUpload first"));
+        };
+        match state.blobs.size(&key).await? {
+            None => return Err(ApiError::bad_input("nothing has been uploaded to the upload URL yet")),
+            Some(size) if size != expected as u64 => {
+                return Err(ApiError::bad_input(format!("{size} of the announced {expected} bytes arrived")));
+            }
+            Some(_) => {}
+        }
+        match videos::accept(state, session.clone(), videos::Incoming::Stored(&key), &key).await {
+            Ok(stored) => Ok(Session(stored)),
+            Err(error) => {
+                // The blob is gone (refused) or unusable: the session may be uploaded again.
+                let mut model = session.into_active_model();
+                model.video_upload_key = Set(None);
+                model.video_upload_size = Set(None);
+                model.video_upload_expires_at = Set(None);
+                model.update(&state.db).await?;
+                Err(error)
+            }
+        }
     }
 
     /// Says who a tracked person is: their role, and optionally that they are the session's
@@ -260,6 +389,12 @@ impl Mutation {
         model.child_id = Set(child_link);
         Ok(TrackedObject(model.update(db).await?))
     }
+}
+
+/// Every stored or half-uploaded video of the sessions matching `filter`.
+async fn blob_keys(db: &impl ConnectionTrait, filter: sea_orm::sea_query::SimpleExpr) -> ApiResult<Vec<String>> {
+    let sessions = session::Entity::find().filter(filter).all(db).await?;
+    Ok(sessions.into_iter().flat_map(|s| [s.video_blob_key, s.video_upload_key]).flatten().collect())
 }
 
 async fn issue_tokens(

@@ -66,6 +66,19 @@ impl Session {
         })
     }
 
+    /// A short-lived link to watch or download the video (presigned, expires after a few
+    /// minutes). Counsellors and admins only; null until a video is stored.
+    async fn video_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let viewer = ctx.viewer()?;
+        if !crate::access::role_allows(viewer.role, crate::access::ChildAction::WatchVideo) {
+            return Err(ApiError::Forbidden);
+        }
+        let Some(key) = &self.0.video_blob_key else { return Ok(None) };
+        let state = ctx.state();
+        let ttl = std::time::Duration::from_secs(state.settings.video_url_ttl_secs);
+        Ok(Some(state.blobs.presign_get(key, ttl).await?.url))
+    }
+
     /// The most recent analysis of this session's video.
     async fn latest_job(&self, ctx: &Context<'_>) -> ApiResult<Option<AnalysisJob>> {
         Ok(ctx.loader().load_one(LatestJob(self.0.id)).await?.map(AnalysisJob))

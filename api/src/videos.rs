@@ -1,0 +1,130 @@
+//! Accepting a session's video: hash it, probe it with the inference engine, store it under a
+//! fresh key, then point the session at it in one update and remove the old video. A file that
+//! is not a decodable video is refused (`UNSUPPORTED_MEDIA`) and leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use entity::{enums::SessionStatus, session};
+use imind_inference::video::{VideoError, probe};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    app::AppState,
+    error::{ApiError, ApiResult},
+};
+
+/// Where the bytes are now.
+pub enum Incoming<'a> {
+    /// A local temporary file, not yet in the store.
+    TempFile(&'a Path),
+    /// Already in the store under this key (a finished direct upload).
+    Stored(&'a str),
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        hasher.update(&buffer[..read]);
+    }
+    Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
+}
+
+/// A temporary file under the data directory, removed when dropped.
+pub fn temp_file(state: &AppState) -> ApiResult<tempfile::TempPath> {
+    let file = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(state.settings.data_dir.join("tmp"))
+        .map_err(|error| anyhow::Error::new(error).context("creating a temporary file"))?;
+    Ok(file.into_temp_path())
+}
+
+/// Checks, stores and records a video for `session`. `key` is where it goes in the store.
+pub async fn accept(
+    state: &AppState,
+    session: session::Model,
+    incoming: Incoming<'_>,
+    key: &str,
+) -> ApiResult<session::Model> {
+    // For a stored object that isn't on local disk, fetch a copy to probe and hash.
+    let mut fetched: Option<tempfile::TempPath> = None;
+    let local: PathBuf = match &incoming {
+        Incoming::TempFile(path) => path.to_path_buf(),
+        Incoming::Stored(key) => match state.blobs.local_path(key) {
+            Some(path) => path,
+            None => {
+                let temp = temp_file(state)?;
+                state.blobs.download(key, &temp).await?;
+                let path = temp.to_path_buf();
+                fetched = Some(temp);
+                path
+            }
+        },
+    };
+    let checked = {
+        let local = local.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, VideoError> {
+            let info = probe(&local)?;
+            let (sha256, size) = hash_file(&local).map_err(|error| VideoError::Corrupt(error.to_string()))?;
+            Ok((info, sha256, size))
+        })
+        .await
+        .map_err(anyhow::Error::new)?
+    };
+    drop(fetched);
+    let (info, sha256, size) = match checked {
+        Ok(checked) => checked,
+        Err(reason) => {
+            if let Incoming::Stored(key) = incoming {
+                remove_quietly(state, key).await;
+            }
+            return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
+        }
+    };
+    if let Incoming::TempFile(path) = incoming {
+        state.blobs.put_file(key, path).await?;
+    }
+    let previous = session.video_blob_key.clone();
+    let mut model = session.into_active_model();
+    model.status = Set(SessionStatus::Ready);
+    model.video_blob_key = Set(Some(key.to_owned()));
+    model.video_size_bytes = Set(Some(size as i64));
+    model.video_sha256 = Set(Some(sha256));
+    model.video_duration_ms = Set(Some(info.duration_ms));
+    model.video_fps = Set(Some(info.fps));
+    model.video_width = Set(Some(info.width));
+    model.video_height = Set(Some(info.height));
+    model.video_upload_key = Set(None);
+    model.video_upload_size = Set(None);
+    model.video_upload_expires_at = Set(None);
+    model.updated_at = Set(Utc::now());
+    let updated = match model.update(&state.db).await {
+        Ok(updated) => updated,
+        Err(error) => {
+            remove_quietly(state, key).await;
+            return Err(error.into());
+        }
+    };
+    if let Some(previous) = previous.filter(|previous| previous != key) {
+        remove_quietly(state, &previous).await;
+    }
+    Ok(updated)
+}
+
+/// Deletes a blob, logging (not failing) when the store refuses: the database no longer points
+/// at it, so at worst it is an orphan to clean up.
+pub async fn remove_quietly(state: &AppState, key: &str) {
+    if let Err(error) = state.blobs.delete(key).await {
+        tracing::warn!(key, error = format!("{error:#}"), "could not delete a blob");
+    }
+}
