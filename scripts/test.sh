@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test on SQLite and again
 # on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops. It also
-# installs OpenCV, unpacks ONNX Runtime and fetches the test footage (all cached).
+# installs OpenCV, unpacks ONNX Runtime, fetches the test footage and builds the S3-compatible
+# test server s3s-fs (all cached under ~/.cache/imind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,7 +11,8 @@ require_rust
 ensure_apt_packages postgresql fonts-dejavu-core $OPENCV_PACKAGES
 IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
-export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR
+IMIND_S3S_FS=$(scripts/setup-s3s.sh)
+export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR IMIND_S3S_FS
 
 export CARGO_INCREMENTAL=0
 export RUST_BACKTRACE=1

@@ -56,7 +56,8 @@ impl Application {
         };
         let (blobs, local_blobs): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match settings.blob_store {
             BlobStoreKind::Local => {
-                let store = Arc::new(LocalStore::new(settings.data_dir.join("blobs"), public_url, UrlSigner::new(&secret))?);
+                let store =
+                    Arc::new(LocalStore::new(settings.data_dir.join("blobs"), public_url, UrlSigner::new(&secret))?);
                 (store.clone(), Some(store))
             }
             BlobStoreKind::S3 => {

@@ -5,8 +5,8 @@
 //! - [`S3Store`]: any S3-compatible server through aws-sdk-s3; direct uploads and downloads are
 //!   presigned URLs to the store.
 //!
-//! Keys are derived from ids (`organisations/…/children/…/sessions/…/video-<uuid>`), never from
-//! a client's file name.
+//! Keys are derived from ids (`o/<organisation>/c/<child>/s/<session>/video-<upload>`), never
+//! from a client's file name.
 
 use std::{
     path::{Path, PathBuf},
@@ -41,7 +41,13 @@ pub trait BlobStore: Send + Sync {
     /// Removes the object; removing a missing one is fine.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
     /// A URL the client may PUT exactly `size` bytes to, until `ttl` passes.
-    async fn presign_put(&self, key: &str, size: u64, content_type: &str, ttl: Duration) -> anyhow::Result<SignedRequest>;
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        content_type: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<SignedRequest>;
     /// A URL the client may GET the object from, until `ttl` passes.
     async fn presign_get(&self, key: &str, ttl: Duration) -> anyhow::Result<SignedRequest>;
     /// The local path of the object, when the store is a local directory (saves a copy).
@@ -50,8 +56,17 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// `o/<organisation>/c/<child>/s/<session>/video-<upload>` (ids without dashes). Short on
+/// purpose: some S3-compatible servers keep per-object metadata in file names derived from
+/// the key, and file names stop at 255 bytes.
 pub fn video_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uuid) -> String {
-    format!("organisations/{organisation}/children/{child}/sessions/{session}/video-{}", uuid::Uuid::now_v7())
+    format!(
+        "o/{}/c/{}/s/{}/video-{}",
+        organisation.simple(),
+        child.simple(),
+        session.simple(),
+        uuid::Uuid::now_v7().simple()
+    )
 }
 
 /// Signs and checks the gateway's own URLs (local store).
@@ -210,7 +225,13 @@ impl BlobStore for LocalStore {
         }
     }
 
-    async fn presign_put(&self, key: &str, size: u64, _content_type: &str, ttl: Duration) -> anyhow::Result<SignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        _content_type: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<SignedRequest> {
         Ok(self.url("PUT", key, Some(size), ttl))
     }
 
@@ -242,13 +263,19 @@ const PART_SIZE: usize = 16 << 20;
 
 impl S3Store {
     pub fn new(settings: &S3Settings) -> Self {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        use aws_sdk_s3::config::{
+            BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+        };
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
             .build_https();
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
+            // Checksums only where S3 requires them: the SDK's default streaming trailers
+            // (aws-chunked) are not understood by every S3-compatible server.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .region(Region::new(settings.region.clone()))
             .endpoint_url(&settings.endpoint)
             .force_path_style(settings.force_path_style)
@@ -267,7 +294,12 @@ impl S3Store {
         Ok(())
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, path: &Path) -> anyhow::Result<Vec<aws_sdk_s3::types::CompletedPart>> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        path: &Path,
+    ) -> anyhow::Result<Vec<aws_sdk_s3::types::CompletedPart>> {
         use aws_sdk_s3::{primitives::ByteStream, types::CompletedPart};
         let mut file = tokio::fs::File::open(path).await?;
         let mut parts = Vec::new();
@@ -302,7 +334,14 @@ impl BlobStore for S3Store {
         let size = tokio::fs::metadata(path).await?.len();
         if size <= PART_SIZE as u64 {
             let body = ByteStream::from_path(path).await.context("reading the upload")?;
-            self.client.put_object().bucket(&self.bucket).key(key).body(body).send().await.context("storing the video")?;
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .context("storing the video")?;
             return Ok(());
         }
         let upload = self.client.create_multipart_upload().bucket(&self.bucket).key(key).send().await?;
@@ -322,7 +361,14 @@ impl BlobStore for S3Store {
             }
             Err(error) => {
                 // Leave nothing behind: abandoned parts cost storage forever.
-                let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
                 Err(error)
             }
         }
@@ -337,7 +383,8 @@ impl BlobStore for S3Store {
     }
 
     async fn download(&self, key: &str, to: &Path) -> anyhow::Result<()> {
-        let object = self.client.get_object().bucket(&self.bucket).key(key).send().await.context("fetching the video")?;
+        let object =
+            self.client.get_object().bucket(&self.bucket).key(key).send().await.context("fetching the video")?;
         let mut body = object.body.into_async_read();
         let mut file = tokio::fs::File::create(to).await?;
         tokio::io::copy(&mut body, &mut file).await?;
@@ -350,7 +397,13 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
-    async fn presign_put(&self, key: &str, size: u64, content_type: &str, ttl: Duration) -> anyhow::Result<SignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        content_type: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<SignedRequest> {
         let presigned = self
             .client
             .put_object()
@@ -405,7 +458,9 @@ mod tests {
 
     #[test]
     fn keys_cannot_escape_the_root() {
-        let store = LocalStore::new(std::env::temp_dir().join("imind-blob-test"), "http://x".into(), UrlSigner::new(b"s")).unwrap();
+        let store =
+            LocalStore::new(std::env::temp_dir().join("imind-blob-test"), "http://x".into(), UrlSigner::new(b"s"))
+                .unwrap();
         assert!(store.path("../etc/passwd").is_err());
         assert!(store.path("a//b").is_err());
         assert!(store.path("organisations/1/video").is_ok());

@@ -16,9 +16,9 @@ use axum::{
     routing::get,
 };
 use tower_http::{
-    services::ServeFile,
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeFile,
     trace::TraceLayer,
 };
 
@@ -69,7 +69,11 @@ type RequestRejection = (StatusCode, String, &'static str);
 
 /// Reads a GraphQL request: JSON, or the multipart request spec with files spooled to
 /// temporary files (never memory) up to `max_upload_bytes`.
-async fn read_request(state: &HttpState, headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, RequestRejection> {
+async fn read_request(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<async_graphql::Request, RequestRejection> {
     use futures_util::TryStreamExt;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
@@ -146,7 +150,9 @@ async fn upload_blob(
 ) -> Response {
     use futures_util::TryStreamExt;
     let Some(store) = &state.app.local_blobs else { return StatusCode::NOT_FOUND.into_response() };
-    let Some(size) = query.size else { return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response() };
+    let Some(size) = query.size else {
+        return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response();
+    };
     if !store.signer().verify("PUT", &key, Some(size), query.expires, &query.signature) {
         return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response();
     }

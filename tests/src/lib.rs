@@ -19,6 +19,8 @@ pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 
 pub struct TestApp {
     pub address: String,
+    /// The S3-compatible server behind this app, when it uses one.
+    pub s3: Option<S3Server>,
     pub client: reqwest::Client,
     /// A separate connection for arranging and inspecting data (not counted in the server's
     /// SQL metrics).
@@ -58,6 +60,113 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(false, |_| {}).await
 }
 
+/// Which blob store a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    Local,
+    S3,
+}
+
+/// A real S3-compatible server (s3s-fs, which checks SigV4 signatures and presigned-URL
+/// expiry) on a random port, with its own data directory; stopped when dropped.
+pub struct S3Server {
+    pub endpoint: String,
+    pub data_dir: TempDir,
+    process: std::process::Child,
+}
+
+pub const S3_ACCESS_KEY: &str = "imind-test-access";
+pub const S3_SECRET_KEY: &str = "imind-test-secret-key-0123456789";
+
+impl S3Server {
+    pub async fn start() -> S3Server {
+        let binary = std::env::var_os("IMIND_S3S_FS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/s3s-0.14.1/bin/s3s-fs")
+        });
+        assert!(binary.is_file(), "{} is missing: run scripts/setup-s3s.sh", binary.display());
+        let data_dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let process = std::process::Command::new(binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                S3_ACCESS_KEY,
+                "--secret-key",
+                S3_SECRET_KEY,
+            ])
+            .arg(data_dir.path())
+            // IMIND_S3S_LOG=debug IMIND_S3S_LOG_FILE=path keeps the server's own log (it logs to
+            // stdout).
+            .env("RUST_LOG", std::env::var("IMIND_S3S_LOG").unwrap_or_else(|_| "off".into()))
+            .stdout(match std::env::var_os("IMIND_S3S_LOG_FILE") {
+                Some(path) => {
+                    std::fs::File::create(path).map(std::process::Stdio::from).unwrap_or(std::process::Stdio::null())
+                }
+                None => std::process::Stdio::null(),
+            })
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        S3Server { endpoint, data_dir, process }
+    }
+
+    /// Objects stored (files under the data directory, without s3s-fs's own bookkeeping).
+    pub fn object_count(&self) -> usize {
+        count_files(self.data_dir.path())
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if path.is_dir() { if hidden { 0 } else { count_files(&path) } } else { usize::from(!hidden) }
+        })
+        .sum()
+}
+
+/// A server whose videos go to `store`; `configure` may change settings further.
+pub async fn spawn_app_with_store(store: Store, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let s3 = match store {
+        Store::Local => None,
+        Store::S3 => Some(S3Server::start().await),
+    };
+    let endpoint = s3.as_ref().map(|server| server.endpoint.clone());
+    let mut app = spawn_app_with(false, |settings| {
+        if let Some(endpoint) = endpoint {
+            settings.blob_store = imind_api::config::BlobStoreKind::S3;
+            settings.s3_endpoint = endpoint;
+            settings.s3_bucket = "videos".into();
+            settings.s3_access_key = S3_ACCESS_KEY.into();
+            settings.s3_secret_key = imind_api::config::Secret(S3_SECRET_KEY.into());
+        }
+        configure(settings);
+    })
+    .await;
+    app.s3 = s3;
+    app
+}
+
 /// Starts a server; `seed_demo` is `serve --demo`; `configure` may change settings.
 pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Settings)) -> TestApp {
     imind_api::telemetry::init_for_tests();
@@ -79,7 +188,7 @@ pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Setting
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-    TestApp { address, client, db, settings, shutdown: Some(shutdown), _data_dir: data_dir }
+    TestApp { address, s3: None, client, db, settings, shutdown: Some(shutdown), _data_dir: data_dir }
 }
 
 impl Drop for TestApp {
@@ -152,6 +261,14 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self.client.get(format!("{}{path}", self.address)).send().await.expect("the server answers");
         (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Videos in the blob store (either kind).
+    pub fn stored_videos(&self) -> usize {
+        match &self.s3 {
+            Some(server) => server.object_count(),
+            None => count_files(&self.settings.data_dir.join("blobs")),
+        }
     }
 
     /// `imind_sql_statements_total` from `/metrics`.

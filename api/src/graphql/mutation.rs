@@ -268,15 +268,20 @@ impl Mutation {
         let state = ctx.state();
         let session_id = ids::decode_as(&session_id, Kind::Session)?;
         let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
-        let upload = file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
+        let upload =
+            file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
         // async-graphql spooled the part to an anonymous temporary file; give it a name the
         // video decoder can open.
         let temp = videos::temp_file(state)?;
-        {
-            let mut source = upload.content;
-            let mut target = std::fs::File::create(&temp).map_err(anyhow::Error::new)?;
-            tokio::task::block_in_place(|| std::io::copy(&mut source, &mut target)).map_err(anyhow::Error::new)?;
-        }
+        let target = temp.to_path_buf();
+        let mut source = upload.content;
+        tokio::task::spawn_blocking(move || {
+            let mut target = std::fs::File::create(target)?;
+            std::io::copy(&mut source, &mut target)
+        })
+        .await
+        .map_err(anyhow::Error::new)?
+        .map_err(|error| anyhow::Error::new(error).context("spooling the upload"))?;
         let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
         let key = blob::video_key(viewer.organisation_id, child_id, session_id);
         let stored = videos::accept(state, session, videos::Incoming::TempFile(&temp), &key).await?;
@@ -303,9 +308,12 @@ impl Mutation {
             return Err(ApiError::UnsupportedMedia(format!("`{filename}` is empty: a video needs at least one frame")));
         }
         if size_bytes as u64 > max {
-            return Err(ApiError::PayloadTooLarge(format!("videos may have at most {max} bytes; this one has {size_bytes}")));
+            return Err(ApiError::PayloadTooLarge(format!(
+                "videos may have at most {max} bytes; this one has {size_bytes}"
+            )));
         }
-        let content_type = if content_type.trim().is_empty() { "application/octet-stream".to_owned() } else { content_type };
+        let content_type =
+            if content_type.trim().is_empty() { "application/octet-stream".to_owned() } else { content_type };
         let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
         let abandoned = session.video_upload_key.clone();
         let key = blob::video_key(viewer.organisation_id, child_id, session_id);

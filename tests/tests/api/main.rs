@@ -9,3 +9,4 @@ mod mutations;
 mod n_plus_one;
 mod pagination;
 mod schema;
+mod uploads;

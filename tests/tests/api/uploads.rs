@@ -1,0 +1,250 @@
+//! Video uploads against the local store and a real S3-compatible server, with curl as the
+//! client: the GraphQL multipart request spec, and direct PUTs to signed/presigned URLs.
+
+use std::path::{Path, PathBuf};
+
+use imind_tests::{
+    Store, TestApp,
+    fixtures::{self, ADMIN, COUNSELLOR, GUARDIAN, World, global_id},
+    spawn_app_with_store,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn footage(name: &str) -> PathBuf {
+    let dir = std::env::var_os("IMIND_FOOTAGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/footage"));
+    dir.join(name)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const UPLOAD: &str = "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) {
+    status video { sizeBytes sha256 durationMs fps width height } videoUrl } }";
+
+/// `uploadSessionVideo` through curl, speaking the GraphQL multipart request spec.
+async fn curl_upload(app: &TestApp, token: &str, session: uuid::Uuid, file: &Path) -> Value {
+    let operations = json!({ "query": UPLOAD, "variables": { "s": global_id("Session", session), "file": null } });
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "-X", "POST", &format!("{}/graphql", app.address)])
+        .args(["-H", &format!("authorization: Bearer {token}"), "-H", "apollo-require-preflight: true"])
+        .arg("-F")
+        .arg(format!("operations={operations}"))
+        .args(["-F", r#"map={"0":["variables.file"]}"#])
+        .arg("-F")
+        .arg(format!("0=@{};type=video/mp4", file.display()))
+        .output()
+        .await
+        .expect("curl runs");
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("JSON from the server: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// curl, returning (HTTP status, body).
+async fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let mut body = output.stdout;
+    let newline = body.iter().rposition(|b| *b == b'\n').unwrap();
+    let status = String::from_utf8_lossy(&body[newline + 1..]).trim().parse().unwrap();
+    body.truncate(newline);
+    (status, body)
+}
+
+fn code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+async fn world(store: Store, configure: impl FnOnce(&mut imind_api::config::Settings)) -> (TestApp, World, String) {
+    let app = spawn_app_with_store(store, configure).await;
+    let world = World::build(&app.db).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    (app, world, token)
+}
+
+async fn multipart_upload_stores_probes_and_serves(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let clip = footage("carphone_pristine.mp4");
+    let bytes = std::fs::read(&clip).unwrap();
+    let response = curl_upload(&app, &token, world.own_analysed.session, &clip).await;
+    let session = &response["data"]["uploadSessionVideo"];
+    assert_eq!(session["status"], "READY", "{response}");
+    assert_eq!(session["video"]["sha256"], sha256_hex(&bytes));
+    assert_eq!(session["video"]["sizeBytes"], bytes.len());
+    assert_eq!((session["video"]["width"].as_i64(), session["video"]["height"].as_i64()), (Some(176), Some(144)));
+    assert_eq!(app.stored_videos(), 1);
+
+    // The short-lived link serves exactly the uploaded bytes; a tampered one is refused.
+    let url = session["videoUrl"].as_str().unwrap();
+    let (status, served) = curl(&[url]).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&served), sha256_hex(&bytes));
+    let tampered = url.replacen("video-", "video-x", 1);
+    assert_eq!(curl(&[&tampered]).await.0, 403);
+
+    // Uploading again replaces the video and removes the old one.
+    let response = curl_upload(&app, &token, world.own_analysed.session, &footage("Megamind.avi")).await;
+    assert_eq!(response["data"]["uploadSessionVideo"]["video"]["width"], 720, "{response}");
+    assert_eq!(app.stored_videos(), 1, "the replaced video is gone");
+
+    // Deleting the session deletes its video.
+    let deleted = app
+        .graphql(
+            Some(&token),
+            "mutation($id: ID!) { deleteSession(id: $id) }",
+            json!({ "id": global_id("Session", world.own_analysed.session) }),
+        )
+        .await;
+    assert_eq!(deleted.data()["deleteSession"], true);
+    assert_eq!(app.stored_videos(), 0);
+}
+
+async fn bad_files_are_refused_and_leave_nothing(store: Store) {
+    let (app, world, token) = world(store, |settings| settings.max_upload_bytes = 400_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "just some notes\n".repeat(100)).unwrap();
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    let truncated = dir.path().join("truncated.mp4");
+    let carphone = std::fs::read(footage("carphone_pristine.mp4")).unwrap();
+    std::fs::write(&truncated, &carphone[..carphone.len() / 3]).unwrap();
+    for (file, expected) in
+        [(&text, "UNSUPPORTED_MEDIA"), (&empty, "UNSUPPORTED_MEDIA"), (&truncated, "UNSUPPORTED_MEDIA")]
+    {
+        let response = curl_upload(&app, &token, world.own_analysed.session, file).await;
+        assert_eq!(code(&response), Some(expected), "{}: {response}", file.display());
+        assert_eq!(app.stored_videos(), 0, "{} left a blob", file.display());
+    }
+    // 588 kB is over this server's 400 kB limit.
+    let response = curl_upload(&app, &token, world.own_analysed.session, &footage("carphone_pristine.mp4")).await;
+    assert_eq!(code(&response), Some("PAYLOAD_TOO_LARGE"), "{response}");
+    assert_eq!(app.stored_videos(), 0);
+    // The session is still waiting for its video.
+    let session = app
+        .graphql(
+            Some(&token),
+            "query($id: ID!) { session(id: $id) { status video { sizeBytes } } }",
+            json!({ "id": global_id("Session", world.own_analysed.session) }),
+        )
+        .await;
+    assert_eq!(session.data()["session"]["video"], Value::Null);
+    let tmp = std::fs::read_dir(app.settings.data_dir.join("tmp")).unwrap().count();
+    assert_eq!(tmp, 0, "no temporary files left");
+}
+
+const CREATE: &str = "mutation($s: ID!, $size: Int!) { createVideoUpload(sessionId: $s, filename: \"clip.mp4\", contentType: \"video/mp4\", sizeBytes: $size) { url method headers { name value } expiresAt } }";
+const COMPLETE: &str = "mutation($s: ID!) { completeVideoUpload(sessionId: $s) { status video { sha256 width } } }";
+
+async fn put(ticket: &Value, file: &Path) -> u16 {
+    let mut args: Vec<String> = vec!["-X".into(), "PUT".into(), "-T".into(), file.display().to_string()];
+    for header in ticket["headers"].as_array().unwrap() {
+        args.push("-H".into());
+        args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
+    }
+    args.push(ticket["url"].as_str().unwrap().to_owned());
+    curl(&args.iter().map(String::as_str).collect::<Vec<_>>()).await.0
+}
+
+async fn direct_uploads_through_signed_urls(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let session = global_id("Session", world.own_analysed.session);
+    let clip = footage("carphone_pristine.mp4");
+    let size = std::fs::metadata(&clip).unwrap().len();
+
+    let ticket = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": size })).await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    assert_eq!(ticket["method"], "PUT");
+    // Completing before anything arrived is refused.
+    let early = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
+    assert_eq!(early.error_code(), Some("BAD_USER_INPUT"));
+    // A tampered URL is refused by the store.
+    let mut tampered = ticket.clone();
+    tampered["url"] = Value::String(ticket["url"].as_str().unwrap().replacen("video-", "video-y", 1));
+    assert_eq!(put(&tampered, &clip).await, 403);
+    assert_eq!(put(&ticket, &clip).await, 200);
+    let done = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
+    let bytes = std::fs::read(&clip).unwrap();
+    assert_eq!(done.data()["completeVideoUpload"]["status"], "READY");
+    assert_eq!(done.data()["completeVideoUpload"]["video"]["sha256"], sha256_hex(&bytes));
+    assert_eq!(app.stored_videos(), 1);
+
+    // A direct upload of something that is not a video is refused at completion, and removed.
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not a video\n".repeat(50)).unwrap();
+    let ticket = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": 600 })).await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    assert_eq!(put(&ticket, &text).await, 200);
+    let refused = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
+    assert_eq!(refused.error_code(), Some("UNSUPPORTED_MEDIA"), "{:?}", refused.body);
+    assert_eq!(app.stored_videos(), 1, "only the earlier, valid video remains");
+
+    // Over the limit before any byte is sent.
+    let huge = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": 5i64 << 30 })).await;
+    assert_eq!(huge.error_code(), Some("PAYLOAD_TOO_LARGE"));
+}
+
+async fn expired_upload_urls_are_refused(store: Store) {
+    let (app, world, token) = world(store, |settings| settings.upload_url_ttl_secs = 1).await;
+    let clip = footage("carphone_pristine.mp4");
+    let size = std::fs::metadata(&clip).unwrap().len();
+    let ticket = app
+        .graphql(Some(&token), CREATE, json!({ "s": global_id("Session", world.own_analysed.session), "size": size }))
+        .await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(put(&ticket, &clip).await, 403);
+    assert_eq!(app.stored_videos(), 0);
+}
+
+async fn only_the_childs_counsellors_handle_videos(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let other = app.login(fixtures::OTHER_COUNSELLOR, fixtures::PASSWORD).await;
+    let clip = footage("carphone_pristine.mp4");
+    let own = world.own_analysed.session;
+    assert_eq!(code(&curl_upload(&app, &guardian, own, &clip).await), Some("FORBIDDEN"));
+    assert_eq!(code(&curl_upload(&app, &other, own, &clip).await), Some("NOT_FOUND"));
+    for (who, caller) in [("guardian", &guardian), ("other counsellor", &other)] {
+        let ticket = app.graphql(Some(caller), CREATE, json!({ "s": global_id("Session", own), "size": 10 })).await;
+        assert!(ticket.error_code().is_some(), "{who} created an upload");
+        let complete = app.graphql(Some(caller), COMPLETE, json!({ "s": global_id("Session", own) })).await;
+        assert!(complete.error_code().is_some(), "{who} completed an upload");
+    }
+    assert_eq!(app.stored_videos(), 0);
+    let uploaded = curl_upload(&app, &token, own, &clip).await;
+    assert_eq!(uploaded["data"]["uploadSessionVideo"]["status"], "READY", "{uploaded}");
+    let url = "query($id: ID!) { session(id: $id) { videoUrl } }";
+    let variables = json!({ "id": global_id("Session", own) });
+    assert_eq!(app.graphql(Some(&guardian), url, variables.clone()).await.error_code(), Some("FORBIDDEN"));
+    assert_eq!(app.graphql(Some(&other), url, variables.clone()).await.error_code(), Some("NOT_FOUND"));
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    assert!(app.graphql(Some(&admin), url, variables).await.data()["session"]["videoUrl"].is_string());
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod local {
+            $(#[tokio::test] async fn $name() { super::$name(imind_tests::Store::Local).await })+
+        }
+        mod s3 {
+            $(#[tokio::test] async fn $name() { super::$name(imind_tests::Store::S3).await })+
+        }
+    };
+}
+
+on_both_stores!(
+    multipart_upload_stores_probes_and_serves,
+    bad_files_are_refused_and_leave_nothing,
+    direct_uploads_through_signed_urls,
+    expired_upload_urls_are_refused,
+    only_the_childs_counsellors_handle_videos,
+);
