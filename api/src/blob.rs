@@ -5,8 +5,8 @@
 //! - [`S3Store`]: any S3-compatible server through aws-sdk-s3; direct uploads and downloads are
 //!   presigned URLs to the store.
 //!
-//! Keys are derived from ids (`o/<organisation>/c/<child>/s/<session>/video-<upload>`), never
-//! from a client's file name.
+//! Keys are derived from ids (`o/<organisation>/c/<child>/s/<session>/<upload>`), never from
+//! a client's file name.
 
 use std::{
     path::{Path, PathBuf},
@@ -56,17 +56,13 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
-/// `o/<organisation>/c/<child>/s/<session>/video-<upload>` (ids without dashes). Short on
-/// purpose: some S3-compatible servers keep per-object metadata in file names derived from
-/// the key, and file names stop at 255 bytes.
+/// `o/<organisation>/c/<child>/s/<session>/<upload>`, each id as 22 characters of URL-safe
+/// base64. Short on purpose: some S3-compatible servers keep per-object metadata in file names
+/// derived from the key (s3s-fs: base64 of it plus an upload id), and file names stop at 255
+/// bytes.
 pub fn video_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uuid) -> String {
-    format!(
-        "o/{}/c/{}/s/{}/video-{}",
-        organisation.simple(),
-        child.simple(),
-        session.simple(),
-        uuid::Uuid::now_v7().simple()
-    )
+    let id = |uuid: uuid::Uuid| URL_SAFE_NO_PAD.encode(uuid.as_bytes());
+    format!("o/{}/c/{}/s/{}/{}", id(organisation), id(child), id(session), id(uuid::Uuid::now_v7()))
 }
 
 /// Signs and checks the gateway's own URLs (local store).
@@ -258,8 +254,10 @@ pub struct S3Store {
     bucket: String,
 }
 
-/// Parts of a multipart upload (S3 wants ≥ 5 MiB for all but the last).
-const PART_SIZE: usize = 16 << 20;
+/// Parts of a multipart upload (S3 wants ≥ 5 MiB for all but the last), and how many travel at
+/// once.
+const PART_SIZE: usize = 8 << 20;
+const PARTS_IN_FLIGHT: usize = 2;
 
 impl S3Store {
     pub fn new(settings: &S3Settings) -> Self {
@@ -294,6 +292,8 @@ impl S3Store {
         Ok(())
     }
 
+    /// Uploads the file's parts, a few at a time (one part in flight per round trip would
+    /// leave the link idle); memory stays near `PARTS_IN_FLIGHT × PART_SIZE`.
     async fn upload_parts(
         &self,
         key: &str,
@@ -301,29 +301,37 @@ impl S3Store {
         path: &Path,
     ) -> anyhow::Result<Vec<aws_sdk_s3::types::CompletedPart>> {
         use aws_sdk_s3::{primitives::ByteStream, types::CompletedPart};
-        let mut file = tokio::fs::File::open(path).await?;
-        let mut parts = Vec::new();
-        loop {
-            let mut chunk = Vec::with_capacity(PART_SIZE);
-            (&mut file).take(PART_SIZE as u64).read_to_end(&mut chunk).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            let number = parts.len() as i32 + 1;
-            let part = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(ByteStream::from(chunk))
-                .send()
-                .await
-                .with_context(|| format!("uploading part {number}"))?;
-            parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build());
-        }
-        Ok(parts)
+        use futures_util::{StreamExt, TryStreamExt};
+        let size = tokio::fs::metadata(path).await?.len();
+        let count = size.div_ceil(PART_SIZE as u64).max(1);
+        futures_util::stream::iter(1..=count)
+            .map(|number| async move {
+                let mut file = tokio::fs::File::open(path).await?;
+                tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start((number - 1) * PART_SIZE as u64))
+                    .await?;
+                let mut chunk = Vec::with_capacity(PART_SIZE);
+                file.take(PART_SIZE as u64).read_to_end(&mut chunk).await?;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(number as i32)
+                    .body(ByteStream::from(chunk))
+                    .send()
+                    .await
+                    .with_context(|| format!("uploading part {number}"))?;
+                anyhow::Ok(
+                    CompletedPart::builder()
+                        .part_number(number as i32)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                )
+            })
+            .buffered(PARTS_IN_FLIGHT)
+            .try_collect::<Vec<_>>()
+            .await
     }
 }
 

@@ -40,6 +40,20 @@ fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
 }
 
+/// A name for an open (possibly already unlinked) file, where the OS provides one.
+pub fn proc_path(file: &std::fs::File) -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        if path.exists() {
+            return Some(path);
+        }
+    }
+    let _ = file;
+    None
+}
+
 /// A temporary file under the data directory, removed when dropped.
 pub fn temp_file(state: &AppState) -> ApiResult<tempfile::TempPath> {
     let file = tempfile::Builder::new()

@@ -270,21 +270,29 @@ impl Mutation {
         let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
         let upload =
             file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
-        // async-graphql spooled the part to an anonymous temporary file; give it a name the
-        // video decoder can open.
-        let temp = videos::temp_file(state)?;
-        let target = temp.to_path_buf();
-        let mut source = upload.content;
-        tokio::task::spawn_blocking(move || {
-            let mut target = std::fs::File::create(target)?;
-            std::io::copy(&mut source, &mut target)
-        })
-        .await
-        .map_err(anyhow::Error::new)?
-        .map_err(|error| anyhow::Error::new(error).context("spooling the upload"))?;
+        // async-graphql spooled the part to an anonymous temporary file. On Linux it can be
+        // opened by name through /proc, saving a copy of a file that may be gigabytes.
+        let spooled = upload.content;
+        let (path, _copy) = match videos::proc_path(&spooled) {
+            Some(path) => (path, None),
+            None => {
+                let temp = videos::temp_file(state)?;
+                let target = temp.to_path_buf();
+                let mut source = spooled.try_clone().map_err(anyhow::Error::new)?;
+                tokio::task::spawn_blocking(move || {
+                    let mut target = std::fs::File::create(target)?;
+                    std::io::copy(&mut source, &mut target)
+                })
+                .await
+                .map_err(anyhow::Error::new)?
+                .map_err(|error| anyhow::Error::new(error).context("spooling the upload"))?;
+                (temp.to_path_buf(), Some(temp))
+            }
+        };
         let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
         let key = blob::video_key(viewer.organisation_id, child_id, session_id);
-        let stored = videos::accept(state, session, videos::Incoming::TempFile(&temp), &key).await?;
+        let stored = videos::accept(state, session, videos::Incoming::TempFile(&path), &key).await?;
+        drop(spooled);
         Ok(Session(stored))
     }
 

@@ -86,7 +86,7 @@ async fn multipart_upload_stores_probes_and_serves(store: Store) {
     let (status, served) = curl(&[url]).await;
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&served), sha256_hex(&bytes));
-    let tampered = url.replacen("video-", "video-x", 1);
+    let tampered = url.replacen("/o/", "/o/x", 1);
     assert_eq!(curl(&[&tampered]).await.0, 403);
 
     // Uploading again replaces the video and removes the old one.
@@ -167,7 +167,7 @@ async fn direct_uploads_through_signed_urls(store: Store) {
     assert_eq!(early.error_code(), Some("BAD_USER_INPUT"));
     // A tampered URL is refused by the store.
     let mut tampered = ticket.clone();
-    tampered["url"] = Value::String(ticket["url"].as_str().unwrap().replacen("video-", "video-y", 1));
+    tampered["url"] = Value::String(ticket["url"].as_str().unwrap().replacen("/o/", "/o/y", 1));
     assert_eq!(put(&tampered, &clip).await, 403);
     assert_eq!(put(&ticket, &clip).await, 200);
     let done = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;

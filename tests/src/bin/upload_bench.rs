@@ -1,0 +1,116 @@
+//! Upload benchmark: streams a large valid video (carphone_pristine.mp4 followed by a 1 GiB MP4
+//! `free` box, which decoders skip) through `uploadSessionVideo` to each store, and prints the
+//! throughput and the gateway's peak RSS growth; then PUTs the same file with plain `curl -T`
+//! straight to the same S3 server, for comparison.
+//!
+//! cargo run --release -p imind-tests --bin upload_bench -- [MIB]   (default 1024)
+
+use std::{io::Write, path::Path, time::Instant};
+
+use imind_tests::{
+    Store,
+    fixtures::{self, COUNSELLOR, World, global_id},
+    spawn_app_with_store,
+};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").to_owned()))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn make_video(path: &Path, padding_mib: u64) {
+    let footage = std::env::var_os("IMIND_FOOTAGE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/imind/footage"));
+    let mut file = std::fs::File::create(path).unwrap();
+    file.write_all(&std::fs::read(footage.join("carphone_pristine.mp4")).unwrap()).unwrap();
+    // A 64-bit-size `free` box: size 1, type, then the real size.
+    let size = padding_mib << 20;
+    file.write_all(&1u32.to_be_bytes()).unwrap();
+    file.write_all(b"free").unwrap();
+    file.write_all(&size.to_be_bytes()).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = size - 16;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
+async fn curl(args: &[String]) -> String {
+    let output = tokio::process::Command::new("curl").args(args).output().await.unwrap();
+    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let mib: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1024);
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("big.mp4");
+    make_video(&video, mib);
+    let bytes = std::fs::metadata(&video).unwrap().len();
+    let mb = bytes as f64 / 1e6;
+    println!("file: {:.0} MB (valid MP4 + free box)", mb);
+    for store in [Store::Local, Store::S3] {
+        let app = spawn_app_with_store(store, |settings| settings.max_upload_bytes = 8 << 30).await;
+        let world = World::build(&app.db).await;
+        let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+        let operations = serde_json::json!({
+            "query": "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) { status video { sizeBytes } } }",
+            "variables": { "s": global_id("Session", world.own_analysed.session), "file": null }
+        });
+        let before = peak_rss_mb();
+        let started = Instant::now();
+        let body = curl(&[
+            "-sS".into(),
+            format!("{}/graphql", app.address),
+            "-H".into(),
+            format!("authorization: Bearer {token}"),
+            "-F".into(),
+            format!("operations={operations}"),
+            "-F".into(),
+            r#"map={"0":["variables.file"]}"#.into(),
+            "-F".into(),
+            format!("0=@{};type=video/mp4", video.display()),
+        ])
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(body.contains("READY"), "upload failed: {body}");
+        let growth = peak_rss_mb() - before;
+        println!(
+            "uploadSessionVideo → {:?}: {:.1} s, {:.0} MB/s, gateway peak RSS growth {:.1} MB",
+            store,
+            seconds,
+            mb / seconds,
+            growth
+        );
+        if store == Store::S3 {
+            let s3_through_gateway = mb / seconds;
+            let create = "mutation($s: ID!, $size: Int!) { createVideoUpload(sessionId: $s, filename: \"big.mp4\", contentType: \"video/mp4\", sizeBytes: $size) { url headers { name value } } }";
+            let variables = serde_json::json!({ "s": global_id("Session", world.own_analysed.session), "size": bytes });
+            let ticket = app.graphql(Some(&token), create, variables).await.data()["createVideoUpload"].clone();
+            let mut args = vec!["-sS".to_owned(), "-X".into(), "PUT".into(), "-T".into(), video.display().to_string()];
+            for header in ticket["headers"].as_array().unwrap() {
+                args.push("-H".into());
+                args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
+            }
+            args.push(ticket["url"].as_str().unwrap().to_owned());
+            let started = Instant::now();
+            curl(&args).await;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "plain curl -T to the same S3 server: {:.1} s, {:.0} MB/s → through the gateway reaches {:.0}% of it",
+                seconds,
+                mb / seconds,
+                100.0 * s3_through_gateway / (mb / seconds)
+            );
+        }
+    }
+}
