@@ -144,8 +144,11 @@ const CREATE: &str = "mutation($s: ID!, $size: Int!) { createVideoUpload(session
 const COMPLETE: &str = "mutation($s: ID!) { completeVideoUpload(sessionId: $s) { status video { sha256 width } } }";
 
 async fn put(ticket: &Value, file: &Path) -> u16 {
-    let mut args: Vec<String> = vec!["-X".into(), "PUT".into(), "-T".into(), file.display().to_string()];
-    for header in ticket["headers"].as_array().unwrap() {
+    // curl sends the file's real length; a presigned Content-Length that disagrees fails the
+    // signature, as it should.
+    let mut args: Vec<String> =
+        vec!["--max-time".into(), "30".into(), "-X".into(), "PUT".into(), "-T".into(), file.display().to_string()];
+    for header in ticket["headers"].as_array().unwrap().iter().filter(|h| h["name"] != "content-length") {
         args.push("-H".into());
         args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
     }
@@ -186,6 +189,17 @@ async fn direct_uploads_through_signed_urls(store: Store) {
     let refused = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
     assert_eq!(refused.error_code(), Some("UNSUPPORTED_MEDIA"), "{:?}", refused.body);
     assert_eq!(app.stored_videos(), 1, "only the earlier, valid video remains");
+
+    // A body shorter than announced (an interrupted upload) is refused and leaves nothing.
+    let ticket = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": size })).await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    let half = dir.path().join("half.mp4");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let status = put(&ticket, &half).await;
+    assert!((400..500).contains(&status), "a short body got {status}");
+    assert_eq!(app.stored_videos(), 1);
+    let incomplete = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
+    assert_eq!(incomplete.error_code(), Some("BAD_USER_INPUT"));
 
     // Over the limit before any byte is sent.
     let huge = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": 5i64 << 30 })).await;
