@@ -30,6 +30,16 @@ pub struct TestApp {
     _data_dir: TempDir,
 }
 
+/// A file fetched by `scripts/fetch-footage.sh` (`IMIND_FOOTAGE_DIR`, else the cache).
+pub fn footage(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("IMIND_FOOTAGE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/footage")
+    });
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: run scripts/fetch-footage.sh", path.display());
+    path
+}
+
 /// Which database this run of the suite uses.
 pub fn backend_name() -> &'static str {
     if postgres_admin_url().is_some() { "postgres" } else { "sqlite" }

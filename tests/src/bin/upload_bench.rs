@@ -24,11 +24,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn make_video(path: &Path, padding_mib: u64) {
-    let footage = std::env::var_os("IMIND_FOOTAGE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/imind/footage"));
     let mut file = std::fs::File::create(path).unwrap();
-    file.write_all(&std::fs::read(footage.join("carphone_pristine.mp4")).unwrap()).unwrap();
+    file.write_all(&std::fs::read(imind_tests::footage("carphone_pristine.mp4")).unwrap()).unwrap();
     // A 64-bit-size `free` box: size 1, type, then the real size.
     let size = padding_mib << 20;
     file.write_all(&1u32.to_be_bytes()).unwrap();

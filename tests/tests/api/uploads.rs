@@ -1,22 +1,15 @@
 //! Video uploads against the local store and a real S3-compatible server, with curl as the
 //! client: the GraphQL multipart request spec, and direct PUTs to signed/presigned URLs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use imind_tests::{
     Store, TestApp,
     fixtures::{self, ADMIN, COUNSELLOR, GUARDIAN, World, global_id},
-    spawn_app_with_store,
+    footage, spawn_app_with_store,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn footage(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IMIND_FOOTAGE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/footage"));
-    dir.join(name)
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
