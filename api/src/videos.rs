@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use entity::{enums::SessionStatus, session};
-use imind_inference::video::{VideoError, probe};
+use imind_inference::video::probe;
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use sha2::{Digest, Sha256};
 
@@ -23,9 +23,8 @@ pub enum Incoming<'a> {
     Stored(&'a str),
 }
 
-fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -85,29 +84,40 @@ pub async fn accept(
             }
         },
     };
-    let checked = {
+    let probed = {
         let local = local.clone();
-        tokio::task::spawn_blocking(move || -> Result<_, VideoError> {
-            let info = probe(&local)?;
-            let (sha256, size) = hash_file(&local).map_err(|error| VideoError::Corrupt(error.to_string()))?;
-            Ok((info, sha256, size))
-        })
-        .await
-        .map_err(anyhow::Error::new)?
+        tokio::task::spawn_blocking(move || probe(&local)).await.map_err(anyhow::Error::new)?
     };
-    drop(fetched);
-    let (info, sha256, size) = match checked {
-        Ok(checked) => checked,
+    let info = match probed {
+        Ok(info) => info,
         Err(reason) => {
+            drop(fetched);
             if let Incoming::Stored(key) = incoming {
                 remove_quietly(state, key).await;
             }
             return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
         }
     };
-    if let Incoming::TempFile(path) = incoming {
-        state.blobs.put_file(key, path).await?;
+    // Hashing and storing each read the whole file: run them side by side. The file is opened
+    // first, so storing may move it meanwhile.
+    let opened =
+        std::fs::File::open(&local).map_err(|error| anyhow::Error::new(error).context("reopening the upload"))?;
+    let hashing = tokio::task::spawn_blocking(move || hash_file(opened));
+    if let Incoming::TempFile(path) = incoming
+        && let Err(error) = state.blobs.put_file(key, path).await
+    {
+        hashing.abort();
+        return Err(error.into());
     }
+    let hashed = hashing.await.map_err(anyhow::Error::new)?;
+    drop(fetched);
+    let (sha256, size) = match hashed {
+        Ok(hashed) => hashed,
+        Err(error) => {
+            remove_quietly(state, key).await;
+            return Err(ApiError::UnsupportedMedia(format!("the video could not be read back: {error}")));
+        }
+    };
     let previous = session.video_blob_key.clone();
     let mut model = session.into_active_model();
     model.status = Set(SessionStatus::Ready);
