@@ -88,17 +88,3 @@ impl From<ApiError> for async_graphql::Error {
         async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
     }
 }
-
-/// Lets resolvers use `?` on anything that is an internal failure.
-pub trait Internal<T> {
-    fn internal(self, context: &'static str) -> ApiResult<T>;
-}
-
-impl<T, E> Internal<T> for Result<T, E>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    fn internal(self, context: &'static str) -> ApiResult<T> {
-        self.map_err(|error| anyhow::Error::new(error).context(context).into())
-    }
-}

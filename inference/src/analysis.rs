@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opencv::core::Mat;
+use opencv::{core::Mat, prelude::MatTraitConst};
 use serde::Serialize;
 
 use crate::{
@@ -436,8 +436,6 @@ fn appearance(rgb: &Mat, bbox: &BoundingBox) -> Appearance {
     }
     histogram
 }
-
-use opencv::prelude::MatTraitConst;
 
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
