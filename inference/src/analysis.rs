@@ -111,57 +111,47 @@ pub struct TrackedObject {
     pub role_confidence: f32,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
-    #[serde(serialize_with = "as_emotion_intervals")]
+    #[serde(serialize_with = "as_stored_intervals")]
     pub emotion_intervals: Vec<Interval<Emotion>>,
-    #[serde(serialize_with = "as_behaviour_intervals")]
+    #[serde(serialize_with = "as_stored_intervals")]
     pub behaviour_intervals: Vec<Interval<Behaviour>>,
     pub emotion_share: Vec<EmotionShare>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredEmotionInterval {
-    emotion: Emotion,
-    start_ms: i64,
-    end_ms: i64,
-    mean_confidence: f32,
-    peak_confidence: f32,
+/// A label type and the name its intervals give it when stored (`emotion`, `behaviour`).
+trait StoredLabel: Serialize {
+    const FIELD: &'static str;
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredBehaviourInterval {
-    behaviour: Behaviour,
-    start_ms: i64,
-    end_ms: i64,
-    mean_confidence: f32,
-    peak_confidence: f32,
+impl StoredLabel for Emotion {
+    const FIELD: &'static str = "emotion";
 }
 
-fn as_emotion_intervals<S: serde::Serializer>(
-    intervals: &[Interval<Emotion>],
+impl StoredLabel for Behaviour {
+    const FIELD: &'static str = "behaviour";
+}
+
+/// An interval as the API stores it: `{<label field>, startMs, endMs, meanConfidence, peakConfidence}`.
+struct Stored<'a, L>(&'a Interval<L>);
+
+impl<L: StoredLabel> Serialize for Stored<'_, L> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Interval", 5)?;
+        out.serialize_field(L::FIELD, &self.0.label)?;
+        out.serialize_field("startMs", &self.0.start_ms)?;
+        out.serialize_field("endMs", &self.0.end_ms)?;
+        out.serialize_field("meanConfidence", &self.0.mean_confidence)?;
+        out.serialize_field("peakConfidence", &self.0.peak_confidence)?;
+        out.end()
+    }
+}
+
+fn as_stored_intervals<L: StoredLabel, S: serde::Serializer>(
+    intervals: &[Interval<L>],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(intervals.iter().map(|i| StoredEmotionInterval {
-        emotion: i.label,
-        start_ms: i.start_ms,
-        end_ms: i.end_ms,
-        mean_confidence: i.mean_confidence,
-        peak_confidence: i.peak_confidence,
-    }))
-}
-
-fn as_behaviour_intervals<S: serde::Serializer>(
-    intervals: &[Interval<Behaviour>],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(intervals.iter().map(|i| StoredBehaviourInterval {
-        behaviour: i.label,
-        start_ms: i.start_ms,
-        end_ms: i.end_ms,
-        mean_confidence: i.mean_confidence,
-        peak_confidence: i.peak_confidence,
-    }))
+    serializer.collect_seq(intervals.iter().map(Stored))
 }
 
 #[derive(Clone, Debug, Serialize)]
