@@ -8,11 +8,17 @@ use rand::RngCore;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     auth::jwt::JwtKeys,
     blob::{BlobStore, LocalStore, S3Settings, S3Store, UrlSigner},
-    config::{BlobStoreKind, Settings},
+    config::{BlobStoreKind, EventBusKind, Settings},
     db, demo, graphql, http,
+    jobs::{
+        bus::{EventBus, LocalBus, PostgresBus},
+        worker::{self, WorkerContext},
+    },
     metrics::Metrics,
 };
 
@@ -26,34 +32,43 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     /// The same store when it is the local one: the gateway then serves its signed URLs.
     pub local_blobs: Option<Arc<LocalStore>>,
+    pub bus: Arc<dyn EventBus>,
+    /// Cancelled when the process shuts down: workers stop, subscriptions close.
+    pub shutdown: CancellationToken,
 }
 
-pub struct Application {
-    listener: TcpListener,
-    state: AppState,
-}
-
-impl Application {
-    /// Connects, migrates, optionally seeds the demo data, and binds the listener.
-    pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
-        // Bind first: a busy port should fail before anything is written.
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
-        let metrics = Metrics::new();
-        let url = settings.effective_database_url();
-        let db = db::connect(&url, settings.database_max_connections, Some(&metrics)).await?;
-        db::migrate(&db).await?;
-        if seed_demo {
-            demo::seed(&db).await.context("seeding the demo data")?;
+impl AppState {
+    pub fn worker_context(&self) -> WorkerContext {
+        WorkerContext {
+            db: self.db.clone(),
+            blobs: self.blobs.clone(),
+            bus: self.bus.clone(),
+            settings: self.settings.clone(),
         }
-        let secret = jwt_secret(&settings)?;
-        let jwt = JwtKeys::new(&secret, &settings.jwt_issuer, &settings.jwt_audience, settings.access_token_ttl_secs);
-        let public_url = if settings.public_url.is_empty() {
-            format!("http://{}", listener.local_addr()?)
-        } else {
-            settings.public_url.clone()
-        };
+    }
+}
+
+/// The parts a gateway and a worker process share: database, blob store and event bus.
+pub struct Backbone {
+    pub db: DatabaseConnection,
+    pub blobs: Arc<dyn BlobStore>,
+    pub local_blobs: Option<Arc<LocalStore>>,
+    pub bus: Arc<dyn EventBus>,
+    pub secret: Vec<u8>,
+}
+
+impl Backbone {
+    /// Connects everything `settings` names. `public_url` is where the local store's signed
+    /// URLs point.
+    pub async fn connect(
+        settings: &Settings,
+        public_url: String,
+        metrics: Option<&Metrics>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let url = settings.effective_database_url();
+        let db = db::connect(&url, settings.database_max_connections, metrics).await?;
+        let secret = jwt_secret(settings)?;
         let (blobs, local_blobs): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match settings.blob_store {
             BlobStoreKind::Local => {
                 let store =
@@ -73,8 +88,61 @@ impl Application {
                 (Arc::new(store), None)
             }
         };
+        let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let bus: Arc<dyn EventBus> = match settings.event_bus {
+            EventBusKind::Local => Arc::new(LocalBus::new()),
+            EventBusKind::Auto if !postgres => Arc::new(LocalBus::new()),
+            EventBusKind::Auto | EventBusKind::Postgres => {
+                anyhow::ensure!(postgres, "IMIND_EVENT_BUS=postgres needs a PostgreSQL IMIND_DATABASE_URL");
+                let pool = db.get_postgres_connection_pool().clone();
+                Arc::new(PostgresBus::start(pool, shutdown.clone()).await?)
+            }
+        };
         std::fs::create_dir_all(settings.data_dir.join("tmp")).context("creating the data directory")?;
-        let state = AppState { db, settings: Arc::new(settings), jwt, metrics, blobs, local_blobs };
+        Ok(Self { db, blobs, local_blobs, bus, secret })
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, optionally seeds the demo data, and binds the listener.
+    pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        // Bind first: a busy port should fail before anything is written.
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
+        let metrics = Metrics::new();
+        let public_url = if settings.public_url.is_empty() {
+            format!("http://{}", listener.local_addr()?)
+        } else {
+            settings.public_url.clone()
+        };
+        let shutdown = CancellationToken::new();
+        let backbone = Backbone::connect(&settings, public_url, Some(&metrics), &shutdown).await?;
+        db::migrate(&backbone.db).await?;
+        if seed_demo {
+            demo::seed(&backbone.db).await.context("seeding the demo data")?;
+        }
+        let jwt = JwtKeys::new(
+            &backbone.secret,
+            &settings.jwt_issuer,
+            &settings.jwt_audience,
+            settings.access_token_ttl_secs,
+        );
+        let state = AppState {
+            db: backbone.db,
+            settings: Arc::new(settings),
+            jwt,
+            metrics,
+            blobs: backbone.blobs,
+            local_blobs: backbone.local_blobs,
+            bus: backbone.bus,
+            shutdown,
+        };
         Ok(Self { listener, state })
     }
 
@@ -86,12 +154,29 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves (and, in the embedded default, runs the analysis workers) until `shutdown`
+    /// resolves; then stops claiming jobs, releases a running one, closes subscriptions and
+    /// lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let schema = graphql::build(self.state.clone());
         let router = http::router(self.state.clone(), schema);
+        let token = self.state.shutdown.clone();
+        let workers =
+            self.state.settings.embedded_worker.then(|| worker::spawn(self.state.worker_context(), token.clone()));
+        tokio::spawn({
+            let token = token.clone();
+            async move {
+                shutdown.await;
+                token.cancel();
+            }
+        });
         tracing::info!(address = %self.local_addr(), "i-mind gateway listening; GraphiQL at /");
-        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(token.clone().cancelled_owned()).await;
+        token.cancel();
+        if let Some(workers) = workers {
+            let _ = workers.await;
+        }
+        served.context("serving HTTP")?;
         self.state.db.clone().close().await.context("closing the database pool")?;
         Ok(())
     }

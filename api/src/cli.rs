@@ -26,6 +26,13 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run analysis workers only (distributed mode: gateways set IMIND_EMBEDDED_WORKER=false).
+    /// Needs the shared database and blob store; migrations are the gateways' job.
+    Worker {
+        /// Analyses run at once (default: IMIND_WORKER_CONCURRENCY, else 1).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
     /// Run database migrations and exit.
     Migrate,
     /// Create a user (the password comes from IMIND_PASSWORD, or is read from stdin).
@@ -99,6 +106,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings, demo).await?;
             app.run_until(shutdown_signal()).await
         }
+        Command::Worker { concurrency } => {
+            let mut settings = Settings::load(cli.config)?;
+            if let Some(concurrency) = concurrency {
+                settings.worker_concurrency = concurrency;
+            }
+            run_worker(settings).await
+        }
         Command::Migrate => {
             let settings = Settings::load(cli.config)?;
             let db = db::connect(&settings.effective_database_url(), 2, None).await?;
@@ -119,6 +133,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `imind worker`: the pool until SIGTERM, which releases a running job and exits.
+async fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let backbone = crate::app::Backbone::connect(&settings, settings.public_url.clone(), None, &shutdown).await?;
+    let context = crate::jobs::worker::WorkerContext {
+        db: backbone.db.clone(),
+        blobs: backbone.blobs,
+        bus: backbone.bus,
+        settings: std::sync::Arc::new(settings),
+    };
+    let workers = crate::jobs::worker::spawn(context, shutdown.clone());
+    shutdown_signal().await;
+    shutdown.cancel();
+    workers.await?;
+    backbone.db.close().await?;
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

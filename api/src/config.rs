@@ -62,6 +62,35 @@ pub struct Settings {
     pub upload_url_ttl_secs: u64,
     /// How long a `videoUrl` stays valid.
     pub video_url_ttl_secs: u64,
+    /// Run analysis workers inside `imind serve` (the embedded default). Gateways of a
+    /// distributed deployment set this to false and run `imind worker` processes instead.
+    pub embedded_worker: bool,
+    /// Analyses one worker process runs at once (each uses about two cores).
+    pub worker_concurrency: usize,
+    /// How often an idle worker looks for queued jobs when no event has woken it.
+    pub worker_poll_ms: u64,
+    /// How long a claimed job stays a worker's without a heartbeat; after that another worker
+    /// may take it over (the first one is presumed dead).
+    pub job_lease_secs: u64,
+    /// Attempts before a job ends FAILED.
+    pub job_max_attempts: i32,
+    /// Back-off before attempt n+1: this × 2^(n−1) seconds, at most 10 minutes.
+    pub job_retry_base_secs: u64,
+    /// `auto` (PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process),
+    /// `local` (in-process only) or `postgres`.
+    pub event_bus: EventBusKind,
+    /// Seconds between server keep-alive messages on subscription sockets.
+    pub ws_keepalive_secs: u64,
+    /// Where the ONNX models are (default: the repository's `models/`, or `IMIND_MODELS_DIR`).
+    pub models_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventBusKind {
+    Auto,
+    Local,
+    Postgres,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +126,15 @@ impl Default for Settings {
             max_upload_bytes: 4 << 30,
             upload_url_ttl_secs: 3600,
             video_url_ttl_secs: 900,
+            embedded_worker: true,
+            worker_concurrency: 1,
+            worker_poll_ms: 1000,
+            job_lease_secs: 30,
+            job_max_attempts: 3,
+            job_retry_base_secs: 10,
+            event_bus: EventBusKind::Auto,
+            ws_keepalive_secs: 15,
+            models_dir: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use async_graphql_axum::GraphQLResponse;
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, Path, Query, State},
+    extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderName, Request, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -41,7 +41,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let state = HttpState { app, schema };
     Router::new()
         .route("/", get(playground))
-        .route("/graphql", get(playground).post(graphql_handler))
+        .route("/graphql", get(graphql_get).post(graphql_handler))
         // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
         .route("/blobs/{*key}", get(download_blob).put(upload_blob))
@@ -59,7 +59,34 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
 }
 
 async fn playground() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("i-mind API").finish())
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("i-mind API").finish())
+}
+
+/// `GET /graphql`: subscriptions when it is a WebSocket upgrade, else the playground.
+async fn graphql_get(State(state): State<HttpState>, request: Request<Body>) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let upgrade =
+        parts.headers.get(header::UPGRADE).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade {
+        return playground().await.into_response();
+    }
+    // The first subprotocol offered that we speak; none named means the legacy protocol.
+    let offered = parts.headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|value| value.to_str().ok());
+    let protocol = match offered {
+        None => async_graphql::http::WebSocketProtocols::SubscriptionsTransportWS,
+        Some(offered) => match offered.split(',').find_map(|name| name.trim().parse().ok()) {
+            Some(protocol) => protocol,
+            None => return (StatusCode::BAD_REQUEST, "unsupported WebSocket subprotocol").into_response(),
+        },
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    state.app.metrics.graphql_requests.inc();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.schema))
 }
 
 /// Largest non-multipart GraphQL request body (queries and variables, no files).

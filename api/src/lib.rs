@@ -8,7 +8,11 @@
 //!   shutdown.
 //! - [`http`] — axum routes: `/graphql`, GraphiQL at `/`, `/healthz`, `/readyz`, `/metrics`;
 //!   request ids and the masking of internal errors.
-//! - [`graphql`] — schema, types, per-request DataLoaders and cursor connections.
+//! - [`graphql`] — schema, types, per-request DataLoaders and cursor connections; the
+//!   subscriptions live there too.
+//! - [`jobs`] — the durable analysis queue, the worker pool and the event bus.
+//! - [`blob`] — where videos live (local directory or S3); [`videos`] — accepting an upload.
+//! - [`ws`] — subscriptions over WebSocket (both protocols, token in `connection_init`).
 //! - [`access`] — THE place where rights are decided (role × action × which children).
 //! - [`auth`] — passwords (argon2id), access tokens (JWT) and rotating refresh tokens.
 //! - [`error`] — the one error enum and its GraphQL codes.
@@ -29,9 +33,11 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod sql;
 pub mod telemetry;
 pub mod timeline_png;
 pub mod users;
 pub mod videos;
+pub mod ws;

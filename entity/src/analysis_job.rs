@@ -4,8 +4,9 @@ use crate::enums::JobStatus;
 
 /// One analysis of a session's video: a row in the durable job queue. Workers claim it with a
 /// lease (`lease_owner` until `lease_expires_at`) and heartbeat while running; an expired lease
-/// means the worker died and the job may be claimed again.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// means the worker died and the job may be claimed again. Serialisable because job events
+/// carry the whole row across processes (PostgreSQL NOTIFY).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "analysis_jobs")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -244,3 +244,10 @@ pub fn global_id(kind: &str, id: Uuid) -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
+
+/// The uuid inside a global id (`Kind:uuid`, base64url).
+pub fn uuid_of(global_id: &str) -> Uuid {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(global_id).expect("a global id")).unwrap();
+    decoded.split_once(':').and_then(|(_, id)| id.parse().ok()).expect("Kind:uuid")
+}

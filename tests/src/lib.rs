@@ -13,6 +13,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 pub mod fixtures;
+pub mod ws;
 
 /// The signing secret tests configure, so they can also forge tokens.
 pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -271,6 +272,58 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self.client.get(format!("{}{path}", self.address)).send().await.expect("the server answers");
         (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// `uploadSessionVideo` through curl, speaking the GraphQL multipart request spec.
+    pub async fn upload_video(&self, token: &str, session: uuid::Uuid, file: &std::path::Path) -> Value {
+        const UPLOAD: &str = "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) {
+            status video { sizeBytes sha256 durationMs fps width height } videoUrl } }";
+        let operations =
+            json!({ "query": UPLOAD, "variables": { "s": fixtures::global_id("Session", session), "file": null } });
+        let output = tokio::process::Command::new("curl")
+            .args(["-sS", "-X", "POST", &format!("{}/graphql", self.address)])
+            .args(["-H", &format!("authorization: Bearer {token}"), "-H", "apollo-require-preflight: true"])
+            .arg("-F")
+            .arg(format!("operations={operations}"))
+            .args(["-F", r#"map={"0":["variables.file"]}"#])
+            .arg("-F")
+            .arg(format!("0=@{};type=video/mp4", file.display()))
+            .output()
+            .await
+            .expect("curl runs");
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("JSON from the server: {}", String::from_utf8_lossy(&output.stdout)))
+    }
+
+    /// A new session of `child` (through the API); returns its id.
+    pub async fn create_session(&self, token: &str, child: uuid::Uuid, title: &str) -> uuid::Uuid {
+        let response = self
+            .graphql(
+                Some(token),
+                "mutation($c: ID!, $t: String!) { createSession(input: {childId: $c, title: $t, recordedAt: \"2026-11-20T10:00:00Z\"}) { id } }",
+                json!({ "c": fixtures::global_id("Child", child), "t": title }),
+            )
+            .await;
+        fixtures::uuid_of(response.data()["createSession"]["id"].as_str().unwrap())
+    }
+
+    /// Subscribes with the reference npm `graphql-ws` client and returns every message it got
+    /// (`{"next": …}` lines, then `{"complete": true}` or `{"error": …}`).
+    pub async fn node_subscribe(&self, token: Option<&str>, query: &str, variables: Value) -> Vec<Value> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ws-client/subscribe.mjs");
+        let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/ws-client/node_modules/graphql-ws");
+        assert!(std::path::Path::new(modules).is_dir(), "run `npm ci --prefix tests/ws-client` (scripts/test.sh does)");
+        let url = format!("{}/graphql", self.address.replacen("http", "ws", 1));
+        let output = tokio::process::Command::new("node")
+            .arg(script)
+            .args([url, token.unwrap_or_default().to_owned(), query.to_owned(), variables.to_string()])
+            .output()
+            .await
+            .expect("node runs");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON line from the client: {line}")))
+            .collect()
     }
 
     /// Videos in the blob store (either kind).

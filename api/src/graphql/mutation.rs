@@ -26,7 +26,8 @@ use crate::{
     videos,
 };
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// What a successful sign-in or refresh returns.
 #[derive(SimpleObject)]
@@ -98,7 +99,7 @@ pub struct CreateUserInput {
 }
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Signs in with e-mail and password.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<AuthPayload> {
         let state = ctx.state();

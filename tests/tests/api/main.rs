@@ -1,6 +1,7 @@
 //! End-to-end tests of the gateway over HTTP. One binary (one link) for the whole suite.
 
 mod access_matrix;
+mod analysis;
 mod auth;
 mod demo;
 mod errors;

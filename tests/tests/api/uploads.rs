@@ -15,25 +15,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const UPLOAD: &str = "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) {
-    status video { sizeBytes sha256 durationMs fps width height } videoUrl } }";
-
 /// `uploadSessionVideo` through curl, speaking the GraphQL multipart request spec.
 async fn curl_upload(app: &TestApp, token: &str, session: uuid::Uuid, file: &Path) -> Value {
-    let operations = json!({ "query": UPLOAD, "variables": { "s": global_id("Session", session), "file": null } });
-    let output = tokio::process::Command::new("curl")
-        .args(["-sS", "-X", "POST", &format!("{}/graphql", app.address)])
-        .args(["-H", &format!("authorization: Bearer {token}"), "-H", "apollo-require-preflight: true"])
-        .arg("-F")
-        .arg(format!("operations={operations}"))
-        .args(["-F", r#"map={"0":["variables.file"]}"#])
-        .arg("-F")
-        .arg(format!("0=@{};type=video/mp4", file.display()))
-        .output()
-        .await
-        .expect("curl runs");
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("JSON from the server: {}", String::from_utf8_lossy(&output.stdout)))
+    app.upload_video(token, session, file).await
 }
 
 /// curl, returning (HTTP status, body).

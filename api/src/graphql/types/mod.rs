@@ -1,6 +1,7 @@
 //! GraphQL object types, one file per idea. Each wraps its database row.
 
 mod child;
+mod event;
 mod interval;
 mod job;
 mod node;
@@ -10,6 +11,7 @@ mod session;
 mod user;
 
 pub use child::{Child, EmotionShare, SessionEmotionSummary};
+pub use event::{AnalysisEvent, SessionEvent};
 pub use interval::{BehaviourInterval, EmotionInterval};
 pub use job::AnalysisJob;
 pub use node::Node;

@@ -1,0 +1,148 @@
+//! Live updates over WebSocket (`graphql-transport-ws` or legacy `graphql-ws` on `/graphql`).
+//! The access token goes in `connection_init` and grants exactly the query rights: a caller
+//! who may read a job's session may follow it.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Subscription};
+use entity::analysis_job;
+use futures_util::Stream;
+use sea_orm::EntityTrait;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+use uuid::Uuid;
+
+use super::{
+    context::ContextExt,
+    ids::{self, Kind},
+    types::{AnalysisEvent, SessionEvent},
+};
+use crate::{
+    access::{self, ChildAction, Target},
+    app::AppState,
+    error::{ApiError, ApiResult},
+    jobs::events::{JobEvent, JobEventKind},
+};
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Follows one analysis job: its current state at once, then stage / percent / frames /
+    /// ETA and every newly final interval; completes when the job ends (DONE, FAILED with its
+    /// reason, or CANCELLED).
+    async fn analysis_progress(
+        &self,
+        ctx: &Context<'_>,
+        job_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = AnalysisEvent> + use<>> {
+        let state = ctx.state().clone();
+        let (events, current) = open_job(ctx, &state, &job_id).await?;
+        Ok(follow_job(state, events, current))
+    }
+
+    /// Every analysis event of one child's sessions (queued, started, progress, done, failed,
+    /// cancelled), for a counsellor's dashboard. Runs until the client unsubscribes.
+    async fn session_events(
+        &self,
+        ctx: &Context<'_>,
+        child_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = SessionEvent> + use<>> {
+        let state = ctx.state().clone();
+        let child_id = ids::decode_as(&child_id, Kind::Child)?;
+        access::authorize(&state.db, &ctx.viewer()?, Target::Child(child_id), ChildAction::Read).await?;
+        let mut events = state.bus.subscribe();
+        let shutdown = state.shutdown.clone();
+        Ok(async_stream::stream! {
+            loop {
+                let received = tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    received = events.recv() => received,
+                };
+                match received {
+                    Ok(event) if event.child_id == child_id => yield SessionEvent(event),
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+}
+
+/// Checks the caller may read the job, then subscribes and reads its current state (in that
+/// order, so no event falls between the two).
+async fn open_job(
+    ctx: &Context<'_>,
+    state: &AppState,
+    job_id: &ID,
+) -> ApiResult<(Receiver<Arc<JobEvent>>, Arc<JobEvent>)> {
+    let job_id = ids::decode_as(job_id, Kind::AnalysisJob)?;
+    let child_id = access::authorize(&state.db, &ctx.viewer()?, Target::Job(job_id), ChildAction::Read).await?;
+    let events = state.bus.subscribe();
+    Ok((events, current_state(state, job_id, child_id).await?))
+}
+
+async fn current_state(state: &AppState, job_id: Uuid, child_id: Uuid) -> ApiResult<Arc<JobEvent>> {
+    let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    Ok(Arc::new(JobEvent::new(JobEventKind::for_status(job.status), child_id, job)))
+}
+
+/// The job's events from `current` on, until it ends. Progress never goes backwards within an
+/// attempt (a buffered event may be older than the state read from the database); after a
+/// gap (this subscriber lagged) the state is read again.
+fn follow_job(
+    state: AppState,
+    mut events: Receiver<Arc<JobEvent>>,
+    current: Arc<JobEvent>,
+) -> impl Stream<Item = AnalysisEvent> {
+    async_stream::stream! {
+        let job_id = current.job.id;
+        let child_id = current.child_id;
+        let mut last = current.clone();
+        let ended = current.is_final();
+        yield AnalysisEvent(current);
+        if !ended {
+            loop {
+                let received = tokio::select! {
+                    () = state.shutdown.cancelled() => break,
+                    received = events.recv() => received,
+                };
+                let event = match received {
+                    Ok(event) if event.job.id == job_id => event,
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => match current_state(&state, job_id, child_id).await {
+                        Ok(event) => event,
+                        Err(_) => break,
+                    },
+                    Err(RecvError::Closed) => break,
+                };
+                let event = match not_backwards(&last, event) {
+                    Some(event) => event,
+                    None => continue,
+                };
+                let ended = event.is_final();
+                last = event.clone();
+                yield AnalysisEvent(event);
+                if ended {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `event`, unless it is an older progress report than `last` (then its intervals, if any,
+/// with `last`'s progress).
+fn not_backwards(last: &JobEvent, event: Arc<JobEvent>) -> Option<Arc<JobEvent>> {
+    let same_attempt = event.kind == JobEventKind::Progress && event.job.attempts == last.job.attempts;
+    if !same_attempt || event.job.frames_done >= last.job.frames_done {
+        return Some(event);
+    }
+    if event.emotion_intervals.is_empty() && event.behaviour_intervals.is_empty() {
+        return None;
+    }
+    let mut patched = (*event).clone();
+    patched.job.progress = last.job.progress;
+    patched.job.frames_done = last.job.frames_done;
+    patched.job.stage = last.job.stage.clone();
+    Some(Arc::new(patched))
+}

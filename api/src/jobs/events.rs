@@ -1,0 +1,175 @@
+//! Job events: one JSON-serialisable type for every transport (broadcast channel or NOTIFY).
+
+use chrono::{DateTime, Utc};
+use entity::{
+    analysis_job,
+    enums::{Behaviour, Emotion, JobStatus},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What happened to a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobEventKind {
+    /// Enqueued, re-queued for a retry, or released by a worker shutting down.
+    Queued,
+    /// A worker claimed it.
+    Started,
+    /// Stage / percent / frames moved, or intervals became final.
+    Progress,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobEventKind {
+    /// The event that announces a job now in `status`, outside the worker's progress stream.
+    pub fn for_status(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Queued => Self::Queued,
+            JobStatus::Running => Self::Started,
+            JobStatus::Done => Self::Done,
+            JobStatus::Failed => Self::Failed,
+            JobStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// An observed facial expression interval that just became final during an analysis. It is
+/// what a face looked like to the classifier, not a statement about what the person felt. Not
+/// stored yet (results are written in one transaction when the job ends, and then get ids), so
+/// it has none; `trackId` is the tracker's number for the person within this analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[graphql(name = "EmotionIntervalEvent")]
+pub struct LiveEmotionInterval {
+    pub track_id: u32,
+    pub emotion: Emotion,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub mean_confidence: f64,
+    pub peak_confidence: f64,
+}
+
+/// An observed behaviour interval that just became final during an analysis (see
+/// `EmotionIntervalEvent` for why it has no id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[graphql(name = "BehaviourIntervalEvent")]
+pub struct LiveBehaviourInterval {
+    pub track_id: u32,
+    pub behaviour: Behaviour,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub mean_confidence: f64,
+    pub peak_confidence: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobEvent {
+    pub kind: JobEventKind,
+    /// The session's child, so dashboards can filter without a query.
+    pub child_id: Uuid,
+    /// The job's row as of this event.
+    pub job: analysis_job::Model,
+    pub eta_seconds: Option<f64>,
+    pub emotion_intervals: Vec<LiveEmotionInterval>,
+    pub behaviour_intervals: Vec<LiveBehaviourInterval>,
+    pub emitted_at: DateTime<Utc>,
+}
+
+impl JobEvent {
+    pub fn new(kind: JobEventKind, child_id: Uuid, job: analysis_job::Model) -> Self {
+        Self {
+            kind,
+            child_id,
+            job,
+            eta_seconds: None,
+            emotion_intervals: Vec::new(),
+            behaviour_intervals: Vec::new(),
+            emitted_at: Utc::now(),
+        }
+    }
+
+    /// Whether the job has ended with this event (subscriptions complete on it).
+    pub fn is_final(&self) -> bool {
+        matches!(self.job.status, JobStatus::Done | JobStatus::Failed | JobStatus::Cancelled)
+    }
+
+    /// Splits the event so no part's JSON exceeds `max_bytes` (PostgreSQL NOTIFY payloads stop
+    /// at 8000 bytes). Every part carries the job; the intervals are shared out in order.
+    pub fn split(self, max_bytes: usize) -> Vec<JobEvent> {
+        let size = serde_json::to_vec(&self).map_or(usize::MAX, |json| json.len());
+        let intervals = self.emotion_intervals.len() + self.behaviour_intervals.len();
+        if size <= max_bytes || intervals <= 1 {
+            return vec![self];
+        }
+        let mut first = self.clone();
+        let mut second = self;
+        let emotions_first = first.emotion_intervals.len().div_ceil(2);
+        let behaviours_first = first.behaviour_intervals.len() / 2;
+        second.emotion_intervals = first.emotion_intervals.split_off(emotions_first);
+        second.behaviour_intervals = first.behaviour_intervals.split_off(behaviours_first);
+        // Only the last part may end the job, so subscribers see every interval first.
+        if second.is_final() {
+            first.kind = JobEventKind::Progress;
+            first.job.status = JobStatus::Running;
+        }
+        let mut parts = first.split(max_bytes);
+        parts.extend(second.split(max_bytes));
+        parts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> analysis_job::Model {
+        let now = Utc::now();
+        analysis_job::Model {
+            id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            status: JobStatus::Done,
+            stage: "done".into(),
+            progress: 100.0,
+            frames_done: 10,
+            frames_total: 10,
+            attempts: 1,
+            max_attempts: 3,
+            error: None,
+            options: None,
+            idempotency_key: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            heartbeat_at: None,
+            run_after: now,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: Some(now),
+        }
+    }
+
+    #[test]
+    fn splitting_keeps_every_interval_in_order_and_ends_last() {
+        let mut event = JobEvent::new(JobEventKind::Done, Uuid::now_v7(), job());
+        event.emotion_intervals = (0..200)
+            .map(|i| LiveEmotionInterval {
+                track_id: 1,
+                emotion: Emotion::Happy,
+                start_ms: i * 1000,
+                end_ms: i * 1000 + 900,
+                mean_confidence: 0.5,
+                peak_confidence: 0.9,
+            })
+            .collect();
+        let parts = event.split(2_000);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(serde_json::to_vec(part).unwrap().len() <= 2_000);
+        }
+        let starts: Vec<i64> = parts.iter().flat_map(|p| p.emotion_intervals.iter().map(|i| i.start_ms)).collect();
+        assert_eq!(starts, (0..200).map(|i| i * 1000).collect::<Vec<_>>());
+        assert!(parts.last().unwrap().is_final());
+        assert!(parts[..parts.len() - 1].iter().all(|p| !p.is_final()));
+    }
+}

@@ -1,0 +1,426 @@
+//! The worker pool: `worker_concurrency` slots, each claiming one job at a time from the queue,
+//! fetching its video, running the inference engine on a blocking thread, and meanwhile
+//! publishing progress and newly final intervals (every 250 ms) and heartbeating with the
+//! latest progress (every 500 ms, which also notices a cancellation). The engine's models are
+//! loaded on a slot's first job and kept.
+//!
+//! Shutdown (SIGTERM): slots stop claiming; a running analysis is stopped and its job released
+//! back to the queue without counting the attempt, so another worker starts it again at once.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use entity::{analysis_job, session};
+use imind_inference::{
+    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Engine, Progress, RuntimeOptions, analyze,
+    cancel::CancellationToken as AnalysisCancel, labels, timeline::Interval,
+};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    bus::EventBus,
+    events::{JobEvent, JobEventKind, LiveBehaviourInterval, LiveEmotionInterval},
+    queue::{self, ProgressUpdate, QueueSettings},
+    results,
+};
+use crate::{blob::BlobStore, config::Settings};
+
+/// What workers need; the gateway's state has all of it.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub db: DatabaseConnection,
+    pub blobs: Arc<dyn BlobStore>,
+    pub bus: Arc<dyn EventBus>,
+    pub settings: Arc<Settings>,
+}
+
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// Also the database progress-write rate: at most two per second per job.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+
+/// Starts the pool; the handle finishes once every slot has stopped after `shutdown`.
+pub fn spawn(context: WorkerContext, shutdown: CancellationToken) -> JoinHandle<()> {
+    let concurrency = context.settings.worker_concurrency.max(1);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+    let instance = &Uuid::new_v4().simple().to_string()[..8];
+    let slots: Vec<JoinHandle<()>> = (0..concurrency)
+        .map(|slot| {
+            let name = format!("{host}-{}-{instance}-{slot}", std::process::id());
+            tokio::spawn(run_slot(context.clone(), name, shutdown.clone()))
+        })
+        .collect();
+    tokio::spawn(async move {
+        for slot in slots {
+            let _ = slot.await;
+        }
+        tracing::info!("workers stopped");
+    })
+}
+
+async fn run_slot(context: WorkerContext, name: String, shutdown: CancellationToken) {
+    let settings = QueueSettings::from(context.settings.as_ref());
+    let poll = Duration::from_millis(context.settings.worker_poll_ms.max(10));
+    let mut wake = context.bus.subscribe();
+    let mut engine: Option<Engine> = None;
+    tracing::info!(worker = %name, "worker ready");
+    while !shutdown.is_cancelled() {
+        match queue::fail_abandoned(&context.db).await {
+            Ok(failed) => {
+                for job in failed {
+                    tracing::warn!(job = %job.id, "job failed: its worker stopped responding on every attempt");
+                    announce(&context, job).await;
+                }
+            }
+            Err(error) => tracing::error!(error = %error, "checking for abandoned jobs"),
+        }
+        match queue::claim(&context.db, &name, &settings).await {
+            Ok(Some(job)) => {
+                tracing::info!(worker = %name, job = %job.id, attempt = job.attempts, "claimed a job");
+                engine = run_job(&context, &name, job, engine, &shutdown).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(worker = %name, error = %error, "claiming a job"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(poll) => {}
+            () = queued_event(&mut wake) => {}
+        }
+    }
+}
+
+/// Resolves when a job is queued somewhere (or events were missed): time to try a claim.
+async fn queued_event(events: &mut tokio::sync::broadcast::Receiver<Arc<JobEvent>>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) if event.kind == JobEventKind::Queued => return,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+/// Publishes a job's new state (not part of a running analysis's progress stream).
+pub async fn announce(context: &WorkerContext, job: analysis_job::Model) {
+    publish_state(context.bus.as_ref(), &context.db, job).await;
+}
+
+pub async fn publish_state(bus: &dyn EventBus, db: &DatabaseConnection, job: analysis_job::Model) {
+    let child_id = match queue::child_of(db, job.session_id).await {
+        Ok(child_id) => child_id,
+        // The session was deleted meanwhile: nobody can be watching it.
+        Err(_) => return,
+    };
+    let event = JobEvent::new(JobEventKind::for_status(job.status), child_id, job);
+    if let Err(error) = bus.publish(event).await {
+        tracing::warn!(error = format!("{error:#}"), "publishing a job event");
+    }
+}
+
+/// Messages from the analysis thread.
+enum Update {
+    Progress(Progress),
+    Emotion(LiveEmotionInterval),
+    Behaviour(LiveBehaviourInterval),
+}
+
+struct ChannelSink(mpsc::UnboundedSender<Update>);
+
+impl AnalysisSink for ChannelSink {
+    fn progress(&mut self, progress: &Progress) {
+        let _ = self.0.send(Update::Progress(progress.clone()));
+    }
+
+    fn emotion_interval(&mut self, track_id: u32, interval: &Interval<labels::Emotion>) {
+        let _ = self.0.send(Update::Emotion(LiveEmotionInterval {
+            track_id,
+            emotion: results::emotion(interval.label),
+            start_ms: interval.start_ms,
+            end_ms: interval.end_ms,
+            mean_confidence: f64::from(interval.mean_confidence),
+            peak_confidence: f64::from(interval.peak_confidence),
+        }));
+    }
+
+    fn behaviour_interval(&mut self, track_id: u32, interval: &Interval<labels::Behaviour>) {
+        let _ = self.0.send(Update::Behaviour(LiveBehaviourInterval {
+            track_id,
+            behaviour: results::behaviour(interval.label),
+            start_ms: interval.start_ms,
+            end_ms: interval.end_ms,
+            mean_confidence: f64::from(interval.mean_confidence),
+            peak_confidence: f64::from(interval.peak_confidence),
+        }));
+    }
+}
+
+/// Options a job was started with (`AnalysisOptions` input, stored as JSON).
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOptions {
+    pub fps: Option<f64>,
+    pub batch_size: Option<usize>,
+}
+
+fn analysis_options(context: &WorkerContext, job: &analysis_job::Model) -> AnalysisOptions {
+    let stored: JobOptions =
+        job.options.clone().and_then(|options| serde_json::from_value(options).ok()).unwrap_or_default();
+    let defaults = AnalysisOptions::default();
+    AnalysisOptions {
+        analysis_fps: stored.fps.or(defaults.analysis_fps),
+        batch_size: stored.batch_size.unwrap_or(defaults.batch_size).max(1),
+        models_dir: context.settings.models_dir.clone().unwrap_or(defaults.models_dir.clone()),
+        ..defaults
+    }
+}
+
+/// How an attempt ended.
+enum Outcome {
+    Finished(AnalysisResult),
+    /// Not the video's fault and possibly temporary: retried with back-off.
+    Retryable(String),
+    /// The video can't be analysed: no retry.
+    Permanent(String),
+    /// Cancelled by a user, taken over, or released at shutdown: nothing more to record.
+    Stopped,
+}
+
+/// Runs one claimed job to its end; gives the engine back for the next one (`None` if it had
+/// to be dropped).
+async fn run_job(
+    context: &WorkerContext,
+    worker: &str,
+    job: analysis_job::Model,
+    engine: Option<Engine>,
+    shutdown: &CancellationToken,
+) -> Option<Engine> {
+    let child_id = match queue::child_of(&context.db, job.session_id).await {
+        Ok(child_id) => child_id,
+        Err(error) => {
+            tracing::error!(job = %job.id, %error, "the job's session is gone");
+            return engine;
+        }
+    };
+    let _ = queue::set_session_status(&context.db, job.session_id, entity::enums::SessionStatus::Processing).await;
+    let _ = context.bus.publish(JobEvent::new(JobEventKind::Started, child_id, job.clone())).await;
+    let (engine, outcome, released) = attempt(context, worker, &job, child_id, engine, shutdown).await;
+    let settings = QueueSettings::from(context.settings.as_ref());
+    let ended = match outcome {
+        Outcome::Finished(result) => match results::store(&context.db, &job, worker, &result).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "storing the results");
+                queue::fail(&context.db, &job, worker, "the results could not be saved", true, &settings)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        },
+        Outcome::Retryable(reason) => {
+            tracing::warn!(job = %job.id, %reason, "analysis attempt failed");
+            queue::fail(&context.db, &job, worker, &reason, true, &settings).await.ok().flatten()
+        }
+        Outcome::Permanent(reason) => {
+            tracing::info!(job = %job.id, %reason, "the video can't be analysed");
+            queue::fail(&context.db, &job, worker, &reason, false, &settings).await.ok().flatten()
+        }
+        Outcome::Stopped => released,
+    };
+    if let Some(ended) = ended {
+        tracing::info!(job = %ended.id, status = ended.status.as_str(), "job attempt ended");
+        announce(context, ended).await;
+    }
+    engine
+}
+
+/// One attempt: fetch, analyse while publishing and heartbeating. Returns the engine, the
+/// outcome and, when the job was released at shutdown, its released row.
+async fn attempt(
+    context: &WorkerContext,
+    worker: &str,
+    job: &analysis_job::Model,
+    child_id: Uuid,
+    engine: Option<Engine>,
+    shutdown: &CancellationToken,
+) -> (Option<Engine>, Outcome, Option<analysis_job::Model>) {
+    let session = match session::Entity::find_by_id(job.session_id).one(&context.db).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return (engine, Outcome::Permanent("the session was deleted".into()), None),
+        Err(error) => return (engine, Outcome::Retryable(format!("database unavailable: {error}")), None),
+    };
+    let Some(key) = session.video_blob_key else {
+        return (engine, Outcome::Permanent("the session has no video: upload one first".into()), None);
+    };
+    // The local store hands out its file; anything else is copied to a temporary file that is
+    // removed when this attempt ends.
+    let (path, _temporary): (PathBuf, Option<tempfile::TempPath>) = match context.blobs.local_path(&key) {
+        Some(path) => (path, None),
+        None => {
+            let temporary = match tempfile::Builder::new()
+                .prefix("analysis-")
+                .tempfile_in(context.settings.data_dir.join("tmp"))
+                .or_else(|_| tempfile::NamedTempFile::new())
+            {
+                Ok(file) => file.into_temp_path(),
+                Err(error) => return (engine, Outcome::Retryable(format!("no room for the video: {error}")), None),
+            };
+            if let Err(error) = context.blobs.download(&key, &temporary).await {
+                tracing::warn!(job = %job.id, error = format!("{error:#}"), "fetching the video");
+                return (engine, Outcome::Retryable("the video could not be fetched from storage".into()), None);
+            }
+            (temporary.to_path_buf(), Some(temporary))
+        }
+    };
+    let mut engine = match engine {
+        Some(engine) => engine,
+        None => {
+            let models_dir = analysis_options(context, job).models_dir;
+            match tokio::task::spawn_blocking(move || Engine::load(RuntimeOptions::default(), &models_dir)).await {
+                Ok(Ok(engine)) => engine,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "loading the analysis models");
+                    return (None, Outcome::Retryable(format!("the analysis engine could not start: {error}")), None);
+                }
+                Err(error) => return (None, Outcome::Retryable(format!("the analysis engine crashed: {error}")), None),
+            }
+        }
+    };
+
+    let options = analysis_options(context, job);
+    let cancel = AnalysisCancel::new();
+    let (sender, mut updates) = mpsc::unbounded_channel();
+    let mut analysis = {
+        let cancel = cancel.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut sink = ChannelSink(sender);
+            let result = analyze(&mut engine, &path, &options, &mut sink, &cancel);
+            (engine, result)
+        })
+    };
+
+    let settings = QueueSettings::from(context.settings.as_ref());
+    let mut snapshot = job.clone();
+    let mut pending = JobEvent::new(JobEventKind::Progress, child_id, job.clone());
+    let mut latest: Option<Progress> = None;
+    let mut published_progress: Option<(String, i64)> = None;
+    let mut publish = tokio::time::interval(PUBLISH_EVERY);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut events = context.bus.subscribe();
+    let mut lost = false;
+    let mut stopping = false;
+    let joined = loop {
+        tokio::select! {
+            joined = &mut analysis => break joined,
+            Some(update) = updates.recv() => take(&mut pending, &mut latest, update),
+            _ = publish.tick() => {
+                flush(context, &mut pending, &mut snapshot, latest.as_ref(), &mut published_progress).await;
+            }
+            _ = heartbeat.tick() => {
+                let progress = latest.as_ref().map(progress_update);
+                match queue::heartbeat(&context.db, job.id, worker, progress.as_ref(), &settings).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::info!(job = %job.id, "the job is no longer ours (cancelled or taken over); stopping");
+                        lost = true;
+                        cancel.cancel();
+                    }
+                    Err(error) => tracing::warn!(job = %job.id, %error, "heartbeat failed; will retry"),
+                }
+            }
+            event = events.recv() => {
+                if let Ok(event) = event && event.job.id == job.id && event.kind == JobEventKind::Cancelled {
+                    tracing::info!(job = %job.id, "cancelled; stopping");
+                    lost = true;
+                    cancel.cancel();
+                }
+            }
+            () = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                cancel.cancel();
+            }
+        }
+    };
+    while let Ok(update) = updates.try_recv() {
+        take(&mut pending, &mut latest, update);
+    }
+    let (engine, result) = match joined {
+        Ok((engine, result)) => (Some(engine), result),
+        Err(error) => {
+            tracing::error!(job = %job.id, %error, "the analysis thread panicked");
+            return (None, Outcome::Retryable("internal error in the analysis".into()), None);
+        }
+    };
+    if lost {
+        return (engine, Outcome::Stopped, None);
+    }
+    let outcome = match result {
+        Ok(result) => {
+            // Every interval reaches subscribers before the job ends.
+            flush(context, &mut pending, &mut snapshot, latest.as_ref(), &mut published_progress).await;
+            Outcome::Finished(result)
+        }
+        Err(AnalysisError::Cancelled) if stopping => {
+            let released = queue::release(&context.db, job.id, worker).await.ok().flatten();
+            return (engine, Outcome::Stopped, released);
+        }
+        Err(AnalysisError::Cancelled) => Outcome::Stopped,
+        Err(AnalysisError::Video(error)) => Outcome::Permanent(format!("the video could not be analysed: {error}")),
+        Err(AnalysisError::Inference(error)) => {
+            tracing::error!(job = %job.id, %error, "inference failed");
+            return (None, Outcome::Retryable(format!("the analysis engine failed: {error}")), None);
+        }
+    };
+    (engine, outcome, None)
+}
+
+fn take(pending: &mut JobEvent, latest: &mut Option<Progress>, update: Update) {
+    match update {
+        Update::Progress(progress) => *latest = Some(progress),
+        Update::Emotion(interval) => pending.emotion_intervals.push(interval),
+        Update::Behaviour(interval) => pending.behaviour_intervals.push(interval),
+    }
+}
+
+fn progress_update(progress: &Progress) -> ProgressUpdate {
+    ProgressUpdate {
+        stage: progress.stage.to_owned(),
+        percent: progress.percent,
+        frames_done: progress.frames_done,
+        frames_total: progress.frames_total,
+    }
+}
+
+/// Publishes what changed since the last event: progress and newly final intervals.
+async fn flush(
+    context: &WorkerContext,
+    pending: &mut JobEvent,
+    snapshot: &mut analysis_job::Model,
+    latest: Option<&Progress>,
+    published: &mut Option<(String, i64)>,
+) {
+    let moved = latest.map(|p| (p.stage.to_owned(), p.frames_done));
+    let has_intervals = !pending.emotion_intervals.is_empty() || !pending.behaviour_intervals.is_empty();
+    if moved == *published && !has_intervals {
+        return;
+    }
+    if let Some(progress) = latest {
+        snapshot.stage = progress.stage.to_owned();
+        snapshot.progress = progress.percent;
+        snapshot.frames_done = progress.frames_done;
+        snapshot.frames_total = progress.frames_total;
+        pending.eta_seconds = progress.eta_seconds;
+    }
+    *published = moved;
+    let mut event = JobEvent::new(JobEventKind::Progress, pending.child_id, snapshot.clone());
+    event.eta_seconds = pending.eta_seconds;
+    event.emotion_intervals = std::mem::take(&mut pending.emotion_intervals);
+    event.behaviour_intervals = std::mem::take(&mut pending.behaviour_intervals);
+    if let Err(error) = context.bus.publish(event).await {
+        tracing::warn!(error = format!("{error:#}"), "publishing progress");
+    }
+}
