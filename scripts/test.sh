@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: formatting, lints, then every test on SQLite and again
 # on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops. It also
 # installs OpenCV, unpacks ONNX Runtime, fetches the test footage and builds the S3-compatible
-# test server s3s-fs (all cached under ~/.cache/imind).
+# test server s3s-fs (all cached under ~/.cache/imind), and the reference graphql-ws client
+# (npm, pinned by tests/ws-client/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -13,6 +14,9 @@ IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
 IMIND_S3S_FS=$(scripts/setup-s3s.sh)
 export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR IMIND_S3S_FS
+command -v npm >/dev/null 2>&1 || ensure_apt_packages nodejs npm
+step "npm ci (graphql-ws reference client)"
+npm ci --prefix tests/ws-client --no-audit --no-fund --loglevel=error
 
 export CARGO_INCREMENTAL=0
 export RUST_BACKTRACE=1
@@ -28,4 +32,5 @@ cargo test --workspace --locked
 
 start_postgres
 step "tests on PostgreSQL ($IMIND_TEST_POSTGRES_URL_REDACTED)"
-IMIND_TEST_POSTGRES_URL="$PG_URL" cargo test -p imind-tests --locked
+# The distributed tests run `imind worker` processes: the binary the SQLite pass just built.
+IMIND_BIN="$PWD/target/debug/imind" IMIND_TEST_POSTGRES_URL="$PG_URL" cargo test -p imind-tests --locked

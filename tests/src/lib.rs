@@ -13,6 +13,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 pub mod fixtures;
+pub mod worker;
 pub mod ws;
 
 /// The signing secret tests configure, so they can also forge tokens.
@@ -191,6 +192,25 @@ pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Setting
         ..Settings::default()
     };
     configure(&mut settings);
+    start_app(settings, seed_demo, data_dir).await
+}
+
+impl TestApp {
+    /// Another gateway on the same database, blob store and secret (a scaled-out deployment);
+    /// `configure` may change its settings further.
+    pub async fn peer(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let mut settings = Settings {
+            data_dir: data_dir.path().to_owned(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..self.settings.clone()
+        };
+        configure(&mut settings);
+        start_app(settings, false, data_dir).await
+    }
+}
+
+async fn start_app(settings: Settings, seed_demo: bool, data_dir: TempDir) -> TestApp {
     let app = Application::build(settings.clone(), seed_demo).await.expect("the server builds");
     let address = format!("http://{}", app.local_addr());
     let db = imind_api::db::connect(&settings.effective_database_url(), 2, None).await.expect("a second connection");

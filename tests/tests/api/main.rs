@@ -4,6 +4,7 @@ mod access_matrix;
 mod analysis;
 mod auth;
 mod demo;
+mod distributed;
 mod errors;
 mod limits;
 mod mutations;
