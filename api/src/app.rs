@@ -171,7 +171,13 @@ impl Application {
             }
         });
         tracing::info!(address = %self.local_addr(), "i-mind gateway listening; GraphiQL at /");
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(token.clone().cancelled_owned()).await;
+        // Small, latency-sensitive writes (subscription events, GraphQL answers): no Nagle.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned()).await;
         token.cancel();
         if let Some(workers) = workers {
             let _ = workers.await;

@@ -26,7 +26,7 @@ use crate::{
     app::AppState,
     auth::{Caller, jwt},
     error::{INTERNAL_MESSAGE, code},
-    graphql::{self, AppSchema, RequestContext},
+    graphql::{self, AppSchema, RequestContext, fanout::SharedSubscriptions},
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,10 +35,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    subscriptions: SharedSubscriptions,
 }
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
-    let state = HttpState { app, schema };
+    let subscriptions = SharedSubscriptions::new(schema.clone());
+    let state = HttpState { app, schema, subscriptions };
     Router::new()
         .route("/", get(playground))
         .route("/graphql", get(graphql_get).post(graphql_handler))
@@ -86,7 +88,10 @@ async fn graphql_get(State(state): State<HttpState>, request: Request<Body>) -> 
     state.app.metrics.graphql_requests.inc();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.schema))
+        // Subscription traffic is small JSON; tungstenite's 128 KiB default read buffer per
+        // connection would dominate a gateway's memory with many subscribers.
+        .read_buffer_size(4 << 10)
+        .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.subscriptions))
 }
 
 /// Largest non-multipart GraphQL request body (queries and variables, no files).

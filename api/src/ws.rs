@@ -18,10 +18,10 @@ use futures_util::{SinkExt, StreamExt, future};
 use crate::{
     app::AppState,
     auth::{Caller, jwt},
-    graphql::{self, AppSchema, RequestContext},
+    graphql::{self, RequestContext, fanout::SharedSubscriptions},
 };
 
-pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, app: AppState, schema: AppSchema) {
+pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
     let (mut sink, stream) = socket.split();
     let connection_id = uuid::Uuid::new_v4().to_string();
     let input = stream.take_while(|message| future::ready(message.is_ok())).filter_map(|message| {
@@ -32,7 +32,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, app: AppStat
     });
     let init_app = app.clone();
     let init_id = connection_id.clone();
-    let mut messages = GraphQLMessages::new(schema, input, protocol)
+    let mut messages = GraphQLMessages::new(executor, input, protocol)
         .on_connection_init(move |payload| future::ready(connection_data(&init_app, &payload, init_id)));
     let period = Duration::from_secs(app.settings.ws_keepalive_secs.max(1));
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);

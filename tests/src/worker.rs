@@ -11,34 +11,34 @@ use std::{
 use imind_api::config::{BlobStoreKind, Settings};
 use tempfile::TempDir;
 
-/// The `imind` binary of this checkout, built (once per test process) if needed.
+/// The `imind` binary of this checkout (debug build), built once per test process if needed;
+/// `IMIND_BIN` overrides it.
 pub fn imind_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("IMIND_BIN") {
-                return PathBuf::from(path);
-            }
-            let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "-p", "imind-api", "--bin", "imind"]).current_dir(&workspace);
-            // The variables cargo sets for this test process would reach build scripts that
-            // watch them and rebuild half the dependency tree, twice per run.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                if (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR")
-                    || name == "OUT_DIR"
-                {
-                    build.env_remove(name.as_ref());
-                }
-            }
-            let status = build.status().expect("cargo runs");
-            assert!(status.success(), "building imind failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or(workspace.join("target"));
-            target.join("debug/imind")
-        })
-        .clone()
+    BUILT.get_or_init(|| std::env::var_os("IMIND_BIN").map(PathBuf::from).unwrap_or_else(|| build_imind(false))).clone()
+}
+
+/// Builds `imind` (release or debug) and returns its path.
+pub fn build_imind(release: bool) -> PathBuf {
+    let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "imind-api", "--bin", "imind"]).current_dir(&workspace);
+    if release {
+        build.arg("--release");
+    }
+    // The variables cargo sets for this process would reach build scripts that watch them and
+    // rebuild half the dependency tree, twice per run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR") || name == "OUT_DIR" {
+            build.env_remove(name.as_ref());
+        }
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building imind failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or(workspace.join("target"));
+    target.join(if release { "release/imind" } else { "debug/imind" })
 }
 
 pub struct WorkerProcess {

@@ -2,6 +2,7 @@
 
 mod analysis_mutation;
 pub mod context;
+pub mod fanout;
 pub mod ids;
 pub mod loaders;
 mod mutation;

@@ -181,7 +181,8 @@ fn analysis_options(context: &WorkerContext, job: &analysis_job::Model) -> Analy
 
 /// How an attempt ended.
 enum Outcome {
-    Finished(AnalysisResult),
+    /// With the intervals not yet published.
+    Finished(AnalysisResult, JobEvent),
     /// Not the video's fault and possibly temporary: retried with back-off.
     Retryable(String),
     /// The video can't be analysed: no retry.
@@ -211,8 +212,20 @@ async fn run_job(
     let (engine, outcome, released) = attempt(context, worker, &job, child_id, engine, shutdown).await;
     let settings = QueueSettings::from(context.settings.as_ref());
     let ended = match outcome {
-        Outcome::Finished(result) => match results::store(&context.db, &job, worker, &result).await {
-            Ok(stored) => stored,
+        Outcome::Finished(result, mut last) => match results::store(&context.db, &job, worker, &result).await {
+            Ok(Some(done)) => {
+                tracing::info!(job = %done.id, "job done");
+                last.kind = JobEventKind::Done;
+                last.job = done;
+                last.eta_seconds = Some(0.0);
+                last.emitted_at = chrono::Utc::now();
+                if let Err(error) = context.bus.publish(last).await {
+                    tracing::warn!(error = format!("{error:#}"), "publishing the end of a job");
+                }
+                None
+            }
+            // Cancelled or taken over meanwhile: nothing was written.
+            Ok(None) => None,
             Err(error) => {
                 tracing::error!(job = %job.id, %error, "storing the results");
                 queue::fail(&context.db, &job, worker, "the results could not be saved", true, &settings)
@@ -280,7 +293,7 @@ async fn attempt(
         Some(engine) => engine,
         None => {
             let models_dir = analysis_options(context, job).models_dir;
-            match tokio::task::spawn_blocking(move || Engine::load(RuntimeOptions::default(), &models_dir)).await {
+            match in_background(move || Engine::load(RuntimeOptions::default(), &models_dir)).await {
                 Ok(Ok(engine)) => engine,
                 Ok(Err(error)) => {
                     tracing::error!(%error, "loading the analysis models");
@@ -296,7 +309,7 @@ async fn attempt(
     let (sender, mut updates) = mpsc::unbounded_channel();
     let mut analysis = {
         let cancel = cancel.clone();
-        tokio::task::spawn_blocking(move || {
+        in_background(move || {
             let mut sink = ChannelSink(sender);
             let result = analyze(&mut engine, &path, &options, &mut sink, &cancel);
             (engine, result)
@@ -359,11 +372,8 @@ async fn attempt(
         return (engine, Outcome::Stopped, None);
     }
     let outcome = match result {
-        Ok(result) => {
-            // Every interval reaches subscribers before the job ends.
-            flush(context, &mut pending, &mut snapshot, latest.as_ref(), &mut published_progress).await;
-            Outcome::Finished(result)
-        }
+        // The intervals still pending ride on the DONE event (one event, not two in a row).
+        Ok(result) => Outcome::Finished(result, pending),
         Err(AnalysisError::Cancelled) if stopping => {
             let released = queue::release(&context.db, job.id, worker).await.ok().flatten();
             return (engine, Outcome::Stopped, released);
@@ -376,6 +386,31 @@ async fn attempt(
         }
     };
     (engine, outcome, None)
+}
+
+/// Runs CPU-heavy work on a thread of its own at a lower scheduling priority (nice 10; the
+/// threads it starts inherit it), so that in the embedded default an analysis running flat out
+/// on every core doesn't slow down the API and subscriptions. A panic shows up as `Err`.
+fn in_background<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> tokio::sync::oneshot::Receiver<T> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("analysis".into()).spawn(move || {
+        lower_priority();
+        let _ = sender.send(work());
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "starting an analysis thread");
+    }
+    receiver
+}
+
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the current thread's id (Linux keeps a nice value per
+    // thread); failure only means the thread keeps the normal priority.
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, 10);
+    }
 }
 
 fn take(pending: &mut JobEvent, latest: &mut Option<Progress>, update: Update) {
