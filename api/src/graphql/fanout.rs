@@ -25,6 +25,8 @@ use super::{AppSchema, RequestContext};
 const BACKLOG: usize = 1024;
 
 type Key = (String, String, String, Option<String>);
+/// The latest response so far, and a receiver for the ones after it.
+type Joined = (Option<Arc<Response>>, broadcast::Receiver<Arc<Response>>);
 
 #[derive(Clone)]
 pub struct SharedSubscriptions {
@@ -55,7 +57,7 @@ impl Execution {
     /// Joins the execution: its latest response and a receiver for the later ones, taken
     /// together under the lock that publishing holds, so nothing is missed or seen twice.
     /// `None` once it has ended.
-    fn join(&self) -> Option<(Option<Arc<Response>>, broadcast::Receiver<Arc<Response>>)> {
+    fn join(&self) -> Option<Joined> {
         let state = self.state.lock().expect("not poisoned");
         let receiver = state.sender.as_ref()?.subscribe();
         Some((state.latest.clone(), receiver))

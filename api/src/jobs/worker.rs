@@ -182,7 +182,7 @@ fn analysis_options(context: &WorkerContext, job: &analysis_job::Model) -> Analy
 /// How an attempt ended.
 enum Outcome {
     /// With the intervals not yet published.
-    Finished(AnalysisResult, JobEvent),
+    Finished(Box<(AnalysisResult, JobEvent)>),
     /// Not the video's fault and possibly temporary: retried with back-off.
     Retryable(String),
     /// The video can't be analysed: no retry.
@@ -212,9 +212,10 @@ async fn run_job(
     let (engine, outcome, released) = attempt(context, worker, &job, child_id, engine, shutdown).await;
     let settings = QueueSettings::from(context.settings.as_ref());
     let ended = match outcome {
-        Outcome::Finished(result, mut last) => match results::store(&context.db, &job, worker, &result).await {
+        Outcome::Finished(finished) => match results::store(&context.db, &job, worker, &finished.0).await {
             Ok(Some(done)) => {
                 tracing::info!(job = %done.id, "job done");
+                let mut last = finished.1;
                 last.kind = JobEventKind::Done;
                 last.job = done;
                 last.eta_seconds = Some(0.0);
@@ -373,7 +374,7 @@ async fn attempt(
     }
     let outcome = match result {
         // The intervals still pending ride on the DONE event (one event, not two in a row).
-        Ok(result) => Outcome::Finished(result, pending),
+        Ok(result) => Outcome::Finished(Box::new((result, pending))),
         Err(AnalysisError::Cancelled) if stopping => {
             let released = queue::release(&context.db, job.id, worker).await.ok().flatten();
             return (engine, Outcome::Stopped, released);

@@ -80,11 +80,11 @@ async fn start_gateway() -> Gateway {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("imind serve starts");
-    let address = format!("http://127.0.0.1:{port}");
+    let gateway = Gateway { child, address: format!("http://127.0.0.1:{port}"), _dir: dir };
     let client = reqwest::Client::new();
     for _ in 0..600 {
-        if client.get(format!("{address}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Gateway { child, address, _dir: dir };
+        if client.get(format!("{}/readyz", gateway.address)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return gateway;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
