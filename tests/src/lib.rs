@@ -222,6 +222,16 @@ async fn start_app(settings: Settings, seed_demo: bool, data_dir: TempDir) -> Te
     TestApp { address, s3: None, client, db, settings, shutdown: Some(shutdown), _data_dir: data_dir }
 }
 
+impl TestApp {
+    /// What SIGTERM does to `imind serve`: stop accepting, stop the workers, close
+    /// subscriptions, finish in-flight requests.
+    pub fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -361,3 +361,15 @@ async fn dashboards_see_their_childs_sessions_and_idle_sockets_are_kept_alive() 
     assert!(quiet.is_err(), "no events for another child's dashboard: {quiet:?}");
     assert!(legacy.keepalives >= 2, "legacy keep-alives: {}", legacy.keepalives);
 }
+
+#[tokio::test]
+async fn shutting_down_closes_subscriptions_cleanly() {
+    let (mut app, world, token) = app().await;
+    let mut socket = GraphQLSocket::connect(&app.address, Protocol::TransportWs, Some(&token)).await.unwrap();
+    let query = "subscription($c: ID!) { sessionEvents(childId: $c) { kind } }";
+    socket.subscribe("d", query, json!({ "c": global_id("Child", world.own) })).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shut_down();
+    let (_, event) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("closed promptly");
+    assert_eq!(event, Event::Closed(Some((1001, "server shutting down".into()))));
+}

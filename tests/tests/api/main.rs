@@ -10,5 +10,6 @@ mod limits;
 mod mutations;
 mod n_plus_one;
 mod pagination;
+mod queue;
 mod schema;
 mod uploads;
