@@ -54,6 +54,37 @@ pub trait BlobStore: Send + Sync {
     fn local_path(&self, _key: &str) -> Option<PathBuf> {
         None
     }
+    /// Starts storing exactly `size` bytes under `key` as they are sent, in one request,
+    /// where the store supports that (`None`: use `put_file` afterwards).
+    fn put_stream(&self, _key: &str, _size: u64) -> Option<StreamingPut> {
+        None
+    }
+}
+
+/// An upload in progress whose bytes are sent as they arrive.
+pub struct StreamingPut {
+    sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl StreamingPut {
+    /// Sends the next bytes; `false` when the upload has already failed.
+    pub async fn send(&mut self, chunk: bytes::Bytes) -> bool {
+        self.sender.send(Ok(chunk)).await.is_ok()
+    }
+
+    /// Ends the upload after the last bytes and waits for the store to confirm it.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        drop(self.sender);
+        self.task.await.context("the upload task")?
+    }
+
+    /// Abandons the upload: the store keeps nothing.
+    pub async fn abort(self) {
+        let _ = self.sender.send(Err(std::io::Error::other("upload abandoned"))).await;
+        drop(self.sender);
+        let _ = self.task.await;
+    }
 }
 
 /// `o/<organisation>/c/<child>/s/<session>/<upload>`, each id as 22 characters of URL-safe
@@ -384,6 +415,26 @@ impl BlobStore for S3Store {
                 Err(error)
             }
         }
+    }
+
+    /// One streaming PUT (S3 takes up to 5 GiB that way); its payload is unsigned, like the
+    /// multipart parts.
+    fn put_stream(&self, key: &str, size: u64) -> Option<StreamingPut> {
+        use aws_sdk_s3::primitives::ByteStream;
+        use futures_util::StreamExt;
+        if size > 5 << 30 {
+            return None;
+        }
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+        let frames = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+            .map(|chunk| chunk.map(http_body::Frame::data));
+        let body = ByteStream::from_body_1_x(http_body_util::StreamBody::new(frames));
+        let request = self.client.put_object().bucket(&self.bucket).key(key).content_length(size as i64).body(body);
+        let task = tokio::spawn(async move {
+            request.customize().disable_payload_signing().send().await.context("storing the video")?;
+            Ok(())
+        });
+        Some(StreamingPut { sender, task })
     }
 
     async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {

@@ -9,7 +9,7 @@ use async_graphql::{
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     Router,
-    body::Body,
+    body::{Body, BodyDataStream},
     extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderName, Request, StatusCode, header},
     response::{Html, IntoResponse, Response},
@@ -27,6 +27,8 @@ use crate::{
     auth::{Caller, jwt},
     error::{INTERNAL_MESSAGE, code},
     graphql::{self, AppSchema, RequestContext, fanout::SharedSubscriptions},
+    multipart::{self, FilePump, LiveFile, MultipartError},
+    videos,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -99,45 +101,69 @@ const MAX_JSON_BODY: usize = 4 << 20;
 
 type RequestRejection = (StatusCode, String, &'static str);
 
-/// Reads a GraphQL request: JSON, or the multipart request spec with files spooled to
-/// temporary files (never memory) up to `max_upload_bytes`.
+/// A multipart request's file part, still arriving: what the resolver reads, the task that
+/// feeds it, and the local copy's path (removed once the request is answered).
+type LiveUpload = (LiveFile, FilePump<BodyDataStream>, tempfile::TempPath);
+
+/// Reads a GraphQL request: JSON, or the multipart request spec, whose file part is left to
+/// arrive while the request runs (never held in memory; at most `max_upload_bytes`).
 async fn read_request(
     state: &HttpState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<async_graphql::Request, RequestRejection> {
-    use futures_util::TryStreamExt;
+) -> Result<(async_graphql::Request, Option<LiveUpload>), RequestRejection> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
-    let max = usize::try_from(state.app.settings.max_upload_bytes).unwrap_or(usize::MAX);
-    let too_large = || {
-        let message = format!("videos may have at most {} bytes", state.app.settings.max_upload_bytes);
+    if let Some(content_type) = content_type.as_deref().filter(|t| t.starts_with("multipart/")) {
+        let max = state.app.settings.max_upload_bytes;
+        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let rejection = |error: MultipartError| match error {
+            MultipartError::TooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("videos may have at most {max} bytes"), code::PAYLOAD_TOO_LARGE)
+            }
+            other => (StatusCode::BAD_REQUEST, format!("unreadable GraphQL request: {other}"), code::BAD_USER_INPUT),
+        };
+        let temp = videos::temp_file(&state.app)
+            .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "no room for the upload".to_owned(), code::INTERNAL))?;
+        let reader = multipart::Reader::new(body.into_data_stream(), content_type).map_err(rejection)?;
+        let parsed = reader.read(length, max, temp.to_path_buf()).await.map_err(rejection)?;
+        return Ok((parsed.request, parsed.file.map(|(file, pump)| (file, pump, temp))));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
+        let message = format!("a GraphQL request without files may have at most {MAX_JSON_BODY} bytes");
         (StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE)
-    };
-    let result = if multipart {
-        let stream = body.into_data_stream().map_err(std::io::Error::other);
-        let options = MultipartOptions::default().max_num_files(1).max_file_size(max);
-        async_graphql::http::receive_body(content_type, stream.into_async_read(), options).await
-    } else {
-        let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
-            let message = format!("a GraphQL request without files may have at most {MAX_JSON_BODY} bytes");
-            (StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE)
-        })?;
-        async_graphql::http::receive_body(content_type, bytes.as_ref(), MultipartOptions::default()).await
-    };
-    result.map_err(|error| match error {
-        ParseRequestError::PayloadTooLarge => too_large(),
-        // multer reports an over-long part as a field size error.
-        ParseRequestError::InvalidMultipart(multer) if multer.to_string().contains("size limit") => too_large(),
-        other => (StatusCode::BAD_REQUEST, format!("unreadable GraphQL request: {other}"), code::BAD_USER_INPUT),
-    })
+    })?;
+    async_graphql::http::receive_body(content_type, bytes.as_ref(), MultipartOptions::default())
+        .await
+        .map(|request| (request, None))
+        .map_err(|error| match error {
+            ParseRequestError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large".to_owned(), code::PAYLOAD_TOO_LARGE)
+            }
+            other => (StatusCode::BAD_REQUEST, format!("unreadable GraphQL request: {other}"), code::BAD_USER_INPUT),
+        })
+}
+
+/// Runs the request while its file part (if any) streams in. The file stops being read as soon
+/// as the request is answered (e.g. refused before reading it).
+async fn execute(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    live: Option<LiveUpload>,
+) -> async_graphql::Response {
+    let Some((file, pump, temp)) = live else { return schema.execute(request).await };
+    // Its own task: receiving and parsing run beside the resolver's hashing and writing.
+    let pump = tokio::spawn(pump.run());
+    let response = schema.execute(request.data(file)).await;
+    pump.abort();
+    drop(temp);
+    response
 }
 
 async fn graphql_handler(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
     state.app.metrics.graphql_requests.inc();
     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let request = match read_request(&state, &headers, body).await {
-        Ok(request) => request,
+    let (request, live) = match read_request(&state, &headers, body).await {
+        Ok(read) => read,
         Err((status, message, code)) => {
             let mut error = async_graphql::ServerError::new(message, None);
             error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
@@ -149,7 +175,7 @@ async fn graphql_handler(State(state): State<HttpState>, headers: HeaderMap, bod
     let caller = caller(&state.app, &headers);
     let loader = graphql::request_loader(&state.app);
     let request = request.data(RequestContext { caller, request_id: request_id.clone() }).data(loader);
-    let mut response = state.schema.execute(request).await;
+    let mut response = execute(&state.schema, request, live).await;
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
         match extensions.get("code") {

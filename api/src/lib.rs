@@ -11,7 +11,8 @@
 //! - [`graphql`] — schema, types, per-request DataLoaders and cursor connections; the
 //!   subscriptions live there too.
 //! - [`jobs`] — the durable analysis queue, the worker pool and the event bus.
-//! - [`blob`] — where videos live (local directory or S3); [`videos`] — accepting an upload.
+//! - [`blob`] — where videos live (local directory or S3); [`videos`] — accepting an upload;
+//!   [`multipart`] — the GraphQL multipart request read as it arrives.
 //! - [`ws`] — subscriptions over WebSocket (both protocols, token in `connection_init`).
 //! - [`access`] — THE place where rights are decided (role × action × which children).
 //! - [`auth`] — passwords (argon2id), access tokens (JWT) and rotating refresh tokens.
@@ -35,6 +36,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod multipart;
 pub mod sql;
 pub mod telemetry;
 pub mod timeline_png;

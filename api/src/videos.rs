@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     app::AppState,
     error::{ApiError, ApiResult},
+    multipart::{LiveFile, MultipartError},
 };
 
 /// Where the bytes are now.
@@ -118,6 +119,18 @@ pub async fn accept(
             return Err(ApiError::UnsupportedMedia(format!("the video could not be read back: {error}")));
         }
     };
+    record(state, session, key, sha256, size, &info).await
+}
+
+/// Points the session at its new video in one update, then removes the old one.
+async fn record(
+    state: &AppState,
+    session: session::Model,
+    key: &str,
+    sha256: String,
+    size: u64,
+    info: &imind_inference::video::VideoInfo,
+) -> ApiResult<session::Model> {
     let previous = session.video_blob_key.clone();
     let mut model = session.into_active_model();
     model.status = Set(SessionStatus::Ready);
@@ -143,6 +156,111 @@ pub async fn accept(
         remove_quietly(state, &previous).await;
     }
     Ok(updated)
+}
+
+/// Accepts a video while it arrives (see `multipart`): each chunk is hashed, written to the
+/// local copy at `path` and, when the store takes streams and the length is known, sent on
+/// to the store at once. Then the copy is probed. A stream that ended unlike announced falls
+/// back to storing the finished copy.
+pub async fn accept_live(
+    state: &AppState,
+    session: session::Model,
+    live: &LiveFile,
+    key: &str,
+) -> ApiResult<session::Model> {
+    use std::io::Write;
+    let mut chunks = live
+        .chunks
+        .lock()
+        .expect("not poisoned")
+        .take()
+        .ok_or_else(|| ApiError::bad_input("the upload can be read only once"))?;
+    let mut copy = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&live.path)
+        .map_err(|error| anyhow::Error::new(error).context("opening the upload's local copy"))?;
+    // Hashing runs on a thread of its own, beside writing the copy and sending to the store.
+    let (to_hasher, pieces) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
+    let hashing = std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        for piece in pieces {
+            hasher.update(&piece);
+        }
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    });
+    let mut size = 0u64;
+    let mut streaming = live.expected_len.filter(|len| *len > 0).and_then(|len| state.blobs.put_stream(key, len));
+    let received: ApiResult<()> = loop {
+        match chunks.recv().await {
+            Some(Ok(chunk)) if chunk.is_empty() => break Ok(()),
+            Some(Ok(chunk)) => {
+                if to_hasher.send(chunk.clone()).is_err() {
+                    break Err(anyhow::anyhow!("the hashing thread stopped").into());
+                }
+                size += chunk.len() as u64;
+                if let Err(error) = copy.write_all(&chunk) {
+                    break Err(anyhow::Error::new(error).context("writing the upload's local copy").into());
+                }
+                if let Some(put) = &mut streaming
+                    && !put.send(chunk).await
+                {
+                    // The store refused mid-way; the finished copy will be stored instead.
+                    if let Some(put) = streaming.take() {
+                        put.abort().await;
+                    }
+                }
+            }
+            Some(Err(MultipartError::TooLarge(max))) => {
+                break Err(ApiError::PayloadTooLarge(format!("videos may have at most {max} bytes")));
+            }
+            Some(Err(error)) => break Err(ApiError::bad_input(error.to_string())),
+            None => break Err(ApiError::bad_input("the upload was interrupted")),
+        }
+    };
+    drop(copy);
+    drop(to_hasher);
+    if let Err(error) = received {
+        if let Some(put) = streaming {
+            put.abort().await;
+        }
+        return Err(error);
+    }
+    let stored = match streaming {
+        Some(put) if Some(size) == live.expected_len => match put.finish().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "streaming to the store failed; storing the copy");
+                false
+            }
+        },
+        Some(put) => {
+            put.abort().await;
+            false
+        }
+        None => false,
+    };
+    let probed = {
+        let path = live.path.clone();
+        tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
+    };
+    let info = match probed {
+        Ok(info) => info,
+        Err(reason) => {
+            if stored {
+                remove_quietly(state, key).await;
+            }
+            return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
+        }
+    };
+    if !stored {
+        state.blobs.put_file(key, &live.path).await?;
+    }
+    let sha256 = tokio::task::spawn_blocking(move || hashing.join())
+        .await
+        .map_err(anyhow::Error::new)?
+        .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?;
+    record(state, session, key, sha256, size, &info).await
 }
 
 /// Deletes a blob, logging (not failing) when the store refuses: the database no longer points

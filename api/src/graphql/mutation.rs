@@ -261,14 +261,21 @@ impl CoreMutation {
         Ok(deleted.rows_affected == 1)
     }
 
-    /// Uploads a session's video through GraphQL (multipart request spec). Streamed to disk and
-    /// then to the store, never held in memory; checked to be a decodable video
-    /// (`UNSUPPORTED_MEDIA` otherwise); replaces any earlier video.
+    /// Uploads a session's video through GraphQL (multipart request spec). Streamed to the
+    /// store as it arrives (hashed on the way, a local copy kept for probing), never held in
+    /// memory; checked to be a decodable video (`UNSUPPORTED_MEDIA` otherwise, and nothing is
+    /// kept); replaces any earlier video.
     async fn upload_session_video(&self, ctx: &Context<'_>, session_id: ID, file: Upload) -> ApiResult<Session> {
         let viewer = ctx.viewer()?;
         let state = ctx.state();
         let session_id = ids::decode_as(&session_id, Kind::Session)?;
         let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        // Over HTTP the file arrives while this runs (see `multipart`): store it on the way.
+        if let Some(live) = ctx.data_opt::<crate::multipart::LiveFile>() {
+            let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+            let key = blob::video_key(viewer.organisation_id, child_id, session_id);
+            return Ok(Session(videos::accept_live(state, session, live, &key).await?));
+        }
         let upload =
             file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
         // async-graphql spooled the part to an anonymous temporary file. On Linux it can be

@@ -13,14 +13,30 @@ use imind_tests::{
     spawn_app_with_store,
 };
 
-fn peak_rss_mb() -> f64 {
+fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").to_owned()))
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").to_owned()))
         })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Samples the resident set every 5 ms until stopped; returns the highest value seen (MB).
+/// (VmHWM would carry one store's peak into the next one's measurement.)
+fn sample_rss() -> (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<f64>) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak: f64 = 0.0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(rss_mb());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        peak
+    });
+    (stop, sampler)
 }
 
 fn make_video(path: &Path, padding_mib: u64) {
@@ -63,7 +79,8 @@ async fn main() {
             "query": "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) { status video { sizeBytes } } }",
             "variables": { "s": global_id("Session", world.own_analysed.session), "file": null }
         });
-        let before = peak_rss_mb();
+        let before = rss_mb();
+        let (stop, sampler) = sample_rss();
         let started = Instant::now();
         let body = curl(&[
             "-sS".into(),
@@ -80,7 +97,8 @@ async fn main() {
         .await;
         let seconds = started.elapsed().as_secs_f64();
         assert!(body.contains("READY"), "upload failed: {body}");
-        let growth = peak_rss_mb() - before;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let growth = sampler.join().unwrap() - before;
         println!(
             "uploadSessionVideo → {:?}: {:.1} s, {:.0} MB/s, gateway peak RSS growth {:.1} MB",
             store,
