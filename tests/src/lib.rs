@@ -132,6 +132,11 @@ impl S3Server {
         S3Server { endpoint, data_dir, process }
     }
 
+    /// The server's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Objects stored (files under the data directory, without s3s-fs's own bookkeeping).
     pub fn object_count(&self) -> usize {
         count_files(self.data_dir.path())

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 use entity::{analysis_job, enums::JobStatus, session};
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, TransactionTrait};
 
 use super::{
     context::ContextExt,
@@ -75,11 +75,13 @@ impl AnalysisMutation {
         }
         let options = serde_json::to_value(options).map_err(anyhow::Error::new)?;
         let settings = QueueSettings::from(state.settings.as_ref());
-        let (job, created) = queue::enqueue(&state.db, session_id, Some(options), key, &settings).await?;
+        let txn = state.db.begin().await?;
+        let (job, created) = queue::enqueue(&txn, session_id, Some(options), key, &settings).await?;
         if created {
             tracing::info!(job = %job.id, session = %session_id, "analysis queued");
-            publish_state(state.bus.as_ref(), &state.db, job.clone()).await;
+            publish_state(state.bus.as_ref(), &txn, job.clone()).await;
         }
+        txn.commit().await?;
         Ok(AnalysisJob(job))
     }
 
@@ -108,10 +110,12 @@ impl AnalysisMutation {
         let state = ctx.state();
         let job_id = ids::decode_as(&job_id, Kind::AnalysisJob)?;
         access::authorize(&state.db, &viewer, Target::Job(job_id), ChildAction::Record).await?;
-        match queue::retry(&state.db, job_id).await? {
+        let txn = state.db.begin().await?;
+        match queue::retry(&txn, job_id).await? {
             Some(job) => {
                 tracing::info!(job = %job.id, "analysis queued again");
-                publish_state(state.bus.as_ref(), &state.db, job.clone()).await;
+                publish_state(state.bus.as_ref(), &txn, job.clone()).await;
+                txn.commit().await?;
                 Ok(AnalysisJob(job))
             }
             None => {

@@ -16,6 +16,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -61,8 +62,8 @@ pub fn backoff(settings: &QueueSettings, attempts: i32) -> Duration {
 /// Adds a job for `session` (QUEUED), or returns the existing one: the job with the same
 /// idempotency key, else a job of the session that is still queued or running (one analysis
 /// at a time per video). The bool says whether a job was created.
-pub async fn enqueue(
-    db: &impl ConnectionTrait,
+pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     session_id: Uuid,
     options: Option<serde_json::Value>,
     idempotency_key: Option<String>,
@@ -106,16 +107,22 @@ pub async fn enqueue(
         started_at: Set(None),
         finished_at: Set(None),
     };
-    match job.insert(db).await {
+    // A savepoint, so that losing the race below leaves an enclosing transaction usable.
+    let savepoint = db.begin().await?;
+    match job.insert(&savepoint).await {
         Ok(job) => {
-            set_session_status(db, session_id, SessionStatus::Queued).await?;
+            set_session_status(&savepoint, session_id, SessionStatus::Queued).await?;
+            savepoint.commit().await?;
             Ok((job, true))
         }
         // Two requests with the same key raced; the unique index let one win.
-        Err(error) if idempotency_key.is_some() => match existing(idempotency_key).await? {
-            Some(job) => Ok((job, false)),
-            None => Err(error),
-        },
+        Err(error) if idempotency_key.is_some() => {
+            savepoint.rollback().await?;
+            match existing(idempotency_key).await? {
+                Some(job) => Ok((job, false)),
+                None => Err(error),
+            }
+        }
         Err(error) => Err(error),
     }
 }

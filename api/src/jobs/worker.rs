@@ -14,7 +14,7 @@ use imind_inference::{
     AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Engine, Progress, RuntimeOptions, analyze,
     cancel::CancellationToken as AnalysisCancel, labels, timeline::Interval,
 };
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -110,7 +110,11 @@ pub async fn announce(context: &WorkerContext, job: analysis_job::Model) {
     publish_state(context.bus.as_ref(), &context.db, job).await;
 }
 
-pub async fn publish_state(bus: &dyn EventBus, db: &DatabaseConnection, job: analysis_job::Model) {
+/// Publishes a job's new state. Called inside the transaction that made the change when a
+/// worker could otherwise act on the change first (a QUEUED announced after its STARTED would
+/// tell dashboards the wrong thing): SQLite's write lock, or PostgreSQL's visibility of the
+/// row at commit, holds workers back until the event is out.
+pub async fn publish_state(bus: &dyn EventBus, db: &impl sea_orm::ConnectionTrait, job: analysis_job::Model) {
     let child_id = match queue::child_of(db, job.session_id).await {
         Ok(child_id) => child_id,
         // The session was deleted meanwhile: nobody can be watching it.
@@ -120,6 +124,48 @@ pub async fn publish_state(bus: &dyn EventBus, db: &DatabaseConnection, job: ana
     if let Err(error) = bus.publish(event).await {
         tracing::warn!(error = format!("{error:#}"), "publishing a job event");
     }
+}
+
+/// Records a failed attempt and announces it in the same transaction (a retry announced
+/// after another worker already started it would mislead subscribers).
+async fn fail_and_announce(
+    context: &WorkerContext,
+    job: &analysis_job::Model,
+    worker: &str,
+    reason: &str,
+    retryable: bool,
+) {
+    let settings = QueueSettings::from(context.settings.as_ref());
+    let outcome: Result<(), sea_orm::DbErr> = async {
+        let txn = context.db.begin().await?;
+        if let Some(ended) = queue::fail(&txn, job, worker, reason, retryable, &settings).await? {
+            tracing::info!(job = %ended.id, status = ended.status.as_str(), "job attempt ended");
+            publish_state(context.bus.as_ref(), &txn, ended).await;
+        }
+        txn.commit().await
+    }
+    .await;
+    if let Err(error) = outcome {
+        tracing::error!(job = %job.id, %error, "recording a failed attempt");
+    }
+}
+
+/// Gives the job back to the queue (shutdown) and announces it, in one transaction.
+async fn release_and_announce(context: &WorkerContext, job_id: Uuid, worker: &str) -> Option<analysis_job::Model> {
+    let outcome: Result<Option<analysis_job::Model>, sea_orm::DbErr> = async {
+        let txn = context.db.begin().await?;
+        let released = queue::release(&txn, job_id, worker).await?;
+        if let Some(job) = &released {
+            publish_state(context.bus.as_ref(), &txn, job.clone()).await;
+        }
+        txn.commit().await?;
+        Ok(released)
+    }
+    .await;
+    outcome.unwrap_or_else(|error| {
+        tracing::error!(job = %job_id, %error, "releasing a job");
+        None
+    })
 }
 
 /// Messages from the analysis thread.
@@ -209,9 +255,8 @@ async fn run_job(
     };
     let _ = queue::set_session_status(&context.db, job.session_id, entity::enums::SessionStatus::Processing).await;
     let _ = context.bus.publish(JobEvent::new(JobEventKind::Started, child_id, job.clone())).await;
-    let (engine, outcome, released) = attempt(context, worker, &job, child_id, engine, shutdown).await;
-    let settings = QueueSettings::from(context.settings.as_ref());
-    let ended = match outcome {
+    let (engine, outcome) = attempt(context, worker, &job, child_id, engine, shutdown).await;
+    match outcome {
         Outcome::Finished(finished) => match results::store(&context.db, &job, worker, &finished.0).await {
             Ok(Some(done)) => {
                 tracing::info!(job = %done.id, "job done");
@@ -223,37 +268,29 @@ async fn run_job(
                 if let Err(error) = context.bus.publish(last).await {
                     tracing::warn!(error = format!("{error:#}"), "publishing the end of a job");
                 }
-                None
             }
             // Cancelled or taken over meanwhile: nothing was written.
-            Ok(None) => None,
+            Ok(None) => {}
             Err(error) => {
                 tracing::error!(job = %job.id, %error, "storing the results");
-                queue::fail(&context.db, &job, worker, "the results could not be saved", true, &settings)
-                    .await
-                    .ok()
-                    .flatten()
+                fail_and_announce(context, &job, worker, "the results could not be saved", true).await;
             }
         },
         Outcome::Retryable(reason) => {
             tracing::warn!(job = %job.id, %reason, "analysis attempt failed");
-            queue::fail(&context.db, &job, worker, &reason, true, &settings).await.ok().flatten()
+            fail_and_announce(context, &job, worker, &reason, true).await;
         }
         Outcome::Permanent(reason) => {
             tracing::info!(job = %job.id, %reason, "the video can't be analysed");
-            queue::fail(&context.db, &job, worker, &reason, false, &settings).await.ok().flatten()
+            fail_and_announce(context, &job, worker, &reason, false).await;
         }
-        Outcome::Stopped => released,
-    };
-    if let Some(ended) = ended {
-        tracing::info!(job = %ended.id, status = ended.status.as_str(), "job attempt ended");
-        announce(context, ended).await;
+        Outcome::Stopped => {}
     }
     engine
 }
 
-/// One attempt: fetch, analyse while publishing and heartbeating. Returns the engine, the
-/// outcome and, when the job was released at shutdown, its released row.
+/// One attempt: fetch, analyse while publishing and heartbeating. Returns the engine and the
+/// outcome (a job released at shutdown is already back in the queue and announced).
 async fn attempt(
     context: &WorkerContext,
     worker: &str,
@@ -261,14 +298,14 @@ async fn attempt(
     child_id: Uuid,
     engine: Option<Engine>,
     shutdown: &CancellationToken,
-) -> (Option<Engine>, Outcome, Option<analysis_job::Model>) {
+) -> (Option<Engine>, Outcome) {
     let session = match session::Entity::find_by_id(job.session_id).one(&context.db).await {
         Ok(Some(session)) => session,
-        Ok(None) => return (engine, Outcome::Permanent("the session was deleted".into()), None),
-        Err(error) => return (engine, Outcome::Retryable(format!("database unavailable: {error}")), None),
+        Ok(None) => return (engine, Outcome::Permanent("the session was deleted".into())),
+        Err(error) => return (engine, Outcome::Retryable(format!("database unavailable: {error}"))),
     };
     let Some(key) = session.video_blob_key else {
-        return (engine, Outcome::Permanent("the session has no video: upload one first".into()), None);
+        return (engine, Outcome::Permanent("the session has no video: upload one first".into()));
     };
     // The local store hands out its file; anything else is copied to a temporary file that is
     // removed when this attempt ends.
@@ -281,11 +318,11 @@ async fn attempt(
                 .or_else(|_| tempfile::NamedTempFile::new())
             {
                 Ok(file) => file.into_temp_path(),
-                Err(error) => return (engine, Outcome::Retryable(format!("no room for the video: {error}")), None),
+                Err(error) => return (engine, Outcome::Retryable(format!("no room for the video: {error}"))),
             };
             if let Err(error) = context.blobs.download(&key, &temporary).await {
                 tracing::warn!(job = %job.id, error = format!("{error:#}"), "fetching the video");
-                return (engine, Outcome::Retryable("the video could not be fetched from storage".into()), None);
+                return (engine, Outcome::Retryable("the video could not be fetched from storage".into()));
             }
             (temporary.to_path_buf(), Some(temporary))
         }
@@ -298,9 +335,9 @@ async fn attempt(
                 Ok(Ok(engine)) => engine,
                 Ok(Err(error)) => {
                     tracing::error!(%error, "loading the analysis models");
-                    return (None, Outcome::Retryable(format!("the analysis engine could not start: {error}")), None);
+                    return (None, Outcome::Retryable(format!("the analysis engine could not start: {error}")));
                 }
-                Err(error) => return (None, Outcome::Retryable(format!("the analysis engine crashed: {error}")), None),
+                Err(error) => return (None, Outcome::Retryable(format!("the analysis engine crashed: {error}"))),
             }
         }
     };
@@ -366,27 +403,27 @@ async fn attempt(
         Ok((engine, result)) => (Some(engine), result),
         Err(error) => {
             tracing::error!(job = %job.id, %error, "the analysis thread panicked");
-            return (None, Outcome::Retryable("internal error in the analysis".into()), None);
+            return (None, Outcome::Retryable("internal error in the analysis".into()));
         }
     };
     if lost {
-        return (engine, Outcome::Stopped, None);
+        return (engine, Outcome::Stopped);
     }
     let outcome = match result {
         // The intervals still pending ride on the DONE event (one event, not two in a row).
         Ok(result) => Outcome::Finished(Box::new((result, pending))),
         Err(AnalysisError::Cancelled) if stopping => {
-            let released = queue::release(&context.db, job.id, worker).await.ok().flatten();
-            return (engine, Outcome::Stopped, released);
+            release_and_announce(context, job.id, worker).await;
+            return (engine, Outcome::Stopped);
         }
         Err(AnalysisError::Cancelled) => Outcome::Stopped,
         Err(AnalysisError::Video(error)) => Outcome::Permanent(format!("the video could not be analysed: {error}")),
         Err(AnalysisError::Inference(error)) => {
             tracing::error!(job = %job.id, %error, "inference failed");
-            return (None, Outcome::Retryable(format!("the analysis engine failed: {error}")), None);
+            return (None, Outcome::Retryable(format!("the analysis engine failed: {error}")));
         }
     };
-    (engine, outcome, None)
+    (engine, outcome)
 }
 
 /// Runs CPU-heavy work on a thread of its own at a lower scheduling priority (nice 10; the

@@ -225,6 +225,7 @@ async fn main() {
     .await;
     let running = Instant::now();
     let cpu_before = cpu_seconds(pid);
+    let clients_before = cpu_seconds(std::process::id());
     let mut latencies = Vec::new();
     let mut completed = 0;
     for task in tasks {
@@ -234,6 +235,7 @@ async fn main() {
     }
     let run_seconds = running.elapsed().as_secs_f64();
     let gateway_cpu = cpu_seconds(pid) - cpu_before;
+    let clients_cpu = cpu_seconds(std::process::id()) - clients_before;
     latencies.sort_by(f64::total_cmp);
     let events_per_subscriber = latencies.len() as f64 / subscribers as f64;
     println!(
@@ -247,6 +249,7 @@ async fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
+    println!("the {subscribers} clients (this process) used {clients_cpu:.1} s of CPU meanwhile, on the same cores");
     println!(
         "gateway CPU during the run {gateway_cpu:.1} s (analysis included): {:.1} µs per delivery; peak RSS {:.0} MB",
         gateway_cpu * 1e6 / latencies.len().max(1) as f64,

@@ -13,6 +13,15 @@ use imind_tests::{
     spawn_app_with_store,
 };
 
+/// utime + stime of a process (`self` or a pid), in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|t| t.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|t| t.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -81,6 +90,8 @@ async fn main() {
         });
         let before = rss_mb();
         let (stop, sampler) = sample_rss();
+        let s3_pid = app.s3.as_ref().map(|server| server.pid().to_string());
+        let cpu_before = (cpu_seconds("self"), s3_pid.as_deref().map_or(0.0, cpu_seconds));
         let started = Instant::now();
         let body = curl(&[
             "-sS".into(),
@@ -97,14 +108,17 @@ async fn main() {
         .await;
         let seconds = started.elapsed().as_secs_f64();
         assert!(body.contains("READY"), "upload failed: {body}");
+        let cpu = (cpu_seconds("self") - cpu_before.0, s3_pid.as_deref().map_or(0.0, cpu_seconds) - cpu_before.1);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let growth = sampler.join().unwrap() - before;
         println!(
-            "uploadSessionVideo → {:?}: {:.1} s, {:.0} MB/s, gateway peak RSS growth {:.1} MB",
+            "uploadSessionVideo → {:?}: {:.1} s, {:.0} MB/s, gateway peak RSS growth {:.1} MB; CPU: gateway {:.1} s, S3 server {:.1} s",
             store,
             seconds,
             mb / seconds,
-            growth
+            growth,
+            cpu.0,
+            cpu.1
         );
         if store == Store::S3 {
             let s3_through_gateway = mb / seconds;
@@ -117,9 +131,12 @@ async fn main() {
                 args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
             }
             args.push(ticket["url"].as_str().unwrap().to_owned());
+            let s3_pid = app.s3.as_ref().unwrap().pid().to_string();
+            let s3_cpu = cpu_seconds(&s3_pid);
             let started = Instant::now();
             curl(&args).await;
             let seconds = started.elapsed().as_secs_f64();
+            println!("  (S3 server CPU for the plain PUT: {:.1} s)", cpu_seconds(&s3_pid) - s3_cpu);
             println!(
                 "plain curl -T to the same S3 server: {:.1} s, {:.0} MB/s → through the gateway reaches {:.0}% of it",
                 seconds,
