@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use chrono::Utc;
 use entity::{enums::SessionStatus, session};
-use imind_inference::video::probe;
+use imind_inference::video::{probe, probe_url};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use sha2::{Digest, Sha256};
 
@@ -158,10 +159,10 @@ async fn record(
     Ok(updated)
 }
 
-/// Accepts a video while it arrives (see `multipart`): each chunk is hashed, written to the
-/// local copy at `path` and, when the store takes streams and the length is known, sent on
-/// to the store at once. Then the copy is probed. A stream that ended unlike announced falls
-/// back to storing the finished copy.
+/// Accepts a video while it arrives (see `multipart`). Each chunk is hashed and either sent
+/// straight on to the store — when the store takes streams and the request fixed the file's
+/// length — or written to a local copy that is stored afterwards. Then it is probed: the
+/// stored object through a short-lived URL, or the local copy.
 pub async fn accept_live(
     state: &AppState,
     session: session::Model,
@@ -175,12 +176,20 @@ pub async fn accept_live(
         .expect("not poisoned")
         .take()
         .ok_or_else(|| ApiError::bad_input("the upload can be read only once"))?;
-    let mut copy = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&live.path)
-        .map_err(|error| anyhow::Error::new(error).context("opening the upload's local copy"))?;
-    // Hashing runs on a thread of its own, beside writing the copy and sending to the store.
+    let mut streaming = live.expected_len.filter(|len| *len > 0).and_then(|len| state.blobs.put_stream(key, len));
+    let streamed = streaming.is_some();
+    // Without a stream to the store, the bytes go to a local copy first.
+    let mut copy = match streaming {
+        Some(_) => None,
+        None => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&live.path)
+                .map_err(|error| anyhow::Error::new(error).context("opening the upload's local copy"))?,
+        ),
+    };
+    // Hashing runs on a thread of its own, beside writing and sending.
     let (to_hasher, pieces) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
     let hashing = std::thread::spawn(move || {
         let mut hasher = Sha256::new();
@@ -190,7 +199,6 @@ pub async fn accept_live(
         hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
     });
     let mut size = 0u64;
-    let mut streaming = live.expected_len.filter(|len| *len > 0).and_then(|len| state.blobs.put_stream(key, len));
     let received: ApiResult<()> = loop {
         match chunks.recv().await {
             Some(Ok(chunk)) if chunk.is_empty() => break Ok(()),
@@ -199,16 +207,15 @@ pub async fn accept_live(
                     break Err(anyhow::anyhow!("the hashing thread stopped").into());
                 }
                 size += chunk.len() as u64;
-                if let Err(error) = copy.write_all(&chunk) {
+                if let Some(copy) = &mut copy
+                    && let Err(error) = copy.write_all(&chunk)
+                {
                     break Err(anyhow::Error::new(error).context("writing the upload's local copy").into());
                 }
                 if let Some(put) = &mut streaming
                     && !put.send(chunk).await
                 {
-                    // The store refused mid-way; the finished copy will be stored instead.
-                    if let Some(put) = streaming.take() {
-                        put.abort().await;
-                    }
+                    break Err(anyhow::anyhow!("the blob store refused the upload mid-way").into());
                 }
             }
             Some(Err(MultipartError::TooLarge(max))) => {
@@ -220,40 +227,40 @@ pub async fn accept_live(
     };
     drop(copy);
     drop(to_hasher);
+    let received = received.and_then(|()| match live.expected_len {
+        Some(expected) if streaming.is_some() && size != expected => Err(ApiError::bad_input(format!(
+            "the file part had {size} bytes where the request's Content-Length implied {expected}; \
+             end the body with the closing boundary and a line break, and retry"
+        ))),
+        _ => Ok(()),
+    });
     if let Err(error) = received {
         if let Some(put) = streaming {
             put.abort().await;
         }
         return Err(error);
     }
-    let stored = match streaming {
-        Some(put) if Some(size) == live.expected_len => match put.finish().await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "streaming to the store failed; storing the copy");
-                false
-            }
-        },
+    let probed = match streaming {
         Some(put) => {
-            put.abort().await;
-            false
+            put.finish().await.context("storing the video")?;
+            let url = state.blobs.presign_get(key, std::time::Duration::from_secs(300)).await?.url;
+            tokio::task::spawn_blocking(move || probe_url(&url)).await.map_err(anyhow::Error::new)?
         }
-        None => false,
-    };
-    let probed = {
-        let path = live.path.clone();
-        tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
+        None => {
+            let path = live.path.clone();
+            tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
+        }
     };
     let info = match probed {
         Ok(info) => info,
         Err(reason) => {
-            if stored {
+            if streamed {
                 remove_quietly(state, key).await;
             }
             return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
         }
     };
-    if !stored {
+    if !streamed {
         state.blobs.put_file(key, &live.path).await?;
     }
     let sha256 = tokio::task::spawn_blocking(move || hashing.join())

@@ -87,7 +87,20 @@ fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), Vi
 
 /// Duration, frame rate, frame count, size and codec — after checking the first frame decodes.
 pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
-    let mut capture = open(path)?;
+    probe_capture(open(path)?)
+}
+
+/// `probe` for a video behind an HTTP(S) URL (e.g. a presigned GET of the blob store): FFmpeg
+/// reads only what it needs (headers, index, first frame) with range requests.
+pub fn probe_url(url: &str) -> Result<VideoInfo, VideoError> {
+    let capture = VideoCapture::from_file(url, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
+    if !capture.is_opened().unwrap_or(false) {
+        return Err(VideoError::NotAVideo);
+    }
+    probe_capture(capture)
+}
+
+fn probe_capture(mut capture: VideoCapture) -> Result<VideoInfo, VideoError> {
     let (fps, frame_count, width, height, codec) = properties(&capture)?;
     let mut first = Mat::default();
     if !capture.read(&mut first).unwrap_or(false) || first.empty() {

@@ -65,10 +65,37 @@ fn make_video(path: &Path, padding_mib: u64) {
     }
 }
 
+/// Flushes dirty pages from earlier runs, so one measurement doesn't pay for the last one's
+/// writeback.
+async fn settle() {
+    let _ = tokio::process::Command::new("sync").status().await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
+
 async fn curl(args: &[String]) -> String {
     let output = tokio::process::Command::new("curl").args(args).output().await.unwrap();
     assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `curl -T` straight to a presigned S3 URL; returns the seconds it took and the S3 server's
+/// CPU seconds meanwhile.
+async fn plain_put(app: &imind_tests::TestApp, world: &World, token: &str, video: &Path, bytes: u64) -> (f64, f64) {
+    let create = "mutation($s: ID!, $size: Int!) { createVideoUpload(sessionId: $s, filename: \"big.mp4\", contentType: \"video/mp4\", sizeBytes: $size) { url headers { name value } } }";
+    let variables = serde_json::json!({ "s": global_id("Session", world.own_analysed.session), "size": bytes });
+    let ticket = app.graphql(Some(token), create, variables).await.data()["createVideoUpload"].clone();
+    let mut args = vec!["-sS".to_owned(), "-X".into(), "PUT".into(), "-T".into(), video.display().to_string()];
+    for header in ticket["headers"].as_array().unwrap() {
+        args.push("-H".into());
+        args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
+    }
+    args.push(ticket["url"].as_str().unwrap().to_owned());
+    let s3_pid = app.s3.as_ref().unwrap().pid().to_string();
+    settle().await;
+    let cpu = cpu_seconds(&s3_pid);
+    let started = Instant::now();
+    curl(&args).await;
+    (started.elapsed().as_secs_f64(), cpu_seconds(&s3_pid) - cpu)
 }
 
 #[tokio::main]
@@ -88,6 +115,7 @@ async fn main() {
             "query": "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) { status video { sizeBytes } } }",
             "variables": { "s": global_id("Session", world.own_analysed.session), "file": null }
         });
+        settle().await;
         let before = rss_mb();
         let (stop, sampler) = sample_rss();
         let s3_pid = app.s3.as_ref().map(|server| server.pid().to_string());
@@ -121,28 +149,18 @@ async fn main() {
             cpu.1
         );
         if store == Store::S3 {
-            let s3_through_gateway = mb / seconds;
-            let create = "mutation($s: ID!, $size: Int!) { createVideoUpload(sessionId: $s, filename: \"big.mp4\", contentType: \"video/mp4\", sizeBytes: $size) { url headers { name value } } }";
-            let variables = serde_json::json!({ "s": global_id("Session", world.own_analysed.session), "size": bytes });
-            let ticket = app.graphql(Some(&token), create, variables).await.data()["createVideoUpload"].clone();
-            let mut args = vec!["-sS".to_owned(), "-X".into(), "PUT".into(), "-T".into(), video.display().to_string()];
-            for header in ticket["headers"].as_array().unwrap() {
-                args.push("-H".into());
-                args.push(format!("{}: {}", header["name"].as_str().unwrap(), header["value"].as_str().unwrap()));
+            let through_gateway = mb / seconds;
+            // The plain PUT twice, after a pause each: the better of the two is the baseline.
+            let mut best: f64 = 0.0;
+            for _ in 0..2 {
+                let (put_seconds, server_cpu) = plain_put(&app, &world, &token, &video, bytes).await;
+                println!(
+                    "plain curl -T to the same S3 server: {put_seconds:.1} s, {:.0} MB/s; S3 server CPU {server_cpu:.1} s",
+                    mb / put_seconds
+                );
+                best = best.max(mb / put_seconds);
             }
-            args.push(ticket["url"].as_str().unwrap().to_owned());
-            let s3_pid = app.s3.as_ref().unwrap().pid().to_string();
-            let s3_cpu = cpu_seconds(&s3_pid);
-            let started = Instant::now();
-            curl(&args).await;
-            let seconds = started.elapsed().as_secs_f64();
-            println!("  (S3 server CPU for the plain PUT: {:.1} s)", cpu_seconds(&s3_pid) - s3_cpu);
-            println!(
-                "plain curl -T to the same S3 server: {:.1} s, {:.0} MB/s → through the gateway reaches {:.0}% of it",
-                seconds,
-                mb / seconds,
-                100.0 * s3_through_gateway / (mb / seconds)
-            );
+            println!("through the gateway: {:.0}% of the better plain PUT", 100.0 * through_gateway / best);
         }
     }
 }

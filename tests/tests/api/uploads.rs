@@ -221,6 +221,49 @@ async fn only_the_childs_counsellors_handle_videos(store: Store) {
     assert!(app.graphql(Some(&admin), url, variables).await.data()["session"]["videoUrl"].is_string());
 }
 
+/// A multipart body built by hand, ending the way some rare clients do: with an epilogue after
+/// the closing delimiter. Its Content-Length then overstates the file, which the S3 path (one
+/// streaming PUT of the announced length) must notice and refuse cleanly; the local store
+/// takes it as it is.
+async fn an_unusual_ending_is_refused_cleanly_or_accepted(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let clip = std::fs::read(footage("carphone_pristine.mp4")).unwrap();
+    let operations = json!({ "query": "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) { status } }",
+        "variables": { "s": global_id("Session", world.own_analysed.session), "file": null } });
+    let mut body = Vec::new();
+    for (name, value) in [("operations", operations.to_string()), ("map", r#"{"0":["variables.file"]}"#.to_owned())] {
+        body.extend_from_slice(
+            format!("--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(b"--b0undary\r\nContent-Disposition: form-data; name=\"0\"; filename=\"clip.mp4\"\r\n\r\n");
+    body.extend_from_slice(&clip);
+    body.extend_from_slice(b"\r\n--b0undary--\r\nan epilogue, which the spec lets senders add");
+    let response: Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=b0undary")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    match store {
+        Store::S3 => {
+            assert_eq!(code(&response), Some("BAD_USER_INPUT"), "{response}");
+            assert!(response["errors"][0]["message"].as_str().unwrap().contains("Content-Length"));
+            assert_eq!(app.stored_videos(), 0, "the abandoned PUT left nothing");
+        }
+        Store::Local => {
+            assert_eq!(response["data"]["uploadSessionVideo"]["status"], "READY", "{response}");
+            assert_eq!(app.stored_videos(), 1);
+        }
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),+ $(,)?) => {
         mod local {
@@ -238,4 +281,5 @@ on_both_stores!(
     direct_uploads_through_signed_urls,
     expired_upload_urls_are_refused,
     only_the_childs_counsellors_handle_videos,
+    an_unusual_ending_is_refused_cleanly_or_accepted,
 );
