@@ -64,16 +64,22 @@ async fn run_slot(context: WorkerContext, name: String, shutdown: CancellationTo
     let poll = Duration::from_millis(context.settings.worker_poll_ms.max(10));
     let mut wake = context.bus.subscribe();
     let mut engine: Option<Engine> = None;
+    // Abandoned jobs can only appear as leases run out: look for them twice per lease.
+    let sweep_every = (settings.lease / 2).max(Duration::from_secs(1));
+    let mut last_sweep: Option<tokio::time::Instant> = None;
     tracing::info!(worker = %name, "worker ready");
     while !shutdown.is_cancelled() {
-        match queue::fail_abandoned(&context.db).await {
-            Ok(failed) => {
-                for job in failed {
-                    tracing::warn!(job = %job.id, "job failed: its worker stopped responding on every attempt");
-                    announce(&context, job).await;
+        if last_sweep.is_none_or(|at| at.elapsed() >= sweep_every) {
+            last_sweep = Some(tokio::time::Instant::now());
+            match queue::fail_abandoned(&context.db).await {
+                Ok(failed) => {
+                    for job in failed {
+                        tracing::warn!(job = %job.id, "job failed: its worker stopped responding on every attempt");
+                        announce(&context, job).await;
+                    }
                 }
+                Err(error) => tracing::error!(error = %error, "checking for abandoned jobs"),
             }
-            Err(error) => tracing::error!(error = %error, "checking for abandoned jobs"),
         }
         match queue::claim(&context.db, &name, &settings).await {
             Ok(Some(job)) => {
