@@ -1,8 +1,10 @@
-//! Accepting a session's video: hash it, probe it with the inference engine, store it under a
-//! fresh key, then point the session at it in one update and remove the old video. A file that
-//! is not a decodable video is refused (`UNSUPPORTED_MEDIA`) and leaves nothing behind.
+//! Accepting a session's video: hash it, probe it with the inference engine, have it stored
+//! under a fresh key, then point the session at it in one update and remove the old video. A
+//! file that is not a decodable video is refused (`UNSUPPORTED_MEDIA`) and leaves nothing
+//! behind. Two ways in: a GraphQL upload while it arrives (`accept_live`), or a finished
+//! direct upload already in the store (`accept_stored`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -16,14 +18,6 @@ use crate::{
     error::{ApiError, ApiResult},
     multipart::{LiveFile, MultipartError},
 };
-
-/// Where the bytes are now.
-pub enum Incoming<'a> {
-    /// A local temporary file, not yet in the store.
-    TempFile(&'a Path),
-    /// Already in the store under this key (a finished direct upload).
-    Stored(&'a str),
-}
 
 fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
     use std::io::Read;
@@ -41,20 +35,6 @@ fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
     Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
 }
 
-/// A name for an open (possibly already unlinked) file, where the OS provides one.
-pub fn proc_path(file: &std::fs::File) -> Option<PathBuf> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-        if path.exists() {
-            return Some(path);
-        }
-    }
-    let _ = file;
-    None
-}
-
 /// A temporary file under the data directory, removed when dropped.
 pub fn temp_file(state: &AppState) -> ApiResult<tempfile::TempPath> {
     let file = tempfile::Builder::new()
@@ -64,27 +44,16 @@ pub fn temp_file(state: &AppState) -> ApiResult<tempfile::TempPath> {
     Ok(file.into_temp_path())
 }
 
-/// Checks, stores and records a video for `session`. `key` is where it goes in the store.
-pub async fn accept(
-    state: &AppState,
-    session: session::Model,
-    incoming: Incoming<'_>,
-    key: &str,
-) -> ApiResult<session::Model> {
-    // For a stored object that isn't on local disk, fetch a copy to probe and hash.
-    let mut fetched: Option<tempfile::TempPath> = None;
-    let local: PathBuf = match &incoming {
-        Incoming::TempFile(path) => path.to_path_buf(),
-        Incoming::Stored(key) => match state.blobs.local_path(key) {
-            Some(path) => path,
-            None => {
-                let temp = temp_file(state)?;
-                state.blobs.download(key, &temp).await?;
-                let path = temp.to_path_buf();
-                fetched = Some(temp);
-                path
-            }
-        },
+/// Checks and records a finished direct upload stored under `key`.
+pub async fn accept_stored(state: &AppState, session: session::Model, key: &str) -> ApiResult<session::Model> {
+    // An object that isn't on local disk is fetched to a temporary copy to probe and hash.
+    let (local, _fetched): (PathBuf, Option<tempfile::TempPath>) = match state.blobs.local_path(key) {
+        Some(path) => (path, None),
+        None => {
+            let temp = temp_file(state)?;
+            state.blobs.download(key, &temp).await?;
+            (temp.to_path_buf(), Some(temp))
+        }
     };
     let probed = {
         let local = local.clone();
@@ -93,26 +62,13 @@ pub async fn accept(
     let info = match probed {
         Ok(info) => info,
         Err(reason) => {
-            drop(fetched);
-            if let Incoming::Stored(key) = incoming {
-                remove_quietly(state, key).await;
-            }
+            remove_quietly(state, key).await;
             return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
         }
     };
-    // Hashing and storing each read the whole file: run them side by side. The file is opened
-    // first, so storing may move it meanwhile.
     let opened =
         std::fs::File::open(&local).map_err(|error| anyhow::Error::new(error).context("reopening the upload"))?;
-    let hashing = tokio::task::spawn_blocking(move || hash_file(opened));
-    if let Incoming::TempFile(path) = incoming
-        && let Err(error) = state.blobs.put_file(key, path).await
-    {
-        hashing.abort();
-        return Err(error.into());
-    }
-    let hashed = hashing.await.map_err(anyhow::Error::new)?;
-    drop(fetched);
+    let hashed = tokio::task::spawn_blocking(move || hash_file(opened)).await.map_err(anyhow::Error::new)?;
     let (sha256, size) = match hashed {
         Ok(hashed) => hashed,
         Err(error) => {

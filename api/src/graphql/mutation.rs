@@ -270,38 +270,15 @@ impl CoreMutation {
         let state = ctx.state();
         let session_id = ids::decode_as(&session_id, Kind::Session)?;
         let child_id = access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
-        // Over HTTP the file arrives while this runs (see `multipart`): store it on the way.
-        if let Some(live) = ctx.data_opt::<crate::multipart::LiveFile>() {
-            let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-            let key = blob::video_key(viewer.organisation_id, child_id, session_id);
-            return Ok(Session(videos::accept_live(state, session, live, &key).await?));
-        }
-        let upload =
-            file.value(ctx).map_err(|error| ApiError::bad_input(format!("the upload is unreadable: {error}")))?;
-        // async-graphql spooled the part to an anonymous temporary file. On Linux it can be
-        // opened by name through /proc, saving a copy of a file that may be gigabytes.
-        let spooled = upload.content;
-        let (path, _copy) = match videos::proc_path(&spooled) {
-            Some(path) => (path, None),
-            None => {
-                let temp = videos::temp_file(state)?;
-                let target = temp.to_path_buf();
-                let mut source = spooled.try_clone().map_err(anyhow::Error::new)?;
-                tokio::task::spawn_blocking(move || {
-                    let mut target = std::fs::File::create(target)?;
-                    std::io::copy(&mut source, &mut target)
-                })
-                .await
-                .map_err(anyhow::Error::new)?
-                .map_err(|error| anyhow::Error::new(error).context("spooling the upload"))?;
-                (temp.to_path_buf(), Some(temp))
-            }
-        };
+        // The HTTP layer reads multipart requests itself and hands the file over while it
+        // arrives (see `multipart`); `file` only names the part.
+        let _ = file;
+        let live = ctx
+            .data_opt::<crate::multipart::LiveFile>()
+            .ok_or_else(|| ApiError::bad_input("send the file as a GraphQL multipart request"))?;
         let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
         let key = blob::video_key(viewer.organisation_id, child_id, session_id);
-        let stored = videos::accept(state, session, videos::Incoming::TempFile(&path), &key).await?;
-        drop(spooled);
-        Ok(Session(stored))
+        Ok(Session(videos::accept_live(state, session, live, &key).await?))
     }
 
     /// Starts a direct upload: returns a URL to PUT exactly `sizeBytes` bytes to (a presigned
@@ -369,7 +346,7 @@ impl CoreMutation {
             }
             Some(_) => {}
         }
-        match videos::accept(state, session.clone(), videos::Incoming::Stored(&key), &key).await {
+        match videos::accept_stored(state, session.clone(), &key).await {
             Ok(stored) => Ok(Session(stored)),
             Err(error) => {
                 // The blob is gone (refused) or unusable: the session may be uploaded again.

@@ -75,7 +75,7 @@ async fn run_slot(context: WorkerContext, name: String, shutdown: CancellationTo
                 Ok(failed) => {
                     for job in failed {
                         tracing::warn!(job = %job.id, "job failed: its worker stopped responding on every attempt");
-                        announce(&context, job).await;
+                        publish_state(context.bus.as_ref(), &context.db, job).await;
                     }
                 }
                 Err(error) => tracing::error!(error = %error, "checking for abandoned jobs"),
@@ -109,11 +109,6 @@ async fn queued_event(events: &mut tokio::sync::broadcast::Receiver<Arc<JobEvent
             Err(RecvError::Closed) => std::future::pending().await,
         }
     }
-}
-
-/// Publishes a job's new state (not part of a running analysis's progress stream).
-pub async fn announce(context: &WorkerContext, job: analysis_job::Model) {
-    publish_state(context.bus.as_ref(), &context.db, job).await;
 }
 
 /// Publishes a job's new state. Called inside the transaction that made the change when a

@@ -68,52 +68,38 @@ async fn wait_for(app: &TestApp, token: &str, job: &str, statuses: &[&str]) -> V
     }
 }
 
-/// The (label, start, end) of every interval in the stored report.
+/// (label, start, end) of each interval in a JSON list, the label under `field`.
+fn triples<'a>(list: &'a Value, field: &'a str) -> impl Iterator<Item = (String, i64, i64)> + 'a {
+    list.as_array().unwrap().iter().map(move |interval| {
+        let at = |key: &str| interval[key].as_i64().unwrap();
+        (interval[field].as_str().unwrap().to_owned(), at("startMs"), at("endMs"))
+    })
+}
+
+/// The (label, start, end) of every interval in the stored report, sorted.
 fn stored_intervals(report: &Value) -> Vec<(String, i64, i64)> {
-    let mut intervals = Vec::new();
-    for object in report["objects"]["nodes"].as_array().unwrap() {
-        for interval in object["emotionIntervals"]["nodes"].as_array().unwrap() {
-            intervals.push((
-                interval["emotion"].as_str().unwrap().to_owned(),
-                as_i64(&interval["startMs"]),
-                as_i64(&interval["endMs"]),
-            ));
-        }
-        for interval in object["behaviourIntervals"]["nodes"].as_array().unwrap() {
-            intervals.push((
-                interval["behaviour"].as_str().unwrap().to_owned(),
-                as_i64(&interval["startMs"]),
-                as_i64(&interval["endMs"]),
-            ));
-        }
-    }
+    let mut intervals: Vec<_> = report["objects"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|object| {
+            triples(&object["emotionIntervals"]["nodes"], "emotion")
+                .chain(triples(&object["behaviourIntervals"]["nodes"], "behaviour"))
+        })
+        .collect();
     intervals.sort();
     intervals
 }
 
-fn as_i64(value: &Value) -> i64 {
-    value.as_i64().unwrap()
-}
-
-/// The (label, start, end) of every interval the events carried.
+/// The (label, start, end) of every interval the events carried, sorted.
 fn live_intervals(events: &[&Value]) -> Vec<(String, i64, i64)> {
-    let mut intervals = Vec::new();
-    for event in events {
-        for interval in event["newEmotionIntervals"].as_array().unwrap() {
-            intervals.push((
-                interval["emotion"].as_str().unwrap().to_owned(),
-                as_i64(&interval["startMs"]),
-                as_i64(&interval["endMs"]),
-            ));
-        }
-        for interval in event["newBehaviourIntervals"].as_array().unwrap() {
-            intervals.push((
-                interval["behaviour"].as_str().unwrap().to_owned(),
-                as_i64(&interval["startMs"]),
-                as_i64(&interval["endMs"]),
-            ));
-        }
-    }
+    let mut intervals: Vec<_> = events
+        .iter()
+        .flat_map(|event| {
+            triples(&event["newEmotionIntervals"], "emotion")
+                .chain(triples(&event["newBehaviourIntervals"], "behaviour"))
+        })
+        .collect();
     intervals.sort();
     intervals
 }
