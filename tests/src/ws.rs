@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,11 +52,7 @@ impl GraphQLSocket {
     /// Connects and sends `connection_init` with the token. `Err` carries why the server
     /// refused (its close code and reason, or the legacy `connection_error` payload).
     pub async fn connect(http_address: &str, protocol: Protocol, token: Option<&str>) -> Result<Self, String> {
-        let url = format!("{}/graphql", http_address.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
-        let (stream, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
-        let mut socket = Self { stream, protocol, keepalives: 0 };
+        let mut socket = Self::open(http_address, protocol).await?;
         let payload = match token {
             Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
             None => json!({}),
@@ -75,12 +71,32 @@ impl GraphQLSocket {
         }
     }
 
+    /// Opens the WebSocket without sending anything (for protocol tests).
+    pub async fn open(http_address: &str, protocol: Protocol) -> Result<Self, String> {
+        let url = format!("{}/graphql", http_address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
+        // tungstenite zeroes its whole read buffer (128 KiB by default) before every read: with
+        // thousands of connections that memset was half the clients' CPU in the benchmark.
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (stream, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Self { stream, protocol, keepalives: 0 })
+    }
+
+    /// Sends any text, well-formed or not.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), String> {
+        self.stream.send(Message::Text(text.into())).await.map_err(|e| e.to_string())
+    }
+
     async fn send(&mut self, message: Value) -> Result<(), String> {
         self.stream.send(Message::Text(message.to_string().into())).await.map_err(|e| e.to_string())
     }
 
-    /// The next GraphQL protocol message; `Err` when the server closed the connection.
-    async fn receive(&mut self) -> Option<Result<Value, Option<(u16, String)>>> {
+    /// The next GraphQL protocol message other than keep-alives; `Err` when the server closed
+    /// the connection.
+    pub async fn receive(&mut self) -> Option<Result<Value, Option<(u16, String)>>> {
         loop {
             match self.stream.next().await? {
                 Ok(Message::Text(text)) => {
@@ -129,26 +145,12 @@ impl GraphQLSocket {
         }
     }
 
-    /// The next data message's raw JSON text, without parsing it (for the benchmark, whose
-    /// thousands of clients share the CPU with the server); `None` when the subscription or
-    /// connection ends.
-    pub async fn next_raw(&mut self) -> Option<String> {
-        loop {
-            match self.stream.next().await? {
-                Ok(Message::Text(text)) => {
-                    let text = text.as_str();
-                    if text.contains(r#""type":"next""#) || text.contains(r#""type":"data""#) {
-                        return Some(text.to_owned());
-                    }
-                    if text.contains(r#""type":"ka""#) || text.contains(r#""type":"ping""#) {
-                        continue;
-                    }
-                    return None;
-                }
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                Ok(Message::Binary(_)) => {}
-                Ok(Message::Close(_)) | Err(_) => return None,
-            }
+    /// The TCP connection under the WebSocket, for a reader that parses frames itself (the
+    /// subscription benchmark). Only to be used while no message is half-read.
+    pub fn tcp_stream(&mut self) -> &mut TcpStream {
+        match self.stream.get_mut() {
+            MaybeTlsStream::Plain(stream) => stream,
+            _ => panic!("the test client connects without TLS"),
         }
     }
 

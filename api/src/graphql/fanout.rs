@@ -1,6 +1,7 @@
 //! Subscription fan-out: identical subscriptions of the same user on this gateway share one
-//! GraphQL execution. When a thousand dashboards follow one job, each event is resolved once
-//! and the response handed to every subscriber, instead of resolved a thousand times.
+//! GraphQL execution. When a thousand dashboards follow one job, each event is resolved and
+//! serialised to JSON once and the same bytes handed to every subscriber, instead of resolved,
+//! copied and serialised a thousand times.
 //!
 //! Sharing is keyed by (caller, document, variables, operation), so rights are never shared
 //! between users: each user's first subscription is authorised like any other, and what it
@@ -15,8 +16,8 @@ use std::{
     sync::{Arc, Mutex, OnceLock, Weak},
 };
 
-use async_graphql::{Data, Executor, Request, Response};
-use futures_util::{StreamExt, stream::BoxStream};
+use async_graphql::{Data, Request, Response, parser::types::OperationType};
+use futures_util::{FutureExt, StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{AppSchema, RequestContext};
@@ -24,9 +25,12 @@ use super::{AppSchema, RequestContext};
 /// How far a slow subscriber may fall behind its shared execution before it skips ahead.
 const BACKLOG: usize = 1024;
 
+/// One GraphQL response (`{"data": …, "errors": …}`), serialised once for every subscriber.
+pub type Payload = Arc<str>;
+
 type Key = (String, String, String, Option<String>);
 /// The latest response so far, and a receiver for the ones after it.
-type Joined = (Option<Arc<Response>>, broadcast::Receiver<Arc<Response>>);
+type Joined = (Option<Payload>, broadcast::Receiver<Payload>);
 
 #[derive(Clone)]
 pub struct SharedSubscriptions {
@@ -40,9 +44,9 @@ struct Execution {
 }
 
 struct Shared {
-    latest: Option<Arc<Response>>,
+    latest: Option<Payload>,
     /// `None` once the execution has ended: receivers then see the channel close.
-    sender: Option<broadcast::Sender<Arc<Response>>>,
+    sender: Option<broadcast::Sender<Payload>>,
 }
 
 impl Drop for Execution {
@@ -54,6 +58,18 @@ impl Drop for Execution {
 }
 
 impl Execution {
+    /// Hands `response` to every subscriber, and ends the execution with it if `last`.
+    fn publish(&self, response: Payload, last: bool) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.latest = Some(response.clone());
+        if let Some(sender) = &state.sender {
+            let _ = sender.send(response);
+        }
+        if last {
+            state.sender = None;
+        }
+    }
+
     /// Joins the execution: its latest response and a receiver for the later ones, taken
     /// together under the lock that publishing holds, so nothing is missed or seen twice.
     /// `None` once it has ended.
@@ -69,22 +85,25 @@ impl SharedSubscriptions {
         Self { schema, running: Arc::default() }
     }
 
-    fn start(&self, key: Key, request: Request, session_data: Option<Arc<Data>>) -> Arc<Execution> {
+    fn start(&self, key: Key, request: Request, session_data: Arc<Data>) -> Arc<Execution> {
         let execution = Arc::new(Execution {
             state: Mutex::new(Shared { latest: None, sender: Some(broadcast::channel(BACKLOG).0) }),
             upstream: OnceLock::new(),
         });
         let this = Arc::downgrade(&execution);
-        let mut stream = Executor::execute_stream(&self.schema, request, session_data);
+        let mut stream = self.schema.execute_stream_with_session_data(request, session_data);
         let upstream = tokio::spawn(async move {
-            while let Some(response) = stream.next().await {
+            let mut next = stream.next().await;
+            while let Some(response) = next {
+                // A last response (a job's end) and the end itself go out together, so each
+                // subscriber is woken once and writes both in one message batch.
+                let after = stream.next().now_or_never();
                 let Some(execution) = this.upgrade() else { return };
-                let mut state = execution.state.lock().expect("not poisoned");
-                let response = Arc::new(response);
-                state.latest = Some(response.clone());
-                if let Some(sender) = &state.sender {
-                    let _ = sender.send(response);
-                }
+                execution.publish(serialise(&response), matches!(after, Some(None)));
+                next = match after {
+                    Some(item) => item,
+                    None => stream.next().await,
+                };
             }
             if let Some(execution) = this.upgrade() {
                 execution.state.lock().expect("not poisoned").sender = None;
@@ -99,26 +118,39 @@ impl SharedSubscriptions {
 }
 
 /// Who is asking, for the sharing key: the authenticated caller of the connection.
-fn caller_key(session_data: Option<&Data>) -> Option<String> {
-    let context = session_data?.get(&TypeId::of::<RequestContext>())?.downcast_ref::<RequestContext>()?;
+fn caller_key(session_data: &Data) -> Option<String> {
+    let context = session_data.get(&TypeId::of::<RequestContext>())?.downcast_ref::<RequestContext>()?;
     Some(format!("{:?}", context.caller.viewer().ok()?))
 }
 
-fn copy(response: &Response) -> Response {
-    let mut copy = Response::new(response.data.clone());
-    copy.errors = response.errors.clone();
-    copy.extensions = response.extensions.clone();
-    copy
+/// Whether the request runs a subscription: queries and mutations sent over the socket are
+/// never shared (two identical mutations must both run).
+fn is_subscription(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let mut operations = document.operations.iter();
+    let operation = match &request.operation_name {
+        Some(name) => operations.find(|(operation, _)| operation.is_some_and(|o| o.as_str() == name)),
+        None => operations.next(),
+    };
+    operation.is_some_and(|(_, operation)| operation.node.ty == OperationType::Subscription)
 }
 
-impl Executor for SharedSubscriptions {
-    async fn execute(&self, request: Request) -> Response {
-        self.schema.execute(request).await
-    }
+fn serialise(response: &Response) -> Payload {
+    serde_json::to_string(response)
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "serialising a subscription response");
+            r#"{"data":null,"errors":[{"message":"internal error"}]}"#.to_owned()
+        })
+        .into()
+}
 
-    fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        let Some(caller) = caller_key(session_data.as_deref()) else {
-            return Executor::execute_stream(&self.schema, request, session_data);
+impl SharedSubscriptions {
+    /// The responses of one subscription (or the one response of a query or mutation sent
+    /// over the socket), serialised, for the connection whose data is `session_data`.
+    pub fn execute(&self, request: Request, session_data: Arc<Data>) -> BoxStream<'static, Payload> {
+        let caller = caller_key(&session_data).filter(|_| is_subscription(&request));
+        let Some(caller) = caller else {
+            return self.schema.execute_stream_with_session_data(request, session_data).map(|r| serialise(&r)).boxed();
         };
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         let key = (caller, request.query.clone(), variables, request.operation_name.clone());
@@ -135,11 +167,11 @@ impl Executor for SharedSubscriptions {
             // Holding the execution keeps it running while this subscriber listens.
             let _execution = execution;
             if let Some(latest) = latest {
-                yield copy(&latest);
+                yield latest;
             }
             loop {
                 match receiver.recv().await {
-                    Ok(response) => yield copy(&response),
+                    Ok(response) => yield response,
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => break,
                 }

@@ -13,3 +13,4 @@ mod pagination;
 mod queue;
 mod schema;
 mod uploads;
+mod ws_protocol;

@@ -1,12 +1,20 @@
 //! Subscription fan-out benchmark: N graphql-transport-ws subscribers (default 10,000) follow
 //! one analysis job on one gateway (`imind serve`, release build, its own process); prints the
-//! delivery latency of the job's events (worker publishes → subscriber has parsed the message;
-//! `emittedAt` against the local clock) and the gateway's memory per subscriber.
+//! delivery latency of the job's events and the gateway's memory per subscriber.
 //!
-//! cargo run --release -p imind-tests --bin subscription_bench -- [N]
+//! cargo run --release -p imind-tests --bin subscription_bench -- [N] [--per-event] [--clients-same-priority]
+//!
+//! Latency runs from the event's `emittedAt` (the worker publishing it) to the kernel's receive
+//! timestamp on the subscriber's socket (see `arrivals`), and is also shown until the client
+//! process read it. The clients share this machine's cores with the gateway; by default they
+//! run as `SCHED_IDLE`, on the CPU time the gateway leaves, so that they measure the gateway
+//! rather than compete with it as clients on machines of their own would not
+//! (`--clients-same-priority` to see them compete).
 //!
 //! To have every subscriber in place before the measured job runs, a long "blocker" job keeps
 //! the gateway's single worker busy while they connect and is cancelled once all are ready.
+
+mod arrivals;
 
 use std::{
     sync::{
@@ -16,6 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use arrivals::{Frame, TimestampedFrames};
 use chrono::{DateTime, Utc};
 use imind_tests::{
     fixtures::uuid_of,
@@ -30,6 +39,55 @@ const QUERY: &str = "subscription($id: ID!) { analysisProgress(jobId: $id) {
     newEmotionIntervals { trackId emotion startMs endMs } newBehaviourIntervals { trackId behaviour startMs endMs } } }";
 
 const EMITTED_AT: &str = r#""emittedAt":""#;
+const KIND: &str = r#""kind":""#;
+
+/// One event as one subscriber received it.
+#[derive(Clone)]
+struct Delivery {
+    emitted: DateTime<Utc>,
+    /// Until the message reached the subscriber's socket.
+    latency_ms: f64,
+    /// Until the client process read it.
+    read_ms: f64,
+    kind: String,
+    bytes: usize,
+}
+
+fn milliseconds(duration: chrono::TimeDelta) -> f64 {
+    duration.num_microseconds().unwrap_or(0) as f64 / 1000.0
+}
+
+/// The string value that follows `opening` (`"name":"`) in a JSON text.
+fn field<'t>(text: &'t str, opening: &str) -> Option<&'t str> {
+    let value = &text[text.find(opening)? + opening.len()..];
+    Some(&value[..value.find('"')?])
+}
+
+/// Each event's kind, when it was emitted (after the first), its message size and its
+/// delivery latencies: shows which events make the tail.
+fn print_per_event(by_event: &[Vec<Delivery>]) {
+    let Some(first) = by_event.first().and_then(|event| event.first()) else { return };
+    println!("  (times after the first event, emitted at {})", first.emitted.format("%H:%M:%S%.3f"));
+    for (ordinal, event) in by_event.iter().enumerate() {
+        let mut latencies: Vec<f64> = event.iter().map(|d| d.latency_ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        let mut reads: Vec<f64> = event.iter().map(|d| d.read_ms).collect();
+        reads.sort_by(f64::total_cmp);
+        let sample = &event[0];
+        println!(
+            "  event {ordinal:>3} {:<9} at {:>6} ms, {:>5} B to {:>6}: min {:>5.1}  p50 {:>6.1}  p99 {:>6.1}  max {:>6.1} ms (read: p99 {:>6.1})",
+            sample.kind,
+            (sample.emitted - first.emitted).num_milliseconds(),
+            sample.bytes,
+            event.len(),
+            latencies[0],
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies.last().copied().unwrap_or(f64::NAN),
+            percentile(&reads, 0.99)
+        );
+    }
+}
 
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -65,7 +123,8 @@ impl Drop for Gateway {
     }
 }
 
-async fn start_gateway() -> Gateway {
+/// Starts `imind serve` at normal priority (before this process lowers its own).
+fn spawn_gateway() -> Gateway {
     let binary = imind_tests::worker::build_imind(true);
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -80,15 +139,28 @@ async fn start_gateway() -> Gateway {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("imind serve starts");
-    let gateway = Gateway { child, address: format!("http://127.0.0.1:{port}"), _dir: dir };
+    Gateway { child, address: format!("http://127.0.0.1:{port}"), _dir: dir }
+}
+
+async fn wait_until_ready(gateway: &Gateway) {
     let client = reqwest::Client::new();
     for _ in 0..600 {
         if client.get(format!("{}/readyz", gateway.address)).send().await.is_ok_and(|r| r.status().is_success()) {
-            return gateway;
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the gateway did not become ready");
+}
+
+/// Moves the calling thread to `SCHED_IDLE`: it runs only on CPU time the gateway leaves, as
+/// clients on machines of their own would.
+fn only_leftover_cpu() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes the calling thread's (0) policy; no pointers outlive the call.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        eprintln!("could not lower the clients' priority: {}", std::io::Error::last_os_error());
+    }
 }
 
 async fn graphql(address: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
@@ -128,10 +200,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-#[tokio::main]
-async fn main() {
-    let subscribers: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
-    let gateway = start_gateway().await;
+fn main() {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let per_event = arguments.iter().any(|a| a == "--per-event");
+    let same_priority = arguments.iter().any(|a| a == "--clients-same-priority");
+    let subscribers: usize = arguments.iter().find_map(|n| n.parse().ok()).unwrap_or(10_000);
+    let gateway = spawn_gateway();
+    let lower = move || {
+        if !same_priority {
+            only_leftover_cpu();
+        }
+    };
+    lower();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().on_thread_start(lower).build().unwrap();
+    runtime.block_on(run(gateway, subscribers, per_event, same_priority));
+}
+
+async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priority: bool) {
+    wait_until_ready(&gateway).await;
     let address = gateway.address.clone();
     let pid = gateway.child.id();
     let login = graphql(
@@ -187,19 +273,37 @@ async fn main() {
             assert!(matches!(first, Event::Next(_)), "{first:?}");
             drop(permit);
             ready.fetch_add(1, Ordering::SeqCst);
-            let mut latencies = Vec::new();
+            // From here on the frames are read straight off the socket (see `arrivals`).
+            let mut deliveries = Vec::new();
             let mut done = false;
-            // Only the timestamp is read: a full parse of every message by ten thousand clients
-            // would take CPU from the gateway being measured.
-            while let Some(text) = socket.next_raw().await {
-                let received = Utc::now();
-                let Some(at) = text.find(EMITTED_AT) else { continue };
-                let stamp = &text[at + EMITTED_AT.len()..];
-                let emitted: DateTime<Utc> = stamp[..stamp.find('"').unwrap()].parse().unwrap();
-                latencies.push((received - emitted).num_microseconds().unwrap() as f64 / 1000.0);
+            let mut frames = TimestampedFrames::new(socket.tcp_stream()).expect("timestamps on");
+            while let Some(frame) = frames.next().await.expect("reads") {
+                let (text, arrived) = match frame {
+                    Frame::Text(text, arrived) => (text, arrived),
+                    Frame::Close => break,
+                    Frame::Other => continue,
+                };
+                let read = Utc::now();
+                if text.contains(r#""type":"complete""#) {
+                    break;
+                }
+                // Only the timestamp and kind are read: a full parse of every message by ten
+                // thousand clients would take CPU from the gateway being measured.
+                let Some(emitted) = field(&text, EMITTED_AT).and_then(|at| at.parse::<DateTime<Utc>>().ok()) else {
+                    continue;
+                };
+                deliveries.push(Delivery {
+                    emitted,
+                    latency_ms: milliseconds(arrived - emitted),
+                    read_ms: milliseconds(read - emitted),
+                    kind: field(&text, KIND).unwrap_or("?").to_owned(),
+                    bytes: text.len(),
+                });
                 done = text.contains(r#""status":"DONE""#);
             }
-            (latencies, done)
+            // Kept open, as a dashboard would, so closing ten thousand sockets doesn't overlap
+            // the last event's delivery.
+            (deliveries, done, socket)
         }));
     }
     while ready.load(Ordering::SeqCst) < subscribers {
@@ -226,30 +330,61 @@ async fn main() {
     let running = Instant::now();
     let cpu_before = cpu_seconds(pid);
     let clients_before = cpu_seconds(std::process::id());
-    let mut latencies = Vec::new();
-    let mut completed = 0;
-    for task in tasks {
-        let (mut mine, done) = tokio::time::timeout(Duration::from_secs(600), task).await.expect("finishes").unwrap();
-        latencies.append(&mut mine);
-        completed += usize::from(done);
-    }
+    // Everyone's results are gathered first and tallied afterwards, so the tallying doesn't
+    // compete with the last event's delivery.
+    let results = tokio::time::timeout(Duration::from_secs(600), futures_util::future::join_all(tasks))
+        .await
+        .expect("every subscriber finishes");
     let run_seconds = running.elapsed().as_secs_f64();
     let gateway_cpu = cpu_seconds(pid) - cpu_before;
     let clients_cpu = cpu_seconds(std::process::id()) - clients_before;
+    let (mut latencies, mut reads) = (Vec::new(), Vec::new());
+    // Each subscriber's n-th delivery is the job's n-th event.
+    let mut by_event: Vec<Vec<Delivery>> = Vec::new();
+    let mut completed = 0;
+    let mut sockets = Vec::with_capacity(subscribers);
+    for result in results {
+        let (deliveries, done, socket) = result.expect("a subscriber panicked");
+        sockets.push(socket);
+        for (ordinal, delivery) in deliveries.into_iter().enumerate() {
+            if by_event.len() <= ordinal {
+                by_event.resize_with(ordinal + 1, Vec::new);
+            }
+            latencies.push(delivery.latency_ms);
+            reads.push(delivery.read_ms);
+            by_event[ordinal].push(delivery);
+        }
+        completed += usize::from(done);
+    }
     latencies.sort_by(f64::total_cmp);
+    reads.sort_by(f64::total_cmp);
+    if per_event {
+        print_per_event(&by_event);
+    }
     let events_per_subscriber = latencies.len() as f64 / subscribers as f64;
     println!(
         "job ran and every subscriber finished in {run_seconds:.1} s; {} deliveries ({events_per_subscriber:.1} events each), {completed}/{subscribers} saw DONE",
         latencies.len()
     );
     println!(
-        "delivery latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 100 ms)",
+        "delivery latency (emitted → in the subscriber's socket): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 100 ms)",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.9),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
-    println!("the {subscribers} clients (this process) used {clients_cpu:.1} s of CPU meanwhile, on the same cores");
+    println!(
+        "until read by the client process (on the same cores):   p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&reads, 0.5),
+        percentile(&reads, 0.9),
+        percentile(&reads, 0.99),
+        reads.last().copied().unwrap_or(f64::NAN)
+    );
+    let priority =
+        if same_priority { "at the gateway's priority" } else { "on the CPU time the gateway left (SCHED_IDLE)" };
+    println!(
+        "the {subscribers} clients (this process) used {clients_cpu:.1} s of CPU meanwhile, on the same cores, {priority}"
+    );
     println!(
         "gateway CPU during the run {gateway_cpu:.1} s (analysis included): {:.1} µs per delivery; peak RSS {:.0} MB",
         gateway_cpu * 1e6 / latencies.len().max(1) as f64,

@@ -1,0 +1,264 @@
+//! GraphQL subscriptions over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`
+//! (subscriptions-transport-ws) protocol on `GET /graphql`.
+//!
+//! The access token comes in the `connection_init` payload (`{"Authorization": "Bearer …"}`);
+//! a missing or invalid one refuses the connection (4403; legacy: `connection_error`). The
+//! server keeps idle connections alive (legacy: `ka` messages; graphql-transport-ws: WebSocket
+//! pings, answered by every client) and closes them with 1001 "going away" when the process
+//! shuts down. Protocol errors close with the codes graphql-transport-ws defines: 4400
+//! unreadable message, 4401 subscribe before `connection_ack`, 4408 no `connection_init`
+//! within 10 s, 4409 subscription id in use, 4429 a second `connection_init`.
+//!
+//! The protocol is spoken here rather than through async-graphql's `WebSocket` stream so that
+//! one event reaching thousands of subscribers is serialised once (`graphql::fanout`) and each
+//! connection only copies the shared bytes into its envelope; messages that are ready together
+//! go out in one write.
+
+mod protocol;
+
+use std::{future::poll_fn, sync::Arc, task::Poll, time::Duration};
+
+use async_graphql::{
+    Data,
+    http::{ClientMessage, WebSocketProtocols},
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use futures_util::{FutureExt, SinkExt, StreamExt, stream::BoxStream};
+
+use crate::{
+    app::AppState,
+    auth::{Caller, jwt},
+    graphql::{
+        self, RequestContext,
+        fanout::{Payload, SharedSubscriptions},
+    },
+};
+
+/// How long a client has to send `connection_init` after connecting.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many ready messages are written together, so one busy connection can't hold
+/// a runtime thread for long.
+const MAX_BATCH: usize = 32;
+
+pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
+    let period = Duration::from_secs(app.settings.ws_keepalive_secs.max(1));
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(init_deadline);
+    // A child token of our own: a pending wait locks its token's waiter list on every poll,
+    // and every connection polling the one server-wide token would contend for that lock on
+    // every event. Made once, not per loop, for the same reason.
+    let shutdown = app.shutdown.child_token().cancelled_owned();
+    tokio::pin!(shutdown);
+    let mut connection = Connection {
+        protocol,
+        id: uuid::Uuid::new_v4().to_string(),
+        app,
+        executor,
+        data: None,
+        subscriptions: Vec::new(),
+    };
+    let mut outgoing = Vec::new();
+    let closed_by = loop {
+        let flow = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => connection.on_message(text.as_bytes(), &mut outgoing),
+                Some(Ok(Message::Binary(bytes))) => connection.on_message(&bytes, &mut outgoing),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break "client",
+            },
+            (index, event) = next_event(&mut connection.subscriptions) => {
+                connection.on_event(index, event, &mut outgoing);
+                Flow::Continue
+            }
+            _ = keepalive.tick() => {
+                match protocol {
+                    WebSocketProtocols::GraphQLWS => outgoing.push(Message::Ping(Default::default())),
+                    WebSocketProtocols::SubscriptionsTransportWS if connection.data.is_some() => {
+                        outgoing.push(text(protocol::KEEP_ALIVE.to_owned()));
+                    }
+                    WebSocketProtocols::SubscriptionsTransportWS => {}
+                }
+                Flow::Continue
+            }
+            () = &mut init_deadline, if connection.data.is_none() => {
+                Flow::Close(protocol::close::INIT_TIMEOUT, "Connection initialisation timeout".into())
+            }
+            () = &mut shutdown => Flow::Close(close_code::AWAY, "server shutting down".into()),
+        };
+        // Events already waiting (another subscription's, or the end after a last event) share
+        // the write.
+        while outgoing.len() < MAX_BATCH {
+            let Some((index, event)) = next_event(&mut connection.subscriptions).now_or_never() else { break };
+            connection.on_event(index, event, &mut outgoing);
+        }
+        if send_all(&mut socket, &mut outgoing).await.is_err() {
+            break "a failed write";
+        }
+        if let Flow::Close(code, reason) = flow {
+            let _ = socket.send(Message::Close(Some(close_frame(code, &reason)))).await;
+            break "the server";
+        }
+    };
+    tracing::debug!(connection = %connection.id, closed_by, "subscription connection closed");
+}
+
+async fn send_all(socket: &mut WebSocket, outgoing: &mut Vec<Message>) -> Result<(), axum::Error> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    for message in outgoing.drain(..) {
+        socket.feed(message).await?;
+    }
+    socket.flush().await
+}
+
+/// One connection's protocol state.
+struct Connection {
+    protocol: WebSocketProtocols,
+    /// Stands in for a request id in this connection's logs and masked errors.
+    id: String,
+    app: AppState,
+    executor: SharedSubscriptions,
+    /// The caller's context, once `connection_init` was accepted.
+    data: Option<Arc<Data>>,
+    subscriptions: Vec<Subscription>,
+}
+
+struct Subscription {
+    id: String,
+    /// Every data message of this subscription starts with this (see `protocol::next`).
+    opening: String,
+    events: BoxStream<'static, Payload>,
+}
+
+/// What happens to the connection after a message.
+enum Flow {
+    Continue,
+    /// Close it, after what is queued.
+    Close(u16, String),
+}
+
+impl Connection {
+    fn on_message(&mut self, bytes: &[u8], outgoing: &mut Vec<Message>) -> Flow {
+        let message = match ClientMessage::from_bytes(bytes) {
+            Ok(message) => message,
+            Err(error) => return Flow::Close(protocol::close::BAD_REQUEST, format!("Invalid message: {error}")),
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => self.on_init(payload.unwrap_or_default(), outgoing),
+            ClientMessage::Start { id, payload } => {
+                let Some(data) = self.data.clone() else {
+                    return Flow::Close(protocol::close::UNAUTHORIZED, "Unauthorized".into());
+                };
+                if let Some(index) = self.subscriptions.iter().position(|s| s.id == id) {
+                    if self.protocol == WebSocketProtocols::GraphQLWS {
+                        return Flow::Close(
+                            protocol::close::SUBSCRIBER_EXISTS,
+                            format!("Subscriber for {id} already exists"),
+                        );
+                    }
+                    // The legacy protocol has no such rule: the new operation replaces the old.
+                    self.subscriptions.swap_remove(index);
+                }
+                let events = self.executor.execute(payload, data);
+                self.subscriptions.push(Subscription {
+                    opening: protocol::next_opening(self.protocol, &id),
+                    id,
+                    events,
+                });
+                Flow::Continue
+            }
+            ClientMessage::Stop { id } => {
+                if let Some(index) = self.subscriptions.iter().position(|s| s.id == id) {
+                    self.subscriptions.swap_remove(index);
+                    outgoing.push(text(protocol::complete(&id)));
+                }
+                Flow::Continue
+            }
+            ClientMessage::ConnectionTerminate => Flow::Close(close_code::NORMAL, String::new()),
+            ClientMessage::Ping { payload } => {
+                outgoing.push(text(protocol::pong(payload)));
+                Flow::Continue
+            }
+            ClientMessage::Pong { .. } => Flow::Continue,
+        }
+    }
+
+    fn on_init(&mut self, payload: serde_json::Value, outgoing: &mut Vec<Message>) -> Flow {
+        let refused = |reason: &str, code: u16, outgoing: &mut Vec<Message>| {
+            if self.protocol == WebSocketProtocols::SubscriptionsTransportWS {
+                outgoing.push(text(protocol::connection_error(reason)));
+            }
+            Flow::Close(code, reason.to_owned())
+        };
+        if self.data.is_some() {
+            return refused("Too many initialisation requests", protocol::close::TOO_MANY_INITS, outgoing);
+        }
+        match connection_data(&self.app, &payload, self.id.clone()) {
+            Ok(data) => {
+                self.data = Some(Arc::new(data));
+                outgoing.push(text(protocol::CONNECTION_ACK.to_owned()));
+                Flow::Continue
+            }
+            Err(reason) => refused(reason, protocol::close::FORBIDDEN, outgoing),
+        }
+    }
+
+    /// An event of subscription `index`, or its end (`None`).
+    fn on_event(&mut self, index: usize, event: Option<Payload>, outgoing: &mut Vec<Message>) {
+        match event {
+            Some(payload) => outgoing.push(text(protocol::next(&self.subscriptions[index].opening, &payload))),
+            None => {
+                let ended = self.subscriptions.swap_remove(index);
+                outgoing.push(text(protocol::complete(&ended.id)));
+            }
+        }
+    }
+}
+
+/// The next event of any of the connection's subscriptions, with the subscription's index.
+/// Never ready without subscriptions.
+fn next_event(subscriptions: &mut [Subscription]) -> impl Future<Output = (usize, Option<Payload>)> + '_ {
+    poll_fn(move |cx| {
+        for (index, subscription) in subscriptions.iter_mut().enumerate() {
+            if let Poll::Ready(event) = subscription.events.poll_next_unpin(cx) {
+                return Poll::Ready((index, event));
+            }
+        }
+        Poll::Pending
+    })
+}
+
+fn text(message: String) -> Message {
+    Message::Text(message.into())
+}
+
+/// WebSocket close reasons stop at 123 bytes.
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame { code, reason: reason[..end].into() }
+}
+
+/// The connection's caller and loader, from the `connection_init` payload; `Err` says why the
+/// connection is refused.
+fn connection_data(app: &AppState, payload: &serde_json::Value, connection_id: String) -> Result<Data, &'static str> {
+    let header = payload
+        .as_object()
+        .and_then(|fields| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization")))
+        .and_then(|(_, value)| value.as_str());
+    let Some(token) = header.and_then(jwt::bearer) else {
+        return Err(r#"authentication required: send {"Authorization": "Bearer <accessToken>"} in connection_init"#);
+    };
+    let viewer = app.jwt.verify(token).map_err(|reason| {
+        tracing::info!(%reason, "refused a subscription connection");
+        "invalid or expired access token"
+    })?;
+    let mut data = Data::default();
+    data.insert(RequestContext { caller: Caller::Authenticated(viewer), request_id: connection_id });
+    data.insert(graphql::connection_loader(app));
+    Ok(data)
+}
