@@ -13,7 +13,11 @@
 use std::{
     any::TypeId,
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock, Weak},
+    sync::{
+        Arc, Mutex, OnceLock, Weak,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use async_graphql::{Data, Request, Response, parser::types::OperationType};
@@ -24,13 +28,26 @@ use super::{AppSchema, RequestContext};
 
 /// How far a slow subscriber may fall behind its shared execution before it skips ahead.
 const BACKLOG: usize = 1024;
+/// How long a response may wait for the previous one to reach its subscribers (see
+/// `Execution::until_delivered`).
+const MAX_PACING: Duration = Duration::from_millis(50);
 
 /// One GraphQL response (`{"data": …, "errors": …}`), serialised once for every subscriber.
 pub type Payload = Arc<str>;
 
+/// A response on its way, with the number of subscribers that have yet to take it.
+#[derive(Clone)]
+struct Delivery {
+    payload: Payload,
+    undelivered: Arc<AtomicUsize>,
+    /// The execution ends with it: subscribers stop at once instead of being woken again
+    /// when the channel closes (which would cost each a second wake-up and write).
+    last: bool,
+}
+
 type Key = (String, String, String, Option<String>);
 /// The latest response so far, and a receiver for the ones after it.
-type Joined = (Option<Payload>, broadcast::Receiver<Payload>);
+type Joined = (Option<Payload>, broadcast::Receiver<Delivery>);
 
 #[derive(Clone)]
 pub struct SharedSubscriptions {
@@ -46,7 +63,7 @@ struct Execution {
 struct Shared {
     latest: Option<Payload>,
     /// `None` once the execution has ended: receivers then see the channel close.
-    sender: Option<broadcast::Sender<Payload>>,
+    sender: Option<broadcast::Sender<Delivery>>,
 }
 
 impl Drop for Execution {
@@ -59,14 +76,32 @@ impl Drop for Execution {
 
 impl Execution {
     /// Hands `response` to every subscriber, and ends the execution with it if `last`.
-    fn publish(&self, response: Payload, last: bool) {
+    /// Returns its delivery count and the number of subscribers it went to.
+    fn publish(&self, response: Payload, last: bool) -> (Arc<AtomicUsize>, usize) {
         let mut state = self.state.lock().expect("not poisoned");
         state.latest = Some(response.clone());
+        // Counted under the lock that joining takes, so the count is exact.
+        let subscribers = state.sender.as_ref().map_or(0, broadcast::Sender::receiver_count);
+        let undelivered = Arc::new(AtomicUsize::new(subscribers));
         if let Some(sender) = &state.sender {
-            let _ = sender.send(response);
+            let _ = sender.send(Delivery { payload: response, undelivered: undelivered.clone(), last });
         }
         if last {
             state.sender = None;
+        }
+        (undelivered, subscribers)
+    }
+
+    /// Waits until the previous response has reached all but 1 % of its subscribers, or for
+    /// `MAX_PACING`. Each subscriber's connection is a task woken by the broadcast; if the next
+    /// response's wake-ups arrive while the previous ones are still queued, the runtime runs
+    /// the newly woken connections first and the previous response's last subscribers wait
+    /// for the whole second fan-out (measured: a job's DONE 85 ms after its last progress
+    /// report left 30 % of 10,000 subscribers waiting 190 ms for that report).
+    async fn until_delivered((undelivered, subscribers): &(Arc<AtomicUsize>, usize)) {
+        let deadline = tokio::time::Instant::now() + MAX_PACING;
+        while undelivered.load(Ordering::Relaxed) > subscribers / 100 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -94,12 +129,16 @@ impl SharedSubscriptions {
         let mut stream = self.schema.execute_stream_with_session_data(request, session_data);
         let upstream = tokio::spawn(async move {
             let mut next = stream.next().await;
+            let mut previous = None;
             while let Some(response) = next {
                 // A last response (a job's end) and the end itself go out together, so each
                 // subscriber is woken once and writes both in one message batch.
                 let after = stream.next().now_or_never();
+                if let Some(previous) = &previous {
+                    Execution::until_delivered(previous).await;
+                }
                 let Some(execution) = this.upgrade() else { return };
-                execution.publish(serialise(&response), matches!(after, Some(None)));
+                previous = Some(execution.publish(serialise(&response), matches!(after, Some(None))));
                 next = match after {
                     Some(item) => item,
                     None => stream.next().await,
@@ -171,7 +210,13 @@ impl SharedSubscriptions {
             }
             loop {
                 match receiver.recv().await {
-                    Ok(response) => yield response,
+                    Ok(delivery) => {
+                        delivery.undelivered.fetch_sub(1, Ordering::Relaxed);
+                        yield delivery.payload;
+                        if delivery.last {
+                            break;
+                        }
+                    }
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => break,
                 }

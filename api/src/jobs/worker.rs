@@ -396,8 +396,11 @@ async fn attempt(
     let mut pending = JobEvent::new(JobEventKind::Progress, child_id, job.clone());
     let mut latest: Option<Progress> = None;
     let mut published_progress: Option<(String, i64)> = None;
-    let mut publish = tokio::time::interval(PUBLISH_EVERY);
-    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    // The first report a period after STARTED (not at once, with nothing to say yet, right on
+    // the heels of STARTED's own delivery to every subscriber).
+    let start = tokio::time::Instant::now();
+    let mut publish = tokio::time::interval_at(start + PUBLISH_EVERY, PUBLISH_EVERY);
+    let mut heartbeat = tokio::time::interval_at(start + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
     let mut events = context.bus.subscribe();
     let mut lost = false;
     let mut stopping = false;

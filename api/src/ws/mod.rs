@@ -65,7 +65,12 @@ pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: App
                 Some(Ok(Message::Text(text))) => connection.on_message(text.as_bytes(), &mut outgoing),
                 Some(Ok(Message::Binary(bytes))) => connection.on_message(&bytes, &mut outgoing),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break "client",
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite queued the reply to the client's close frame: send it.
+                    let _ = socket.flush().await;
+                    break "client";
+                }
+                Some(Err(_)) | None => break "client",
             },
             (index, event) = next_event(&mut connection.subscriptions) => {
                 connection.on_event(index, event, &mut outgoing);

@@ -159,6 +159,53 @@ async fn a_run_streams_rising_progress_and_intervals_and_the_report_matches() {
 }
 
 #[tokio::test]
+async fn watchers_of_one_job_each_see_every_event_to_the_end() {
+    // Identical subscriptions of one user share one execution on the gateway (and a guardian's
+    // has one of its own): every watcher still gets each event once, in order, then the end.
+    let (app, world, token) = app().await;
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let session = session_with(&app, &token, &world, "vtest.avi").await;
+    let job = start(&app, &token, session, json!({ "fps": 4 }), None).await;
+    let job_id = job["id"].as_str().unwrap().to_owned();
+    let mut watchers = Vec::new();
+    for n in 0..9 {
+        let (address, job_id) = (app.address.clone(), job_id.clone());
+        let (token, protocol) = match n {
+            0 => (guardian.clone(), Protocol::Legacy),
+            n if n % 2 == 0 => (token.clone(), Protocol::Legacy),
+            _ => (token.clone(), Protocol::TransportWs),
+        };
+        watchers.push(tokio::spawn(async move {
+            let mut socket = GraphQLSocket::connect(&address, protocol, Some(&token)).await.unwrap();
+            socket.subscribe("w", PROGRESS, json!({ "id": job_id })).await.unwrap();
+            socket.collect().await
+        }));
+    }
+    let mut sequences = Vec::new();
+    for watcher in watchers {
+        let events = watcher.await.unwrap();
+        assert_eq!(events.last(), Some(&Event::Complete), "{events:?}");
+        let stamps: Vec<(String, String)> = events[..events.len() - 1]
+            .iter()
+            .map(|event| {
+                let Event::Next(payload) = event else { panic!("{events:?}") };
+                let event = &payload["data"]["analysisProgress"];
+                (event["kind"].as_str().unwrap().to_owned(), event["emittedAt"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(stamps.last().unwrap().0, "DONE", "{stamps:?}");
+        sequences.push(stamps);
+    }
+    // After its first message (the job's state when it joined), each watcher saw exactly the
+    // events the others saw from then on.
+    let longest = sequences.iter().max_by_key(|s| s.len()).unwrap().clone();
+    for sequence in &sequences {
+        let joined_at = longest.len() - (sequence.len() - 1);
+        assert_eq!(&sequence[1..], &longest[joined_at..], "a watcher missed or repeated an event");
+    }
+}
+
+#[tokio::test]
 async fn idempotency_keys_cancel_and_retry() {
     let (app, world, token) = app().await;
     let session = session_with(&app, &token, &world, "vtest.avi").await;
