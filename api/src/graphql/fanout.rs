@@ -10,8 +10,8 @@
 //! job's current state), then every later one. The execution stops when its last subscriber
 //! leaves.
 //!
-//! Delivery is paced: a response is handed out once the previous one has reached nearly all
-//! subscribers (waiting at most 50 ms), so two fan-outs never compete, and the last response
+//! Delivery is paced: a response is handed out once the previous one has reached all but 0.1 %
+//! of the subscribers (waiting at most 50 ms), so two fan-outs never compete, and the last response
 //! carries the end of the stream, so each subscriber is woken once for both.
 
 use std::{
@@ -96,7 +96,7 @@ impl Execution {
         (undelivered, subscribers)
     }
 
-    /// Waits until the previous response has reached all but 1 % of its subscribers, or for
+    /// Waits until the previous response has reached all but 0.1 % of its subscribers, or for
     /// `MAX_PACING`. Each subscriber's connection is a task woken by the broadcast; if the next
     /// response's wake-ups arrive while the previous ones are still queued, the runtime runs
     /// the newly woken connections first and the previous response's last subscribers wait
@@ -104,7 +104,7 @@ impl Execution {
     /// report left part of 10,000 subscribers waiting 190 ms for that report).
     async fn until_delivered((undelivered, subscribers): &(Arc<AtomicUsize>, usize)) {
         let deadline = tokio::time::Instant::now() + MAX_PACING;
-        while undelivered.load(Ordering::Relaxed) > subscribers / 100 && tokio::time::Instant::now() < deadline {
+        while undelivered.load(Ordering::Relaxed) > subscribers / 1000 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }

@@ -476,9 +476,18 @@ fn in_background<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("analysis".into()).spawn(move || {
         lower_priority();
-        let _ = sender.send(work());
+        work()
     });
-    if let Err(error) = spawned {
+    // The result is handed over by a thread at normal priority: waking the waiting task takes
+    // the runtime's scheduler lock, which the idle-priority thread must never hold.
+    let handed_over = spawned.and_then(|analysis| {
+        std::thread::Builder::new().name("analysis-join".into()).spawn(move || {
+            if let Ok(result) = analysis.join() {
+                let _ = sender.send(result);
+            }
+        })
+    });
+    if let Err(error) = handed_over {
         tracing::error!(%error, "starting an analysis thread");
     }
     receiver

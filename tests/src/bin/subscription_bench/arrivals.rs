@@ -59,21 +59,24 @@ impl<'s> TimestampedFrames<'s> {
                 self.filled -= length;
                 return Ok(Some(frame));
             }
-            if self.filled == self.buffer.len() {
-                self.buffer.resize(self.buffer.len() * 2, 0);
+            let wanted = missing(&self.buffer[..self.filled]);
+            if self.buffer.len() < self.filled + wanted {
+                self.buffer.resize(self.filled + wanted, 0);
             }
-            if self.receive().await? == 0 {
+            if self.receive(wanted).await? == 0 {
                 return Ok(None);
             }
         }
     }
 
-    /// One `recvmsg` into the buffer, keeping the timestamp of the last segment read.
-    async fn receive(&mut self) -> io::Result<usize> {
+    /// One `recvmsg` of at most `wanted` bytes into the buffer, keeping the timestamp of the
+    /// last segment read. Reading no further than the current frame matters: a read that
+    /// reached into the next message's segment would report that segment's (later) arrival.
+    async fn receive(&mut self, wanted: usize) -> io::Result<usize> {
         let fd = self.stream.as_raw_fd();
         loop {
             self.stream.readable().await?;
-            let free = &mut self.buffer[self.filled..];
+            let free = &mut self.buffer[self.filled..self.filled + wanted];
             let mut control = [0u64; 16];
             let mut timestamp = None;
             let received = self.stream.try_io(Interest::READABLE, || {
@@ -124,6 +127,25 @@ fn receive_timestamp(header: &libc::msghdr) -> Option<DateTime<Utc>> {
     None
 }
 
+/// How many more bytes complete the frame that `bytes` begins (its header first).
+fn missing(bytes: &[u8]) -> usize {
+    let header = match bytes.get(1).map(|second| second & 0x7f) {
+        None => return 2 - bytes.len(),
+        Some(126) => 4,
+        Some(127) => 10,
+        Some(_) => 2,
+    };
+    if bytes.len() < header {
+        return header - bytes.len();
+    }
+    let length = match header {
+        4 => u16::from_be_bytes([bytes[2], bytes[3]]) as usize,
+        10 => u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes")) as usize,
+        _ => (bytes[1] & 0x7f) as usize,
+    };
+    header + length - bytes.len()
+}
+
 /// A whole server frame at the start of `bytes`: its opcode, payload range and length.
 /// Server frames are unmasked; the gateway doesn't fragment messages.
 fn parse(bytes: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
@@ -140,7 +162,18 @@ fn parse(bytes: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{missing, parse};
+
+    #[test]
+    fn reads_stop_at_the_end_of_the_frame() {
+        assert_eq!(missing(&[]), 2);
+        assert_eq!(missing(&[0x81]), 1);
+        assert_eq!(missing(&[0x81, 5]), 5);
+        assert_eq!(missing(&[0x81, 5, b'a']), 4);
+        assert_eq!(missing(&[0x81, 126]), 2);
+        assert_eq!(missing(&[0x81, 126, 1, 0]), 256);
+        assert_eq!(missing(&[0x81, 127, 0, 0, 0, 0, 0, 0, 0x10, 0]), 4096);
+    }
 
     #[test]
     fn frames_of_every_length_form() {
