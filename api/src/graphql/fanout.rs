@@ -21,7 +21,7 @@ use std::{
         Arc, Mutex, OnceLock, Weak,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_graphql::{Data, Request, Response, parser::types::OperationType};
@@ -39,10 +39,19 @@ const MAX_PACING: Duration = Duration::from_millis(50);
 /// One GraphQL response (`{"data": …, "errors": …}`), serialised once for every subscriber.
 pub type Payload = Arc<str>;
 
+/// One message of a subscription stream: a response, and when a shared execution handed it
+/// out (`None` for a subscriber's first message, the state it joined in, and for unshared
+/// operations), for the delivery-latency metric.
+pub struct Live {
+    pub payload: Payload,
+    pub published: Option<Instant>,
+}
+
 /// A response on its way, with the number of subscribers that have yet to take it.
 #[derive(Clone)]
 struct Delivery {
     payload: Payload,
+    published: Instant,
     undelivered: Arc<AtomicUsize>,
     /// The execution ends with it: subscribers stop at once instead of being woken again
     /// when the channel closes (which would cost each a second wake-up and write).
@@ -88,7 +97,9 @@ impl Execution {
         let subscribers = state.sender.as_ref().map_or(0, broadcast::Sender::receiver_count);
         let undelivered = Arc::new(AtomicUsize::new(subscribers));
         if let Some(sender) = &state.sender {
-            let _ = sender.send(Delivery { payload: response, undelivered: undelivered.clone(), last });
+            let delivery =
+                Delivery { payload: response, published: Instant::now(), undelivered: undelivered.clone(), last };
+            let _ = sender.send(delivery);
         }
         if last {
             state.sender = None;
@@ -190,10 +201,14 @@ fn serialise(response: &Response) -> Payload {
 impl SharedSubscriptions {
     /// The responses of one subscription (or the one response of a query or mutation sent
     /// over the socket), serialised, for the connection whose data is `session_data`.
-    pub fn execute(&self, request: Request, session_data: Arc<Data>) -> BoxStream<'static, Payload> {
+    pub fn execute(&self, request: Request, session_data: Arc<Data>) -> BoxStream<'static, Live> {
         let caller = caller_key(&session_data).filter(|_| is_subscription(&request));
         let Some(caller) = caller else {
-            return self.schema.execute_stream_with_session_data(request, session_data).map(|r| serialise(&r)).boxed();
+            return self
+                .schema
+                .execute_stream_with_session_data(request, session_data)
+                .map(|r| Live { payload: serialise(&r), published: None })
+                .boxed();
         };
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         let key = (caller, request.query.clone(), variables, request.operation_name.clone());
@@ -210,13 +225,13 @@ impl SharedSubscriptions {
             // Holding the execution keeps it running while this subscriber listens.
             let _execution = execution;
             if let Some(latest) = latest {
-                yield latest;
+                yield Live { payload: latest, published: None };
             }
             loop {
                 match receiver.recv().await {
                     Ok(delivery) => {
                         delivery.undelivered.fetch_sub(1, Ordering::Relaxed);
-                        yield delivery.payload;
+                        yield Live { payload: delivery.payload, published: Some(delivery.published) };
                         if delivery.last {
                             break;
                         }

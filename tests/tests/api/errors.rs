@@ -81,6 +81,7 @@ async fn health_readiness_metrics_and_playground() {
     let (status, metrics) = app.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("imind_sql_statements_total"));
+    assert!(metrics.contains("imind_subscription_delivery_seconds_bucket"), "{metrics}");
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("graphiql"), "GraphiQL is served at /");
