@@ -22,7 +22,7 @@ use async_graphql::{
     Data,
     http::{ClientMessage, WebSocketProtocols},
 };
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{FutureExt, SinkExt, StreamExt, stream::BoxStream};
 
 use crate::{
@@ -83,7 +83,7 @@ pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: App
                 match protocol {
                     WebSocketProtocols::GraphQLWS => outgoing.push(Message::Ping(Default::default())),
                     WebSocketProtocols::SubscriptionsTransportWS if connection.data.is_some() => {
-                        outgoing.push(text(protocol::KEEP_ALIVE.to_owned()));
+                        outgoing.push(Message::Text(Utf8Bytes::from_static(protocol::KEEP_ALIVE)));
                     }
                     WebSocketProtocols::SubscriptionsTransportWS => {}
                 }
@@ -216,7 +216,7 @@ impl Connection {
         match connection_data(&self.app, &payload, self.id.clone()) {
             Ok(data) => {
                 self.data = Some(Arc::new(data));
-                outgoing.push(text(protocol::CONNECTION_ACK.to_owned()));
+                outgoing.push(Message::Text(Utf8Bytes::from_static(protocol::CONNECTION_ACK)));
                 Flow::Continue
             }
             Err(reason) => refused(reason, protocol::close::FORBIDDEN, outgoing),

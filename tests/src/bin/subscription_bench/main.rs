@@ -42,19 +42,27 @@ const EMITTED_AT: &str = r#""emittedAt":""#;
 const KIND: &str = r#""kind":""#;
 
 /// One event as one subscriber received it.
-#[derive(Clone)]
 struct Delivery {
     emitted: DateTime<Utc>,
+    /// When the message reached the subscriber's socket.
     arrived: DateTime<Utc>,
-    /// Until the message reached the subscriber's socket.
-    latency_ms: f64,
-    /// Until the client process read it.
-    read_ms: f64,
+    /// When the client process read it.
+    read: DateTime<Utc>,
     kind: String,
     bytes: usize,
     /// Its segment was merged with the next message's in the socket before the client read
     /// it (the kernel then keeps the later arrival time): `latency_ms` is an upper bound.
     merged: bool,
+}
+
+impl Delivery {
+    fn latency_ms(&self) -> f64 {
+        milliseconds(self.arrived - self.emitted)
+    }
+
+    fn read_ms(&self) -> f64 {
+        milliseconds(self.read - self.emitted)
+    }
 }
 
 fn milliseconds(duration: chrono::TimeDelta) -> f64 {
@@ -73,9 +81,9 @@ fn print_per_event(by_event: &[Vec<Delivery>]) {
     let Some(first) = by_event.first().and_then(|event| event.first()) else { return };
     println!("  (times after the first event, emitted at {})", first.emitted.format("%H:%M:%S%.3f"));
     for (ordinal, event) in by_event.iter().enumerate() {
-        let mut latencies: Vec<f64> = event.iter().map(|d| d.latency_ms).collect();
+        let mut latencies: Vec<f64> = event.iter().map(Delivery::latency_ms).collect();
         latencies.sort_by(f64::total_cmp);
-        let mut reads: Vec<f64> = event.iter().map(|d| d.read_ms).collect();
+        let mut reads: Vec<f64> = event.iter().map(Delivery::read_ms).collect();
         reads.sort_by(f64::total_cmp);
         let sample = &event[0];
         println!(
@@ -340,8 +348,7 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
                 deliveries.push(Delivery {
                     emitted,
                     arrived,
-                    latency_ms: milliseconds(arrived - emitted),
-                    read_ms: milliseconds(read - emitted),
+                    read,
                     kind: field(&text, KIND).unwrap_or("?").to_owned(),
                     bytes: text.len(),
                     merged: false,
@@ -399,8 +406,8 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
             if by_event.len() <= ordinal {
                 by_event.resize_with(ordinal + 1, Vec::new);
             }
-            latencies.push(delivery.latency_ms);
-            reads.push(delivery.read_ms);
+            latencies.push(delivery.latency_ms());
+            reads.push(delivery.read_ms());
             merged += usize::from(delivery.merged);
             by_event[ordinal].push(delivery);
         }
