@@ -12,11 +12,13 @@ import cv2  # noqa: E402
 from fer.classes import Video  # noqa: E402
 from fer.fer import FER  # noqa: E402
 
-path, analysis_fps = sys.argv[1], float(sys.argv[2])
+path, analysis_fps = os.path.abspath(sys.argv[1]), float(sys.argv[2])
 fps = cv2.VideoCapture(path).get(cv2.CAP_PROP_FPS) or 25.0
 frequency = max(1, round(fps / analysis_fps)) if analysis_fps > 0 else 1
 detector = FER(mtcnn=False)
 with tempfile.TemporaryDirectory() as out:
+    # `fer` writes its own data.csv into the working directory: keep it in the temporary one.
+    os.chdir(out)
     video = Video(path, outdir=out)
     started = time.perf_counter()
     video.analyze(detector, display=False, frequency=frequency, save_frames=False, save_video=False,
