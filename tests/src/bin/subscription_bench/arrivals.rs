@@ -111,7 +111,7 @@ impl<'s> TimestampedFrames<'s> {
 }
 
 /// The `SCM_TIMESTAMPNS` control message of a `recvmsg`, if any.
-fn receive_timestamp(header: &libc::msghdr) -> Option<DateTime<Utc>> {
+pub fn receive_timestamp(header: &libc::msghdr) -> Option<DateTime<Utc>> {
     // SAFETY: walks the control messages the kernel wrote within `msg_controllen`, with the
     // libc macros meant for it; the timespec is read unaligned.
     unsafe {
@@ -148,7 +148,7 @@ fn missing(bytes: &[u8]) -> usize {
 
 /// A whole server frame at the start of `bytes`: its opcode, payload range and length.
 /// Server frames are unmasked; the gateway doesn't fragment messages.
-fn parse(bytes: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
+pub fn parse(bytes: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
     let (&first, &second) = (bytes.first()?, bytes.get(1)?);
     let (length, start) = match second & 0x7f {
         126 => (u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?) as usize, 4),

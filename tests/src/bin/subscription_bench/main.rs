@@ -4,19 +4,28 @@
 //!
 //! cargo run --release -p imind-tests --bin subscription_bench -- [N] [--per-event] [--clients-same-priority]
 //!
-//! Latency runs from the event's `emittedAt` (the worker publishing it) to the kernel's receive
-//! timestamp on the subscriber's socket (see `arrivals`), and is also shown until the client
-//! process read it. The clients share this machine's cores with the gateway; by default they
-//! run below it (`SCHED_BATCH`, nice 19), so that they measure the gateway rather than compete
-//! with it as clients on machines of their own would not (`--clients-same-priority` to see
-//! them compete).
+//! Latency runs from the event's `emittedAt` (the worker publishing it) to the message's
+//! arrival at the subscriber, seen on the wire: a packet capture on the loopback interface
+//! (`capture`, needs root) timestamps every segment the gateway sends. Also shown: the
+//! subscriber socket's own receive timestamp (`arrivals`; an upper bound where TCP merged an
+//! unread message with the next) and when the client process read it.
+//!
+//! The clients share this machine's cores with the gateway. By default they run at the lowest
+//! priority (`SCHED_IDLE`, like the gateway's own analysis), so that they take only CPU time the
+//! gateway leaves, as clients on machines of their own would, and the kernel's scheduler treats
+//! a core running only them as free for the gateway's threads (measured: with the clients at
+//! `SCHED_BATCH` nice 19 instead, both gateway threads were at times woken onto one core for
+//! 70 ms while the other ran clients, doubling some fan-outs). `--clients-same-priority` to see
+//! them compete.
 //!
 //! To have every subscriber in place before the measured job runs, a long "blocker" job keeps
 //! the gateway's single worker busy while they connect and is cancelled once all are ready.
 
 mod arrivals;
+mod capture;
 
 use std::{
+    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -25,6 +34,7 @@ use std::{
 };
 
 use arrivals::{Frame, TimestampedFrames};
+use capture::{WireCapture, WireDelivery};
 use chrono::{DateTime, Utc};
 use imind_tests::{
     fixtures::uuid_of,
@@ -48,8 +58,6 @@ struct Delivery {
     arrived: DateTime<Utc>,
     /// When the client process read it.
     read: DateTime<Utc>,
-    kind: String,
-    bytes: usize,
     /// Its segment was merged with the next message's in the socket before the client read
     /// it (the kernel then keeps the later arrival time): `latency_ms` is an upper bound.
     merged: bool,
@@ -75,28 +83,58 @@ fn field<'t>(text: &'t str, opening: &str) -> Option<&'t str> {
     Some(&value[..value.find('"')?])
 }
 
+/// One event's latencies, as seen on the wire, in the sockets, and by the client process.
+struct EventLatencies<'d> {
+    kind: &'d str,
+    bytes: usize,
+    wire: Vec<f64>,
+    socket: Vec<f64>,
+    read: Vec<f64>,
+}
+
 /// Each event's kind, when it was emitted (after the first), its message size and its
-/// delivery latencies: shows which events make the tail.
-fn print_per_event(by_event: &[Vec<Delivery>]) {
-    let Some(first) = by_event.first().and_then(|event| event.first()) else { return };
-    println!("  (times after the first event, emitted at {})", first.emitted.format("%H:%M:%S%.3f"));
-    for (ordinal, event) in by_event.iter().enumerate() {
-        let mut latencies: Vec<f64> = event.iter().map(Delivery::latency_ms).collect();
-        latencies.sort_by(f64::total_cmp);
-        let mut reads: Vec<f64> = event.iter().map(Delivery::read_ms).collect();
-        reads.sort_by(f64::total_cmp);
-        let sample = &event[0];
+/// delivery latencies on the wire (and p99 in the socket and until read): shows which events
+/// make the tail.
+fn print_per_event(wire: &[WireDelivery], clients: &[Delivery]) {
+    let mut by_event: BTreeMap<DateTime<Utc>, EventLatencies> = BTreeMap::new();
+    for delivery in wire {
+        by_event
+            .entry(delivery.emitted)
+            .or_insert_with(|| EventLatencies {
+                kind: &delivery.kind,
+                bytes: delivery.bytes,
+                wire: vec![],
+                socket: vec![],
+                read: vec![],
+            })
+            .wire
+            .push(delivery.latency_ms());
+    }
+    for delivery in clients {
+        if let Some(event) = by_event.get_mut(&delivery.emitted) {
+            event.socket.push(delivery.latency_ms());
+            event.read.push(delivery.read_ms());
+        }
+    }
+    let Some(&first) = by_event.keys().next() else { return };
+    println!("  (times after the first event, emitted at {})", first.format("%H:%M:%S%.3f"));
+    for (ordinal, (emitted, event)) in by_event.iter_mut().enumerate() {
+        for latencies in [&mut event.wire, &mut event.socket, &mut event.read] {
+            latencies.sort_by(f64::total_cmp);
+        }
+        let wire = &event.wire;
         println!(
-            "  event {ordinal:>3} {:<9} at {:>6} ms, {:>5} B to {:>6}: min {:>5.1}  p50 {:>6.1}  p99 {:>6.1}  max {:>6.1} ms (read: p99 {:>6.1})",
-            sample.kind,
-            (sample.emitted - first.emitted).num_milliseconds(),
-            sample.bytes,
-            event.len(),
-            latencies[0],
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.99),
-            latencies.last().copied().unwrap_or(f64::NAN),
-            percentile(&reads, 0.99)
+            "  event {ordinal:>3} {:<9} at {:>6} ms, {:>5} B to {:>6}: min {:>5.1}  p50 {:>6.1}  p99 {:>6.1}  max {:>6.1} ms (p99 in the socket {:>6.1}, read {:>6.1})",
+            event.kind,
+            (*emitted - first).num_milliseconds(),
+            event.bytes,
+            wire.len(),
+            wire[0],
+            percentile(wire, 0.5),
+            percentile(wire, 0.99),
+            wire.last().copied().unwrap_or(f64::NAN),
+            percentile(&event.socket, 0.99),
+            percentile(&event.read, 0.99)
         );
     }
 }
@@ -165,20 +203,12 @@ async fn wait_until_ready(gateway: &Gateway) {
     panic!("the gateway did not become ready");
 }
 
-/// Moves the calling thread to `SCHED_BATCH` at nice 19: it never preempts the gateway and
-/// gets about 1.5 % of a core against each busy gateway thread, as clients on machines of
-/// their own would take nothing. Still above the gateway's analysis (`SCHED_IDLE`), so the
-/// clients read each message before the next arrives (an unread segment is merged with the
-/// next one in the socket, and the kernel keeps only the later arrival time).
+/// Moves the calling thread to `SCHED_IDLE`: it runs only on CPU time no other thread wants,
+/// and the scheduler places the gateway's threads on its core as if it were idle.
 fn only_leftover_cpu() {
     let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: changes the calling thread's (0) policy and nice value; no pointers outlive the
-    // calls.
-    let lowered = unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) == 0
-            && libc::setpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t, 19) == 0
-    };
-    if !lowered {
+    // SAFETY: changes the calling thread's (0) policy; no pointers outlive the call.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
         eprintln!("could not lower the clients' priority: {}", std::io::Error::last_os_error());
     }
 }
@@ -345,14 +375,7 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
                 {
                     previous.merged = true;
                 }
-                deliveries.push(Delivery {
-                    emitted,
-                    arrived,
-                    read,
-                    kind: field(&text, KIND).unwrap_or("?").to_owned(),
-                    bytes: text.len(),
-                    merged: false,
-                });
+                deliveries.push(Delivery { emitted, arrived, read, merged: false });
                 done = text.contains(r#""status":"DONE""#);
             }
             // Kept open, as a dashboard would, so closing ten thousand sockets doesn't overlap
@@ -374,6 +397,8 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
     );
 
     // Free the worker: the measured job runs now, with everyone listening.
+    let gateway_port = address.rsplit(':').next().and_then(|port| port.parse().ok()).expect("the gateway's port");
+    let capture = WireCapture::start(gateway_port).expect("a packet capture on the loopback interface (needs root)");
     let histogram_before = gateway_histogram(&address).await;
     graphql(
         &address,
@@ -394,29 +419,30 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
     let gateway_cpu = cpu_seconds(pid) - cpu_before;
     let clients_cpu = cpu_seconds(std::process::id()) - clients_before;
     let histogram_after = gateway_histogram(&address).await;
+    // The last segments are captured (the capture reads at the lowest priority).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let captured = tokio::task::spawn_blocking(move || capture.finish()).await.expect("the capture finishes");
     let (mut latencies, mut reads, mut merged) = (Vec::new(), Vec::new(), 0);
-    // Each subscriber's n-th delivery is the job's n-th event.
-    let mut by_event: Vec<Vec<Delivery>> = Vec::new();
+    let mut deliveries = Vec::new();
     let mut completed = 0;
     let mut sockets = Vec::with_capacity(subscribers);
     for result in results {
-        let (deliveries, done, socket) = result.expect("a subscriber panicked");
+        let (received, done, socket) = result.expect("a subscriber panicked");
         sockets.push(socket);
-        for (ordinal, delivery) in deliveries.into_iter().enumerate() {
-            if by_event.len() <= ordinal {
-                by_event.resize_with(ordinal + 1, Vec::new);
-            }
+        for delivery in received {
             latencies.push(delivery.latency_ms());
             reads.push(delivery.read_ms());
             merged += usize::from(delivery.merged);
-            by_event[ordinal].push(delivery);
+            deliveries.push(delivery);
         }
         completed += usize::from(done);
     }
     latencies.sort_by(f64::total_cmp);
     reads.sort_by(f64::total_cmp);
+    let mut wire: Vec<f64> = captured.deliveries.iter().map(WireDelivery::latency_ms).collect();
+    wire.sort_by(f64::total_cmp);
     if per_event {
-        print_per_event(&by_event);
+        print_per_event(&captured.deliveries, &deliveries);
     }
     let events_per_subscriber = latencies.len() as f64 / subscribers as f64;
     println!(
@@ -424,25 +450,40 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
         latencies.len()
     );
     println!(
-        "delivery latency (emitted → in the subscriber's socket): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 100 ms)",
+        "delivery latency (emitted → arrived at the subscriber, on the wire): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 100 ms)",
+        percentile(&wire, 0.5),
+        percentile(&wire, 0.9),
+        percentile(&wire, 0.99),
+        wire.last().copied().unwrap_or(f64::NAN)
+    );
+    let complete = if wire.len() == latencies.len() && captured.dropped == 0 && captured.unparsed == 0 {
+        "every delivery".to_owned()
+    } else {
+        format!(
+            "INCOMPLETE: {} segments dropped by the kernel, {} not starting with a frame",
+            captured.dropped, captured.unparsed
+        )
+    };
+    println!("  (captured {} of the {} deliveries the clients read: {complete})", wire.len(), latencies.len());
+    println!(
+        "in the subscriber's socket (its receive timestamp):        p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.9),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
     println!(
-        "  ({merged} of them counted as arriving with the next message: unread when it came, their segment was merged with its and only the later time kept)"
+        "  ({merged} of them unread when the next message came: TCP merged the two and kept only the later time, an upper bound)"
     );
     print_gateway_side(&histogram_before, &histogram_after);
     println!(
-        "until read by the client process (on the same cores):   p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "until read by the client process (on the same cores):     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&reads, 0.5),
         percentile(&reads, 0.9),
         percentile(&reads, 0.99),
         reads.last().copied().unwrap_or(f64::NAN)
     );
-    let priority =
-        if same_priority { "at the gateway's priority" } else { "below the gateway's priority (SCHED_BATCH, nice 19)" };
+    let priority = if same_priority { "at the gateway's priority" } else { "at the lowest priority (SCHED_IDLE)" };
     println!(
         "the {subscribers} clients (this process) used {clients_cpu:.1} s of CPU meanwhile, on the same cores, {priority}"
     );
