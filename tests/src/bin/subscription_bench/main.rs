@@ -283,6 +283,17 @@ fn print_gateway_side(before: &[(f64, u64)], after: &[(f64, u64)]) {
     );
 }
 
+/// One line of percentiles (of sorted milliseconds).
+fn print_latencies(what: &str, sorted: &[f64]) {
+    println!(
+        "{what}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.9),
+        percentile(sorted, 0.99),
+        sorted.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -424,7 +435,11 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
 
     // Free the worker: the measured job runs now, with everyone listening.
     let gateway_port = address.rsplit(':').next().and_then(|port| port.parse().ok()).expect("the gateway's port");
-    let capture = WireCapture::start(gateway_port).expect("a packet capture on the loopback interface (needs root)");
+    let capture = WireCapture::start(gateway_port)
+        .inspect_err(|error| {
+            eprintln!("no packet capture on the loopback interface ({error}; it needs root): socket timestamps only")
+        })
+        .ok();
     let histogram_before = gateway_histogram(&address).await;
     graphql(
         &address,
@@ -447,7 +462,8 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
     let histogram_after = gateway_histogram(&address).await;
     // The last segments are captured (the capture reads at the lowest priority).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let captured = tokio::task::spawn_blocking(move || capture.finish()).await.expect("the capture finishes");
+    let captured =
+        tokio::task::spawn_blocking(move || capture.map(WireCapture::finish)).await.expect("the capture finishes");
     let (mut latencies, mut reads, mut merged) = (Vec::new(), Vec::new(), 0);
     let mut deliveries = Vec::new();
     let mut completed = 0;
@@ -465,9 +481,7 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
     }
     latencies.sort_by(f64::total_cmp);
     reads.sort_by(f64::total_cmp);
-    let mut wire: Vec<f64> = captured.deliveries.iter().map(WireDelivery::latency_ms).collect();
-    wire.sort_by(f64::total_cmp);
-    if per_event {
+    if per_event && let Some(captured) = &captured {
         print_per_event(&captured.deliveries, &deliveries);
     }
     let events_per_subscriber = latencies.len() as f64 / subscribers as f64;
@@ -475,40 +489,34 @@ async fn run(gateway: Gateway, subscribers: usize, per_event: bool, same_priorit
         "job ran and every subscriber finished in {run_seconds:.1} s; {} deliveries ({events_per_subscriber:.1} events each), {completed}/{subscribers} saw DONE",
         latencies.len()
     );
-    println!(
-        "delivery latency (emitted → arrived at the subscriber, on the wire): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 100 ms)",
-        percentile(&wire, 0.5),
-        percentile(&wire, 0.9),
-        percentile(&wire, 0.99),
-        wire.last().copied().unwrap_or(f64::NAN)
-    );
-    let complete = if wire.len() == latencies.len() && captured.dropped == 0 && captured.unparsed == 0 {
-        "every delivery".to_owned()
+    if let Some(captured) = &captured {
+        let mut wire: Vec<f64> = captured.deliveries.iter().map(WireDelivery::latency_ms).collect();
+        wire.sort_by(f64::total_cmp);
+        print_latencies(
+            "delivery latency, target p99 < 100 ms (emitted → arrived at the subscriber, on the wire)",
+            &wire,
+        );
+        let complete = if wire.len() == latencies.len() && captured.dropped == 0 && captured.unparsed == 0 {
+            "every delivery".to_owned()
+        } else {
+            format!(
+                "INCOMPLETE: {} segments dropped by the kernel, {} not starting with a frame",
+                captured.dropped, captured.unparsed
+            )
+        };
+        println!("  (captured {} of the {} deliveries the clients read: {complete})", wire.len(), latencies.len());
+    }
+    let socket = if captured.is_some() {
+        "in the subscriber's socket (its receive timestamp)"
     } else {
-        format!(
-            "INCOMPLETE: {} segments dropped by the kernel, {} not starting with a frame",
-            captured.dropped, captured.unparsed
-        )
+        "delivery latency, target p99 < 100 ms (emitted → in the subscriber's socket, its receive timestamp)"
     };
-    println!("  (captured {} of the {} deliveries the clients read: {complete})", wire.len(), latencies.len());
-    println!(
-        "in the subscriber's socket (its receive timestamp):        p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.9),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN)
-    );
+    print_latencies(socket, &latencies);
     println!(
         "  ({merged} of them unread when the next message came: TCP merged the two and kept only the later time, an upper bound)"
     );
     print_gateway_side(&histogram_before, &histogram_after);
-    println!(
-        "until read by the client process (on the same cores):     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&reads, 0.5),
-        percentile(&reads, 0.9),
-        percentile(&reads, 0.99),
-        reads.last().copied().unwrap_or(f64::NAN)
-    );
+    print_latencies("until read by the client process (on the same cores)", &reads);
     let priority = if same_priority { "at the gateway's priority" } else { "at the lowest priority (SCHED_IDLE)" };
     println!(
         "the {subscribers} clients (this process) used {clients_cpu:.1} s of CPU meanwhile, on the same cores, {priority}"
