@@ -160,8 +160,8 @@ fn rss_kb(pid: u32, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The gateway's median RSS over a second: the blocker job's analysis allocates and returns
-/// memory all the time, by tens of MB, which a single reading would count as subscribers'.
+/// The gateway's median RSS over a second: the blocker job's analysis moves it by a few MB
+/// from one moment to the next, which a single reading would count as subscribers'.
 async fn steady_rss_kb(pid: u32) -> f64 {
     let mut samples = Vec::new();
     for _ in 0..40 {
