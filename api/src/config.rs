@@ -81,6 +81,8 @@ pub struct Settings {
     pub event_bus: EventBusKind,
     /// Seconds between server keep-alive messages on subscription sockets.
     pub ws_keepalive_secs: u64,
+    /// How long a subscription socket may stay open without `connection_init` (then 4408).
+    pub ws_init_timeout_ms: u64,
     /// Where the ONNX models are (default: the repository's `models/`, or `IMIND_MODELS_DIR`).
     pub models_dir: Option<PathBuf>,
 }
@@ -134,6 +136,7 @@ impl Default for Settings {
             job_retry_base_secs: 10,
             event_bus: EventBusKind::Auto,
             ws_keepalive_secs: 15,
+            ws_init_timeout_ms: 10_000,
             models_dir: None,
         }
     }

@@ -7,7 +7,7 @@
 //! pings, answered by every client) and closes them with 1001 "going away" when the process
 //! shuts down. Protocol errors close with the codes graphql-transport-ws defines: 4400
 //! unreadable message, 4401 subscribe before `connection_ack`, 4408 no `connection_init`
-//! within 10 s, 4409 subscription id in use, 4429 a second `connection_init`.
+//! within 10 s (`ws_init_timeout_ms`), 4409 subscription id in use, 4429 a second `connection_init`.
 //!
 //! The protocol is spoken here rather than through async-graphql's `WebSocket` stream so that
 //! one event reaching thousands of subscribers is serialised once (`graphql::fanout`) and each
@@ -34,8 +34,6 @@ use crate::{
     },
 };
 
-/// How long a client has to send `connection_init` after connecting.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many ready messages are written together, so one busy connection can't hold
 /// a runtime thread for long.
 const MAX_BATCH: usize = 32;
@@ -43,7 +41,7 @@ const MAX_BATCH: usize = 32;
 pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
     let period = Duration::from_secs(app.settings.ws_keepalive_secs.max(1));
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    let init_deadline = tokio::time::sleep(Duration::from_millis(app.settings.ws_init_timeout_ms));
     tokio::pin!(init_deadline);
     // A child token of our own: a pending wait locks its token's waiter list on every poll,
     // and every connection polling the one server-wide token would contend for that lock on

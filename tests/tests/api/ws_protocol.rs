@@ -5,10 +5,11 @@
 use imind_tests::{
     TestApp,
     fixtures::{self, COUNSELLOR, World, global_id},
-    spawn_app,
+    spawn_app, spawn_app_with,
     ws::{Event, GraphQLSocket, Protocol},
 };
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 const DASHBOARD: &str = "subscription($c: ID!) { sessionEvents(childId: $c) { kind } }";
 
@@ -66,6 +67,28 @@ async fn protocol_violations_close_with_the_graphql_transport_ws_codes() {
     socket.send_text(&subscribe("same", DASHBOARD, child.clone())).await.unwrap();
     socket.send_text(&subscribe("same", DASHBOARD, child)).await.unwrap();
     assert_eq!(close_code(&mut socket).await, Some(4409));
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    const DEADLINE: Duration = Duration::from_millis(300);
+    let app = spawn_app_with(false, |settings| settings.ws_init_timeout_ms = DEADLINE.as_millis() as u64).await;
+    World::build(&app.db).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    for protocol in [Protocol::TransportWs, Protocol::Legacy] {
+        let opened = Instant::now();
+        let mut silent = GraphQLSocket::open(&app.address, protocol).await.unwrap();
+        let code = tokio::time::timeout(Duration::from_secs(5), close_code(&mut silent)).await;
+        assert_eq!(code, Ok(Some(4408)), "{protocol:?}");
+        let waited = opened.elapsed();
+        assert!(waited >= DEADLINE && waited < Duration::from_secs(5), "{protocol:?}: closed after {waited:?}");
+    }
+
+    // A client that initialised in time keeps its socket past the deadline.
+    let mut socket = GraphQLSocket::connect(&app.address, Protocol::TransportWs, Some(&token)).await.unwrap();
+    tokio::time::sleep(DEADLINE * 2).await;
+    socket.send_text(r#"{"type":"ping"}"#).await.unwrap();
+    assert_eq!(socket.receive().await.unwrap().unwrap(), json!({ "type": "pong" }), "still open");
 }
 
 #[tokio::test]
