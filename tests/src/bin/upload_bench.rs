@@ -13,6 +13,10 @@ use imind_tests::{
     spawn_app_with_store,
 };
 
+/// The gateway runs in this process: with the allocator `imind` ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// utime + stime of a process (`self` or a pid), in seconds.
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
