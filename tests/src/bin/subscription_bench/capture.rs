@@ -66,14 +66,14 @@ const ETH_P_IP: u16 = libc::ETH_P_IP as u16;
 impl WireCapture {
     /// Starts capturing the segments that `gateway_port` sends over the loopback interface.
     pub fn start(gateway_port: u16) -> io::Result<Self> {
+        // Protocol 0: nothing is queued until `bind` names one, after the filter is attached.
         // SAFETY: plain socket creation; the descriptor is owned from here on.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(ETH_P_IP.to_be())) };
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` was just returned by socket() and nothing else owns it.
         let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-        // The filter is attached before binding, so no unfiltered packet is ever queued.
         let mut program = filter(gateway_port);
         let program = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
         set_option(&socket, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)?;
@@ -86,6 +86,7 @@ impl WireCapture {
         let mut address: libc::sockaddr_ll = unsafe { mem::zeroed() };
         address.sll_family = libc::AF_PACKET as u16;
         address.sll_protocol = ETH_P_IP.to_be();
+        // SAFETY: looks up a NUL-terminated interface name.
         address.sll_ifindex = unsafe { libc::if_nametoindex(c"lo".as_ptr()) } as i32;
         // SAFETY: binds the open socket to a live, correctly sized address.
         let bound = unsafe {
