@@ -7,7 +7,10 @@
 //! moment it was delivered, whenever the client reads it. Parsing frames by hand also keeps
 //! the clients' own CPU use low (no per-message allocation beyond the text).
 
-use std::{io, mem, os::fd::AsRawFd};
+use std::{
+    io, mem,
+    os::fd::{AsRawFd, RawFd},
+};
 
 use chrono::{DateTime, Utc};
 use tokio::{io::Interest, net::TcpStream};
@@ -77,23 +80,11 @@ impl<'s> TimestampedFrames<'s> {
         loop {
             self.stream.readable().await?;
             let free = &mut self.buffer[self.filled..self.filled + wanted];
-            let mut control = [0u64; 16];
             let mut timestamp = None;
             let received = self.stream.try_io(Interest::READABLE, || {
-                let mut iov = libc::iovec { iov_base: free.as_mut_ptr().cast(), iov_len: free.len() };
-                // SAFETY: msghdr is plain data; every pointer set below outlives the call.
-                let mut header: libc::msghdr = unsafe { mem::zeroed() };
-                header.msg_iov = &mut iov;
-                header.msg_iovlen = 1;
-                header.msg_control = control.as_mut_ptr().cast();
-                header.msg_controllen = mem::size_of_val(&control) as _;
-                // SAFETY: the buffers described by `header` are valid for writes of their lengths.
-                let read = unsafe { libc::recvmsg(fd, &mut header, 0) };
-                if read < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                timestamp = receive_timestamp(&header);
-                Ok(read as usize)
+                let (read, at) = receive_timestamped(fd, free)?;
+                timestamp = at;
+                Ok(read)
             });
             match received {
                 Ok(read) => {
@@ -110,8 +101,27 @@ impl<'s> TimestampedFrames<'s> {
     }
 }
 
+/// One `recvmsg` into `buffer`: the bytes read and the kernel's receive timestamp
+/// (`SO_TIMESTAMPNS`) of the last segment they came from, if the socket has it on.
+pub fn receive_timestamped(fd: RawFd, buffer: &mut [u8]) -> io::Result<(usize, Option<DateTime<Utc>>)> {
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut header: libc::msghdr = unsafe { mem::zeroed() };
+    header.msg_iov = &mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = mem::size_of_val(&control) as _;
+    // SAFETY: the buffers described by `header` are valid for writes of their lengths.
+    let read = unsafe { libc::recvmsg(fd, &mut header, 0) };
+    if read < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read as usize, receive_timestamp(&header)))
+}
+
 /// The `SCM_TIMESTAMPNS` control message of a `recvmsg`, if any.
-pub fn receive_timestamp(header: &libc::msghdr) -> Option<DateTime<Utc>> {
+fn receive_timestamp(header: &libc::msghdr) -> Option<DateTime<Utc>> {
     // SAFETY: walks the control messages the kernel wrote within `msg_controllen`, with the
     // libc macros meant for it; the timespec is read unaligned.
     unsafe {

@@ -193,24 +193,9 @@ fn read_until_stopped(socket: &OwnedFd, stop: &AtomicBool) -> (Vec<WireDelivery>
 }
 
 fn receive(socket: &OwnedFd, packet: &mut [u8]) -> io::Result<(usize, DateTime<Utc>)> {
-    let mut control = [0u64; 8];
-    let mut iov = libc::iovec { iov_base: packet.as_mut_ptr().cast(), iov_len: packet.len() };
-    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
-    let mut header: libc::msghdr = unsafe { mem::zeroed() };
-    header.msg_iov = &mut iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control.as_mut_ptr().cast();
-    header.msg_controllen = mem::size_of_val(&control) as _;
-    // SAFETY: the buffers described by `header` are valid for writes of their lengths.
-    let read = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, 0) };
-    if read < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let arrived = arrivals::receive_timestamp(&header).unwrap_or_else(|| {
-        // Without the kernel's time the measurement would be the reader's: refuse it.
-        panic!("a captured packet without its timestamp");
-    });
-    Ok((read as usize, arrived))
+    let (read, arrived) = arrivals::receive_timestamped(socket.as_raw_fd(), packet)?;
+    // Without the kernel's time the measurement would be the reader's: refuse it.
+    Ok((read, arrived.expect("a captured packet carries its timestamp")))
 }
 
 /// The messages in one captured IPv4/TCP segment; `Err(its destination port)` if its payload
