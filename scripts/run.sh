@@ -18,6 +18,6 @@ if [[ "${1:-}" == "--no-demo" ]]; then
 fi
 
 step "building imind (release)"
-cargo build --release --locked -p imind-api
+cargo build --release --locked -p imind
 step "starting: GraphiQL at http://${IMIND_BIND:-127.0.0.1:8080}/ — demo logins in README.md"
 exec ./target/release/imind serve "${args[@]}" "$@"

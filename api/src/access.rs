@@ -7,7 +7,7 @@
 //!   upload videos, run analyses and label tracked people. May create children (they are
 //!   assigned to the creator). May not delete children or change who is assigned.
 //! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
-//!   videos themselves.
+//!   videos themselves, nor to the counsellors' notes.
 //!
 //! Visibility is a SQL condition on `children` ([`child_scope`]): every entry point (a root
 //! list, `node`, `child`, `session`, `job`, every mutation) resolves its target's child under
@@ -31,6 +31,8 @@ use crate::{
 pub enum ChildAction {
     /// Read the child, its sessions, tracked people, intervals and jobs.
     Read,
+    /// Read the counsellors' notes on the child and its sessions.
+    ReadNotes,
     /// Change the child's name, birth date or notes.
     Edit,
     /// Change which counsellors and guardians are linked to the child.
@@ -65,7 +67,7 @@ pub fn role_allows(role: Role, action: ChildAction) -> bool {
     use ChildAction::*;
     match role {
         Role::Admin => true,
-        Role::Counsellor => matches!(action, Read | Edit | Record | WatchVideo),
+        Role::Counsellor => matches!(action, Read | ReadNotes | Edit | Record | WatchVideo),
         Role::Guardian => action == Read,
     }
 }
@@ -153,7 +155,14 @@ mod tests {
 
     #[test]
     fn guardians_only_read() {
-        for action in [ChildAction::Edit, ChildAction::Assign, ChildAction::Delete, ChildAction::Record] {
+        for action in [
+            ChildAction::ReadNotes,
+            ChildAction::Edit,
+            ChildAction::Assign,
+            ChildAction::Delete,
+            ChildAction::Record,
+            ChildAction::WatchVideo,
+        ] {
             assert!(!role_allows(Role::Guardian, action), "{action:?}");
         }
         assert!(role_allows(Role::Guardian, ChildAction::Read));
@@ -161,6 +170,7 @@ mod tests {
 
     #[test]
     fn counsellors_cannot_delete_or_reassign() {
+        assert!(role_allows(Role::Counsellor, ChildAction::ReadNotes));
         assert!(!role_allows(Role::Counsellor, ChildAction::Delete));
         assert!(!role_allows(Role::Counsellor, ChildAction::Assign));
         assert!(role_allows(Role::Counsellor, ChildAction::Record));

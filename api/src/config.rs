@@ -11,7 +11,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A value that must never reach a log line.
+/// A value that must never reach a log line. Our own rather than `secrecy`'s: the settings are
+/// serialised as figment's defaults layer, and `secrecy` (rightly) refuses to serialise.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
@@ -153,6 +154,12 @@ impl Settings {
             .merge(Env::prefixed("IMIND_").ignore(&["CONFIG"]))
             .extract()
             .with_context(|| format!("reading configuration ({} and IMIND_* variables)", file.display()))
+    }
+
+    /// Where temporary files go (uploads being probed, videos being analysed): inside the data
+    /// directory, so they are on the same disk as the blobs and never in a shared `/tmp`.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
     }
 
     /// The database URL to connect to, after applying the embedded default.

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use entity::{
-    analysis_job, behaviour_interval, child, child_counsellor, child_guardian, emotion_interval,
-    enums::{Behaviour, Emotion, JobStatus, ObjectRole, Role, SessionStatus},
-    session, tracked_object, user,
+    behaviour_interval, emotion_interval,
+    enums::{Behaviour, Emotion, ObjectRole, Role, SessionStatus},
+    tracked_object, user,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{
@@ -14,13 +14,22 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::users::{self, NewUser};
+pub use self::logins::*;
+use crate::{
+    children::{self, Links, NewChild},
+    jobs::queue,
+    sessions::{self, NewSession},
+    users::{self, NewUser},
+};
 
-pub const ORGANISATION: &str = "Demo Practice";
-pub const PASSWORD: &str = "demo-password";
-pub const ADMIN: &str = "admin@demo.local";
-pub const COUNSELLOR: &str = "counsellor@demo.local";
-pub const GUARDIAN: &str = "guardian@demo.local";
+/// The demo organisation and its logins.
+pub mod logins {
+    pub const ORGANISATION: &str = "Demo Practice";
+    pub const PASSWORD: &str = "demo-password";
+    pub const ADMIN: &str = "admin@demo.local";
+    pub const COUNSELLOR: &str = "counsellor@demo.local";
+    pub const GUARDIAN: &str = "guardian@demo.local";
+}
 
 /// A session length: 25 minutes.
 const SESSION_MS: i64 = 25 * 60 * 1000;
@@ -60,25 +69,14 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(20261125);
     let first_session = Utc.with_ymd_and_hms(2026, 9, 7, 15, 0, 0).single().expect("a valid date");
     for (child_index, demo) in CHILDREN.iter().enumerate() {
-        let now = Utc::now();
         let (y, m, d) = demo.birth_date;
-        let child = child::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            organisation_id: Set(organisation.id),
-            name: Set(demo.name.to_owned()),
-            birth_date: Set(NaiveDate::from_ymd_opt(y, m, d)),
-            notes: Set(Some("Demo record: all names and results are invented.".to_owned())),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        if demo.counselled {
-            child_counsellor::ActiveModel { child_id: Set(child.id), user_id: Set(counsellor) }.insert(&txn).await?;
-        }
-        if demo.guarded {
-            child_guardian::ActiveModel { child_id: Set(child.id), user_id: Set(guardian) }.insert(&txn).await?;
-        }
+        let notes = Some("Demo record: all names and results are invented.".to_owned());
+        let new = NewChild::parse(demo.name, NaiveDate::from_ymd_opt(y, m, d), notes)?;
+        let links = Links {
+            counsellors: Some(if demo.counselled { vec![counsellor] } else { Vec::new() }),
+            guardians: Some(if demo.guarded { vec![guardian] } else { Vec::new() }),
+        };
+        let child = children::create(&txn, organisation.id, new, links).await?;
         for number in 0..demo.sessions {
             let recorded_at = first_session + Duration::days(7 * number as i64 + child_index as i64);
             // Later sessions go a little better: the trend view has something to show.
@@ -106,54 +104,22 @@ async fn seed_session(
     number: usize,
     progress: f64,
 ) -> anyhow::Result<()> {
-    let session = session::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        child_id: Set(child_id),
-        counsellor_id: Set(counsellor_id),
-        recorded_at: Set(recorded_at),
-        title: Set(format!("Play session {number}")),
-        notes: Set(None),
-        status: Set(SessionStatus::Done),
-        // Metadata of a video that was never stored: the demo has results but no footage.
-        video_blob_key: Set(None),
-        video_size_bytes: Set(Some(1_480_000_000)),
-        video_sha256: Set(Some(format!("{:064x}", rng.random::<u128>()))),
-        video_duration_ms: Set(Some(SESSION_MS)),
-        video_fps: Set(Some(25.0)),
-        video_width: Set(Some(1280)),
-        video_height: Set(Some(720)),
-        video_upload_key: Set(None),
-        video_upload_size: Set(None),
-        video_upload_expires_at: Set(None),
-        created_at: Set(recorded_at),
-        updated_at: Set(recorded_at),
-    }
-    .insert(db)
-    .await?;
+    let new = NewSession::parse(child_id, counsellor_id, recorded_at, &format!("Play session {number}"), None)?;
+    let mut session = sessions::row(new);
+    session.status = Set(SessionStatus::Done);
+    // Metadata of a video that was never stored: the demo has results but no footage.
+    session.video_size_bytes = Set(Some(1_480_000_000));
+    session.video_sha256 = Set(Some(format!("{:064x}", rng.random::<u128>())));
+    session.video_duration_ms = Set(Some(SESSION_MS));
+    session.video_fps = Set(Some(25.0));
+    session.video_width = Set(Some(1280));
+    session.video_height = Set(Some(720));
+    session.created_at = Set(recorded_at);
+    session.updated_at = Set(recorded_at);
+    let session = session.insert(db).await?;
     let frames = SESSION_MS / 40;
-    analysis_job::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        session_id: Set(session.id),
-        status: Set(JobStatus::Done),
-        stage: Set("done".into()),
-        progress: Set(100.0),
-        frames_done: Set(frames),
-        frames_total: Set(frames),
-        attempts: Set(1),
-        max_attempts: Set(3),
-        error: Set(None),
-        options: Set(None),
-        idempotency_key: Set(None),
-        lease_owner: Set(None),
-        lease_expires_at: Set(None),
-        heartbeat_at: Set(None),
-        run_after: Set(recorded_at),
-        created_at: Set(recorded_at + Duration::hours(1)),
-        started_at: Set(Some(recorded_at + Duration::hours(1))),
-        finished_at: Set(Some(recorded_at + Duration::hours(1) + Duration::minutes(2))),
-    }
-    .insert(db)
-    .await?;
+    let analysed_at = recorded_at + Duration::hours(1);
+    queue::insert_done(db, session.id, frames, analysed_at, analysed_at + Duration::minutes(2)).await?;
 
     for (label, role, confidence, linked) in
         [("Person 1", ObjectRole::Child, 0.86, number % 2 == 1), ("Person 2", ObjectRole::Adult, 0.93, false)]

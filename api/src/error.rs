@@ -1,14 +1,15 @@
 //! One error type for everything a client can be told, mapped to GraphQL error codes.
 //!
 //! Client mistakes carry a clear message. Internal failures are logged here with their whole
-//! cause chain (inside the request's span, so the log line has the request id) and reach the
-//! client only as "internal error" plus that request id — see `http::graphql`.
+//! cause chain (inside the request's or connection's span, so the log line has its id) and
+//! reach the client only as "internal error" plus that id — see `graphql::errors`, which every
+//! transport runs through.
 
 use std::sync::Arc;
 
 use async_graphql::ErrorExtensions;
 
-/// The `extensions.code` values clients rely on (../shared/API.md).
+/// The `extensions.code` values clients rely on (docs/api.md).
 pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";

@@ -1,45 +1,59 @@
-//! i-mind's gateway: the GraphQL API over sessions, tracked people and their observed
-//! expression and behaviour intervals, plus the `imind` command line.
+//! i-mind's gateway: the GraphQL API over children, sessions, tracked people and their observed
+//! expression and behaviour intervals; the durable analysis queue and its workers; the blob
+//! stores. The `imind` binary (crate `imind`, in `cli/`) is a thin layer over what is
+//! re-exported here. Modules are private, so the compiler reports what nothing uses.
 //!
 //! # Layout
-//! - [`cli`] — the `imind` subcommands; `main.rs` only parses and dispatches.
-//! - [`config`] — layered settings: defaults → `imind.toml` → `IMIND_*` variables.
-//! - [`app`] — builds one gateway (database, migrations, keys, listener) and runs it until
-//!   shutdown.
-//! - [`http`] — axum routes: `/graphql`, GraphiQL at `/`, `/healthz`, `/readyz`, `/metrics`;
-//!   request ids and the masking of internal errors.
-//! - [`graphql`] — schema, types, per-request DataLoaders and cursor connections; the
-//!   subscriptions live there too.
-//! - [`jobs`] — the durable analysis queue, the worker pool and the event bus.
-//! - [`blob`] — where videos live (local directory or S3); [`videos`] — accepting an upload;
-//!   [`multipart`] — the GraphQL multipart request read as it arrives.
-//! - [`ws`] — subscriptions over WebSocket (both protocols, token in `connection_init`).
-//! - [`access`] — THE place where rights are decided (role × action × which children).
-//! - [`auth`] — passwords (argon2id), access tokens (JWT) and rotating refresh tokens.
-//! - [`error`] — the one error enum and its GraphQL codes.
-//! - [`domain`] — validated input newtypes; [`users`] — creating organisations and users.
-//! - [`db`], [`sql`] — connections, migrations and the few hand-written statements.
-//! - [`demo`] — the `--demo` seed; [`metrics`], [`telemetry`] — observability.
+//! From the bottom up — a module only uses the ones above it in this list:
+//! - `config` — layered settings: defaults → `imind.toml` → `IMIND_*` variables.
+//! - `error` — the one error enum and its codes; `domain` — validated input values;
+//!   `digest` — SHA-256 hex; `sql` — the few hand-written statements; `metrics`, `telemetry`.
+//! - `db` — connections and migrations; `blob` — where videos live (local directory or S3).
+//! - `auth` — passwords, access tokens, refresh tokens, and the caller a token proves;
+//!   `access` — THE place where rights are decided (role × action × which children).
+//! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
+//!   upload (probe, hash, store, record).
+//! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
+//!   the demo seed share these).
+//! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
+//!   `demo` — the `--demo` seed.
+//! - `state` — the shared services (`Services`, `AppState`): a leaf below the transports.
+//! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
+//!   subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
+//! - `app` — wiring: a gateway, or a worker process, run until shutdown.
 
-pub mod access;
-pub mod analyze_cli;
-pub mod app;
-pub mod auth;
-pub mod blob;
-pub mod cli;
-pub mod config;
-pub mod db;
-pub mod demo;
-pub mod domain;
-pub mod error;
-pub mod graphql;
-pub mod http;
-pub mod jobs;
-pub mod metrics;
-pub mod multipart;
-pub mod sql;
-pub mod telemetry;
-pub mod timeline_png;
-pub mod users;
-pub mod videos;
-pub mod ws;
+mod access;
+mod app;
+mod auth;
+mod blob;
+mod children;
+mod config;
+mod db;
+mod demo;
+mod digest;
+mod domain;
+mod error;
+mod graphql;
+mod http;
+mod jobs;
+mod metrics;
+mod multipart;
+mod sessions;
+mod sql;
+mod state;
+mod telemetry;
+mod users;
+mod videos;
+mod ws;
+
+pub use app::{Application, run_worker_process};
+pub use config::{BlobStoreKind, EventBusKind, Secret, Settings};
+pub use db::{connect as connect_database, migrate as migrate_database};
+pub use demo::{logins as demo_logins, seed as seed_demo};
+pub use graphql::sdl as schema_sdl;
+pub use jobs::{
+    bus::{EventBus, LocalBus},
+    queue,
+};
+pub use telemetry::{init as init_logging, init_for_tests as init_test_logging};
+pub use users::{NewUser, create_user, ensure_organisation};

@@ -37,14 +37,22 @@ fn malformed(message: impl Into<String>) -> MultipartError {
     MultipartError::Malformed(message.into())
 }
 
+/// What the file part delivers, in order: its bytes, then its end.
+#[derive(Debug)]
+pub enum FileChunk {
+    Bytes(Bytes),
+    /// The whole part has arrived (a closed channel without it means it did not).
+    End,
+}
+
 /// The file part while it arrives, for the resolver that stores it.
 pub struct LiveFile {
     /// Its exact length, when known in advance (see the module docs).
     pub expected_len: Option<u64>,
     /// Where the resolver should keep the local copy (the `Upload` value's file).
     pub path: std::path::PathBuf,
-    /// The bytes, then the end: `Ok(Bytes::new())` after the last chunk, or an error.
-    pub chunks: std::sync::Mutex<Option<mpsc::Receiver<Result<Bytes, MultipartError>>>>,
+    /// The bytes, then the end, or an error.
+    pub chunks: std::sync::Mutex<Option<mpsc::Receiver<Result<FileChunk, MultipartError>>>>,
 }
 
 /// Reads the request up to the start of its file part.
@@ -247,7 +255,7 @@ impl PartHeaders {
 pub struct FilePump<S> {
     reader: Reader<S>,
     delimiter: Vec<u8>,
-    sender: mpsc::Sender<Result<Bytes, MultipartError>>,
+    sender: mpsc::Sender<Result<FileChunk, MultipartError>>,
     max_file: u64,
 }
 
@@ -258,7 +266,7 @@ where
 {
     pub async fn run(mut self) {
         let outcome = self.pump().await;
-        let _ = self.sender.send(outcome.map(|()| Bytes::new())).await;
+        let _ = self.sender.send(outcome.map(|()| FileChunk::End)).await;
     }
 
     async fn pump(&mut self) -> Result<(), MultipartError> {
@@ -276,7 +284,7 @@ where
                     return Err(MultipartError::TooLarge(self.max_file));
                 }
                 if !last.is_empty() {
-                    let _ = self.sender.send(Ok(last)).await;
+                    let _ = self.sender.send(Ok(FileChunk::Bytes(last))).await;
                 }
                 return Ok(());
             }
@@ -291,7 +299,7 @@ where
                 if sent > self.max_file {
                     return Err(MultipartError::TooLarge(self.max_file));
                 }
-                if self.sender.send(Ok(chunk)).await.is_err() {
+                if self.sender.send(Ok(FileChunk::Bytes(chunk))).await.is_err() {
                     return Ok(());
                 }
             }
@@ -340,11 +348,7 @@ mod tests {
         let mut receiver = live.chunks.lock().unwrap().take().unwrap();
         let pumping = tokio::spawn(pump.run());
         let mut file = Vec::new();
-        loop {
-            let chunk = receiver.recv().await.expect("an end marker")?;
-            if chunk.is_empty() {
-                break;
-            }
+        while let FileChunk::Bytes(chunk) = receiver.recv().await.expect("an end marker")? {
             file.extend_from_slice(&chunk);
         }
         pumping.await.unwrap();

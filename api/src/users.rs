@@ -3,7 +3,9 @@
 
 use chrono::Utc;
 use entity::{enums::Role, organisation, user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -30,23 +32,38 @@ impl NewUser {
     }
 }
 
-/// The organisation with this name, created if missing.
-pub async fn ensure_organisation(db: &impl ConnectionTrait, name: &str) -> ApiResult<organisation::Model> {
+/// The organisation with this name, created if missing. Inserted in a savepoint, so that a
+/// concurrent creation of the same name (the unique index refuses ours) leaves an enclosing
+/// transaction usable and we take theirs.
+pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    name: &str,
+) -> ApiResult<organisation::Model> {
     let name = Label::parse("an organisation name", name, 200)?.into_inner();
-    if let Some(existing) = organisation::Entity::find().filter(organisation::Column::Name.eq(&name)).one(db).await? {
-        return Ok(existing);
+    let existing = || organisation::Entity::find().filter(organisation::Column::Name.eq(&name)).one(db);
+    if let Some(organisation) = existing().await? {
+        return Ok(organisation);
     }
-    Ok(organisation::ActiveModel { id: Set(Uuid::now_v7()), name: Set(name), created_at: Set(Utc::now()) }
-        .insert(db)
-        .await?)
+    let savepoint = db.begin().await?;
+    let row =
+        organisation::ActiveModel { id: Set(Uuid::now_v7()), name: Set(name.clone()), created_at: Set(Utc::now()) };
+    match row.insert(&savepoint).await {
+        Ok(organisation) => {
+            savepoint.commit().await?;
+            Ok(organisation)
+        }
+        Err(error) if is_unique_violation(&error) => {
+            savepoint.rollback().await?;
+            existing().await?.ok_or_else(|| error.into())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
+/// Adds a user. The unique index on `users.email` decides whether the address is taken.
 pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: NewUser) -> ApiResult<user::Model> {
-    if user::Entity::find().filter(user::Column::Email.eq(new.email.as_str())).one(db).await?.is_some() {
-        return Err(ApiError::bad_input(format!("a user with e-mail {} already exists", new.email.as_str())));
-    }
     let password_hash = password::hash(new.password.into_inner()).await?;
-    Ok(user::ActiveModel {
+    let row = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         organisation_id: Set(organisation_id),
         email: Set(new.email.as_str().to_owned()),
@@ -54,7 +71,16 @@ pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: 
         password_hash: Set(password_hash),
         role: Set(new.role),
         created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?)
+    };
+    row.insert(db).await.map_err(|error| {
+        if is_unique_violation(&error) {
+            ApiError::bad_input(format!("a user with e-mail {} already exists", new.email.as_str()))
+        } else {
+            error.into()
+        }
+    })
+}
+
+fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }

@@ -1,27 +1,36 @@
 //! Accepting a session's video: hash it, probe it with the inference engine, have it stored
 //! under a fresh key, then point the session at it in one update and remove the old video. A
 //! file that is not a decodable video is refused (`UNSUPPORTED_MEDIA`) and leaves nothing
-//! behind. Two ways in: a GraphQL upload while it arrives (`accept_live`), or a finished
-//! direct upload already in the store (`accept_stored`).
+//! behind. Two ways in: a GraphQL upload while it arrives (`accept_live`), or a direct upload
+//! to a signed URL (`start_direct_upload`, then `complete_direct_upload`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
 use entity::{enums::SessionStatus, session};
-use imind_inference::video::{probe, probe_url};
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-use sha2::{Digest, Sha256};
+use imind_inference::{VideoInfo, probe, probe_url};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
+use sha2::Digest;
 
 use crate::{
-    app::AppState,
+    blob::{self, BlobStore, LocalCopy, SignedRequest},
+    digest,
     error::{ApiError, ApiResult},
-    multipart::{LiveFile, MultipartError},
+    multipart::{FileChunk, LiveFile, MultipartError},
 };
+
+/// What accepting a video needs: where sessions are recorded, where videos are stored, and
+/// where temporary copies go.
+pub struct Videos<'a> {
+    pub db: &'a DatabaseConnection,
+    pub blobs: &'a dyn BlobStore,
+    pub temp_dir: PathBuf,
+}
 
 fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
     use std::io::Read;
-    let mut hasher = Sha256::new();
+    let mut hasher = digest::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -32,204 +41,247 @@ fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
+    Ok((digest::hex(hasher), size))
 }
 
-/// A temporary file under the data directory, removed when dropped.
-pub fn temp_file(state: &AppState) -> ApiResult<tempfile::TempPath> {
-    let file = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempfile_in(state.settings.data_dir.join("tmp"))
-        .map_err(|error| anyhow::Error::new(error).context("creating a temporary file"))?;
-    Ok(file.into_temp_path())
-}
-
-/// Checks and records a finished direct upload stored under `key`.
-pub async fn accept_stored(state: &AppState, session: session::Model, key: &str) -> ApiResult<session::Model> {
-    // An object that isn't on local disk is fetched to a temporary copy to probe and hash.
-    let (local, _fetched): (PathBuf, Option<tempfile::TempPath>) = match state.blobs.local_path(key) {
-        Some(path) => (path, None),
-        None => {
-            let temp = temp_file(state)?;
-            state.blobs.download(key, &temp).await?;
-            (temp.to_path_buf(), Some(temp))
-        }
-    };
-    let probed = {
-        let local = local.clone();
-        tokio::task::spawn_blocking(move || probe(&local)).await.map_err(anyhow::Error::new)?
-    };
-    let info = match probed {
-        Ok(info) => info,
-        Err(reason) => {
-            remove_quietly(state, key).await;
-            return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
-        }
-    };
-    let opened =
-        std::fs::File::open(&local).map_err(|error| anyhow::Error::new(error).context("reopening the upload"))?;
-    let hashed = tokio::task::spawn_blocking(move || hash_file(opened)).await.map_err(anyhow::Error::new)?;
-    let (sha256, size) = match hashed {
-        Ok(hashed) => hashed,
-        Err(error) => {
-            remove_quietly(state, key).await;
-            return Err(ApiError::UnsupportedMedia(format!("the video could not be read back: {error}")));
-        }
-    };
-    record(state, session, key, sha256, size, &info).await
-}
-
-/// Points the session at its new video in one update, then removes the old one.
-async fn record(
-    state: &AppState,
-    session: session::Model,
-    key: &str,
-    sha256: String,
-    size: u64,
-    info: &imind_inference::video::VideoInfo,
-) -> ApiResult<session::Model> {
-    let previous = session.video_blob_key.clone();
-    let mut model = session.into_active_model();
-    model.status = Set(SessionStatus::Ready);
-    model.video_blob_key = Set(Some(key.to_owned()));
-    model.video_size_bytes = Set(Some(size as i64));
-    model.video_sha256 = Set(Some(sha256));
-    model.video_duration_ms = Set(Some(info.duration_ms));
-    model.video_fps = Set(Some(info.fps));
-    model.video_width = Set(Some(info.width));
-    model.video_height = Set(Some(info.height));
-    model.video_upload_key = Set(None);
-    model.video_upload_size = Set(None);
-    model.video_upload_expires_at = Set(None);
-    model.updated_at = Set(Utc::now());
-    let updated = match model.update(&state.db).await {
-        Ok(updated) => updated,
-        Err(error) => {
-            remove_quietly(state, key).await;
-            return Err(error.into());
-        }
-    };
-    if let Some(previous) = previous.filter(|previous| previous != key) {
-        remove_quietly(state, &previous).await;
+impl Videos<'_> {
+    /// A temporary file for an upload's local copy, removed when dropped.
+    pub fn temp_file(&self) -> ApiResult<tempfile::TempPath> {
+        blob::temp_file(&self.temp_dir, "upload-")
+            .map_err(|error| anyhow::Error::new(error).context("creating a temporary file").into())
     }
-    Ok(updated)
+
+    /// Checks and records a finished direct upload stored under `key`.
+    async fn accept_stored(&self, session: session::Model, key: &str) -> ApiResult<session::Model> {
+        // An object that isn't on local disk is fetched to a temporary copy to probe and hash.
+        let copy = LocalCopy::of(self.blobs, key, &self.temp_dir).await.map_err(anyhow::Error::new)?;
+        let local = copy.path().to_owned();
+        let probed = {
+            let local = local.clone();
+            tokio::task::spawn_blocking(move || probe(&local)).await.map_err(anyhow::Error::new)?
+        };
+        let info = match probed {
+            Ok(info) => info,
+            Err(reason) => {
+                self.remove_quietly(key).await;
+                return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
+            }
+        };
+        let opened =
+            std::fs::File::open(&local).map_err(|error| anyhow::Error::new(error).context("reopening the upload"))?;
+        let hashed = tokio::task::spawn_blocking(move || hash_file(opened)).await.map_err(anyhow::Error::new)?;
+        let (sha256, size) = match hashed {
+            Ok(hashed) => hashed,
+            Err(error) => {
+                self.remove_quietly(key).await;
+                return Err(ApiError::UnsupportedMedia(format!("the video could not be read back: {error}")));
+            }
+        };
+        self.record(session, key, sha256, size, &info).await
+    }
+
+    /// Points the session at its new video in one update, then removes the old one.
+    async fn record(
+        &self,
+        session: session::Model,
+        key: &str,
+        sha256: String,
+        size: u64,
+        info: &VideoInfo,
+    ) -> ApiResult<session::Model> {
+        let previous = session.video_blob_key.clone();
+        let mut model = session.into_active_model();
+        model.status = Set(SessionStatus::Ready);
+        model.video_blob_key = Set(Some(key.to_owned()));
+        model.video_size_bytes = Set(Some(size as i64));
+        model.video_sha256 = Set(Some(sha256));
+        model.video_duration_ms = Set(Some(info.duration_ms));
+        model.video_fps = Set(Some(info.fps));
+        model.video_width = Set(Some(info.width));
+        model.video_height = Set(Some(info.height));
+        model.video_upload_key = Set(None);
+        model.video_upload_size = Set(None);
+        model.video_upload_expires_at = Set(None);
+        model.updated_at = Set(Utc::now());
+        let updated = match model.update(self.db).await {
+            Ok(updated) => updated,
+            Err(error) => {
+                self.remove_quietly(key).await;
+                return Err(error.into());
+            }
+        };
+        if let Some(previous) = previous.filter(|previous| previous != key) {
+            self.remove_quietly(&previous).await;
+        }
+        Ok(updated)
+    }
+
+    /// Accepts a video while it arrives (see `multipart`). Each chunk is hashed and either sent
+    /// straight on to the store — when the store takes streams and the request fixed the
+    /// file's length — or written to a local copy that is stored afterwards. Then it is probed:
+    /// the stored object through a short-lived URL, or the local copy.
+    pub async fn accept_live(&self, session: session::Model, live: &LiveFile, key: &str) -> ApiResult<session::Model> {
+        use std::io::Write;
+        let mut chunks = live
+            .chunks
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .ok_or_else(|| ApiError::bad_input("the upload can be read only once"))?;
+        let mut streaming = live.expected_len.filter(|len| *len > 0).and_then(|len| self.blobs.put_stream(key, len));
+        let streamed = streaming.is_some();
+        // Without a stream to the store, the bytes go to a local copy first.
+        let mut copy = match streaming {
+            Some(_) => None,
+            None => Some(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&live.path)
+                    .map_err(|error| anyhow::Error::new(error).context("opening the upload's local copy"))?,
+            ),
+        };
+        // Hashing runs on a thread of its own, beside writing and sending.
+        let (to_hasher, pieces) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
+        let hashing = std::thread::spawn(move || {
+            let mut hasher = digest::Hasher::new();
+            for piece in pieces {
+                hasher.update(&piece);
+            }
+            digest::hex(hasher)
+        });
+        let mut size = 0u64;
+        let received: ApiResult<()> = loop {
+            match chunks.recv().await {
+                Some(Ok(FileChunk::End)) => break Ok(()),
+                Some(Ok(FileChunk::Bytes(chunk))) => {
+                    if to_hasher.send(chunk.clone()).is_err() {
+                        break Err(anyhow::anyhow!("the hashing thread stopped").into());
+                    }
+                    size += chunk.len() as u64;
+                    if let Some(copy) = &mut copy
+                        && let Err(error) = copy.write_all(&chunk)
+                    {
+                        break Err(anyhow::Error::new(error).context("writing the upload's local copy").into());
+                    }
+                    if let Some(put) = &mut streaming
+                        && !put.send(chunk).await
+                    {
+                        break Err(anyhow::anyhow!("the blob store refused the upload mid-way").into());
+                    }
+                }
+                Some(Err(MultipartError::TooLarge(max))) => {
+                    break Err(ApiError::PayloadTooLarge(format!("videos may have at most {max} bytes")));
+                }
+                Some(Err(error)) => break Err(ApiError::bad_input(error.to_string())),
+                None => break Err(ApiError::bad_input("the upload was interrupted")),
+            }
+        };
+        drop(copy);
+        drop(to_hasher);
+        let received = received.and_then(|()| match live.expected_len {
+            Some(expected) if streaming.is_some() && size != expected => Err(ApiError::bad_input(format!(
+                "the file part had {size} bytes where the request's Content-Length implied {expected}; \
+                 end the body with the closing boundary and a line break, and retry"
+            ))),
+            _ => Ok(()),
+        });
+        if let Err(error) = received {
+            if let Some(put) = streaming {
+                put.abort().await;
+            }
+            return Err(error);
+        }
+        let probed = match streaming {
+            Some(put) => {
+                put.finish().await.context("storing the video")?;
+                let url = self.blobs.presign_get(key, std::time::Duration::from_secs(300)).await?.url;
+                tokio::task::spawn_blocking(move || probe_url(&url)).await.map_err(anyhow::Error::new)?
+            }
+            None => {
+                let path = live.path.clone();
+                tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
+            }
+        };
+        let info = match probed {
+            Ok(info) => info,
+            Err(reason) => {
+                if streamed {
+                    self.remove_quietly(key).await;
+                }
+                return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
+            }
+        };
+        if !streamed {
+            self.blobs.put_file(key, &live.path).await?;
+        }
+        let sha256 = tokio::task::spawn_blocking(move || hashing.join())
+            .await
+            .map_err(anyhow::Error::new)?
+            .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?;
+        self.record(session, key, sha256, size, &info).await
+    }
+
+    /// Starts a direct upload of exactly `size` bytes to a fresh key: a URL to PUT them to,
+    /// valid for `ttl`. An earlier upload of the session that was never completed is removed.
+    pub async fn start_direct_upload(
+        &self,
+        session: session::Model,
+        key: String,
+        size: u64,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> ApiResult<SignedRequest> {
+        let abandoned = session.video_upload_key.clone();
+        let signed = self.blobs.presign_put(&key, size, content_type, ttl).await?;
+        let mut model = session.into_active_model();
+        model.video_upload_key = Set(Some(key));
+        model.video_upload_size = Set(Some(size as i64));
+        model.video_upload_expires_at = Set(Some(signed.expires_at));
+        model.update(self.db).await?;
+        if let Some(abandoned) = abandoned {
+            self.remove_quietly(&abandoned).await;
+        }
+        Ok(signed)
+    }
+
+    /// Finishes a direct upload: checks the object is there with the announced size and is a
+    /// decodable video, and makes it the session's video. A refused upload is forgotten, so the
+    /// session may be uploaded again.
+    pub async fn complete_direct_upload(&self, session: session::Model) -> ApiResult<session::Model> {
+        let (Some(key), Some(expected)) = (session.video_upload_key.clone(), session.video_upload_size) else {
+            return Err(ApiError::bad_input("no upload in progress: call createVideoUpload first"));
+        };
+        match self.blobs.size(&key).await? {
+            None => return Err(ApiError::bad_input("nothing has been uploaded to the upload URL yet")),
+            Some(size) if size != expected as u64 => {
+                return Err(ApiError::bad_input(format!("{size} of the announced {expected} bytes arrived")));
+            }
+            Some(_) => {}
+        }
+        match self.accept_stored(session.clone(), &key).await {
+            Ok(stored) => Ok(stored),
+            Err(error) => {
+                let mut model = session.into_active_model();
+                model.video_upload_key = Set(None);
+                model.video_upload_size = Set(None);
+                model.video_upload_expires_at = Set(None);
+                model.update(self.db).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Deletes a blob, logging (not failing) when the store refuses: the database no longer
+    /// points at it, so at worst it is an orphan to clean up.
+    pub async fn remove_quietly(&self, key: &str) {
+        remove_quietly(self.blobs, key).await;
+    }
 }
 
-/// Accepts a video while it arrives (see `multipart`). Each chunk is hashed and either sent
-/// straight on to the store — when the store takes streams and the request fixed the file's
-/// length — or written to a local copy that is stored afterwards. Then it is probed: the
-/// stored object through a short-lived URL, or the local copy.
-pub async fn accept_live(
-    state: &AppState,
-    session: session::Model,
-    live: &LiveFile,
-    key: &str,
-) -> ApiResult<session::Model> {
-    use std::io::Write;
-    let mut chunks = live
-        .chunks
-        .lock()
-        .expect("not poisoned")
-        .take()
-        .ok_or_else(|| ApiError::bad_input("the upload can be read only once"))?;
-    let mut streaming = live.expected_len.filter(|len| *len > 0).and_then(|len| state.blobs.put_stream(key, len));
-    let streamed = streaming.is_some();
-    // Without a stream to the store, the bytes go to a local copy first.
-    let mut copy = match streaming {
-        Some(_) => None,
-        None => Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&live.path)
-                .map_err(|error| anyhow::Error::new(error).context("opening the upload's local copy"))?,
-        ),
-    };
-    // Hashing runs on a thread of its own, beside writing and sending.
-    let (to_hasher, pieces) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
-    let hashing = std::thread::spawn(move || {
-        let mut hasher = Sha256::new();
-        for piece in pieces {
-            hasher.update(&piece);
-        }
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
-    });
-    let mut size = 0u64;
-    let received: ApiResult<()> = loop {
-        match chunks.recv().await {
-            Some(Ok(chunk)) if chunk.is_empty() => break Ok(()),
-            Some(Ok(chunk)) => {
-                if to_hasher.send(chunk.clone()).is_err() {
-                    break Err(anyhow::anyhow!("the hashing thread stopped").into());
-                }
-                size += chunk.len() as u64;
-                if let Some(copy) = &mut copy
-                    && let Err(error) = copy.write_all(&chunk)
-                {
-                    break Err(anyhow::Error::new(error).context("writing the upload's local copy").into());
-                }
-                if let Some(put) = &mut streaming
-                    && !put.send(chunk).await
-                {
-                    break Err(anyhow::anyhow!("the blob store refused the upload mid-way").into());
-                }
-            }
-            Some(Err(MultipartError::TooLarge(max))) => {
-                break Err(ApiError::PayloadTooLarge(format!("videos may have at most {max} bytes")));
-            }
-            Some(Err(error)) => break Err(ApiError::bad_input(error.to_string())),
-            None => break Err(ApiError::bad_input("the upload was interrupted")),
-        }
-    };
-    drop(copy);
-    drop(to_hasher);
-    let received = received.and_then(|()| match live.expected_len {
-        Some(expected) if streaming.is_some() && size != expected => Err(ApiError::bad_input(format!(
-            "the file part had {size} bytes where the request's Content-Length implied {expected}; \
-             end the body with the closing boundary and a line break, and retry"
-        ))),
-        _ => Ok(()),
-    });
-    if let Err(error) = received {
-        if let Some(put) = streaming {
-            put.abort().await;
-        }
-        return Err(error);
-    }
-    let probed = match streaming {
-        Some(put) => {
-            put.finish().await.context("storing the video")?;
-            let url = state.blobs.presign_get(key, std::time::Duration::from_secs(300)).await?.url;
-            tokio::task::spawn_blocking(move || probe_url(&url)).await.map_err(anyhow::Error::new)?
-        }
-        None => {
-            let path = live.path.clone();
-            tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
-        }
-    };
-    let info = match probed {
-        Ok(info) => info,
-        Err(reason) => {
-            if streamed {
-                remove_quietly(state, key).await;
-            }
-            return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
-        }
-    };
-    if !streamed {
-        state.blobs.put_file(key, &live.path).await?;
-    }
-    let sha256 = tokio::task::spawn_blocking(move || hashing.join())
-        .await
-        .map_err(anyhow::Error::new)?
-        .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?;
-    record(state, session, key, sha256, size, &info).await
-}
-
-/// Deletes a blob, logging (not failing) when the store refuses: the database no longer points
-/// at it, so at worst it is an orphan to clean up.
-pub async fn remove_quietly(state: &AppState, key: &str) {
-    if let Err(error) = state.blobs.delete(key).await {
+/// Deletes a blob, logging (not failing) when the store refuses.
+pub async fn remove_quietly(blobs: &dyn BlobStore, key: &str) {
+    if let Err(error) = blobs.delete(key).await {
         tracing::warn!(key, error = format!("{error:#}"), "could not delete a blob");
     }
 }

@@ -1,20 +1,19 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::JobStatus;
+use crate::enums::{JobStage, JobStatus};
 
 /// One analysis of a session's video: a row in the durable job queue. Workers claim it with a
 /// lease (`lease_owner` until `lease_expires_at`) and heartbeat while running; an expired lease
-/// means the worker died and the job may be claimed again. Serialisable because job events
-/// carry the whole row across processes (PostgreSQL NOTIFY).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+/// means the worker died and the job may be claimed again. Only the gateway's queue module
+/// writes these rows.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "analysis_jobs")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub session_id: Uuid,
     pub status: JobStatus,
-    /// Free text naming the pipeline stage ("queued", "decoding", "tracking", ...).
-    pub stage: String,
+    pub stage: JobStage,
     /// 0..=100.
     pub progress: f64,
     pub frames_done: i64,

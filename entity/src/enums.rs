@@ -104,3 +104,51 @@ stored_enum! {
         Withdrawing = "WITHDRAWING",
     }
 }
+
+/// Where a job is within its life cycle, as `AnalysisJob.stage` says it (a `String` in the API,
+/// so new stages never break clients). Stored in its lower-case spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum JobStage {
+    /// Waiting for a worker.
+    #[sea_orm(string_value = "queued")]
+    #[serde(rename = "queued")]
+    Queued,
+    /// Claimed; the worker is fetching the video and loading the models.
+    #[sea_orm(string_value = "starting")]
+    #[serde(rename = "starting")]
+    Starting,
+    /// Going through the frames.
+    #[sea_orm(string_value = "analysing")]
+    #[serde(rename = "analysing")]
+    Analysing,
+    /// Every frame analysed (results being stored), or the job has ended DONE.
+    #[sea_orm(string_value = "done")]
+    #[serde(rename = "done")]
+    Done,
+    /// An attempt failed; queued again after a back-off.
+    #[sea_orm(string_value = "waiting to retry")]
+    #[serde(rename = "waiting to retry")]
+    WaitingToRetry,
+    #[sea_orm(string_value = "failed")]
+    #[serde(rename = "failed")]
+    Failed,
+    #[sea_orm(string_value = "cancelled")]
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+
+impl JobStage {
+    /// The stored (and API) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Starting => "starting",
+            Self::Analysing => "analysing",
+            Self::Done => "done",
+            Self::WaitingToRetry => "waiting to retry",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}

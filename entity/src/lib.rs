@@ -1,8 +1,12 @@
 //! sea-orm entities for i-mind's data model.
 //!
-//! One module per table. The enums the tables store (roles, statuses, labels) live in
-//! [`enums`] and double as GraphQL enums with the `graphql` feature, so the database and the
-//! API can never disagree about a label's spelling.
+//! # Layout
+//! - One module per table (`organisation`, `user`, `child`, `child_counsellor`,
+//!   `child_guardian`, `session`, `analysis_job`, `tracked_object`, `emotion_interval`,
+//!   `behaviour_interval`, `refresh_token`).
+//! - [`enums`] — the closed sets the tables store (roles, statuses, labels, job stages). They
+//!   double as GraphQL enums with the `graphql` feature, so the database and the API can never
+//!   disagree about a label's spelling.
 
 pub mod analysis_job;
 pub mod behaviour_interval;

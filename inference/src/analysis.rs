@@ -12,11 +12,10 @@ use std::{
 };
 
 use opencv::{core::Mat, prelude::MatTraitConst};
-use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     behaviour::{BehaviourRules, CHANNELS},
-    cancel::CancellationToken,
     error::InferenceError,
     labels::{Behaviour, Emotion, Role},
     models::{
@@ -68,11 +67,26 @@ impl Default for AnalysisOptions {
     }
 }
 
+/// Where an analysis is: going through the frames, or finished with them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Analysing,
+    Done,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Analysing => "analysing",
+            Stage::Done => "done",
+        }
+    }
+}
+
 /// How far an analysis is.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct Progress {
-    pub stage: &'static str,
+    pub stage: Stage,
     pub frames_done: i64,
     pub frames_total: i64,
     pub percent: f64,
@@ -91,18 +105,15 @@ pub trait AnalysisSink {
 pub struct NoSink;
 impl AnalysisSink for NoSink {}
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct EmotionShare {
     pub emotion: Emotion,
     pub fraction: f64,
     pub duration_ms: i64,
 }
 
-/// Serialised the way the API stores and serves it (camelCase; intervals name their label
-/// `emotion` / `behaviour`).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One person followed through the video.
+#[derive(Clone, Debug)]
 pub struct TrackedObject {
     pub track_id: u32,
     /// "Person 1", "Person 2", … in order of first appearance.
@@ -111,51 +122,12 @@ pub struct TrackedObject {
     pub role_confidence: f32,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
-    #[serde(serialize_with = "as_stored_intervals")]
     pub emotion_intervals: Vec<Interval<Emotion>>,
-    #[serde(serialize_with = "as_stored_intervals")]
     pub behaviour_intervals: Vec<Interval<Behaviour>>,
     pub emotion_share: Vec<EmotionShare>,
 }
 
-/// A label type and the name its intervals give it when stored (`emotion`, `behaviour`).
-trait StoredLabel: Serialize {
-    const FIELD: &'static str;
-}
-
-impl StoredLabel for Emotion {
-    const FIELD: &'static str = "emotion";
-}
-
-impl StoredLabel for Behaviour {
-    const FIELD: &'static str = "behaviour";
-}
-
-/// An interval as the API stores it: `{<label field>, startMs, endMs, meanConfidence, peakConfidence}`.
-struct Stored<'a, L>(&'a Interval<L>);
-
-impl<L: StoredLabel> Serialize for Stored<'_, L> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Interval", 5)?;
-        out.serialize_field(L::FIELD, &self.0.label)?;
-        out.serialize_field("startMs", &self.0.start_ms)?;
-        out.serialize_field("endMs", &self.0.end_ms)?;
-        out.serialize_field("meanConfidence", &self.0.mean_confidence)?;
-        out.serialize_field("peakConfidence", &self.0.peak_confidence)?;
-        out.end()
-    }
-}
-
-fn as_stored_intervals<L: StoredLabel, S: serde::Serializer>(
-    intervals: &[Interval<L>],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(intervals.iter().map(Stored))
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct AnalysisResult {
     pub video: VideoInfo,
     pub analysed_frames: i64,
@@ -164,7 +136,7 @@ pub struct AnalysisResult {
 }
 
 /// Wall time per stage, for the benchmark.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
     pub decode_wait: Duration,
@@ -244,7 +216,7 @@ pub fn analyze(
     let mut batch: Vec<Frame> = Vec::with_capacity(options.batch_size);
     let mut frames_done = 0i64;
     let mut frames_read = None;
-    sink.progress(&Progress { stage: "analysing", frames_done: 0, frames_total, percent: 0.0, eta_seconds: None });
+    sink.progress(&Progress { stage: Stage::Analysing, frames_done: 0, frames_total, percent: 0.0, eta_seconds: None });
 
     loop {
         if cancel.is_cancelled() {
@@ -287,7 +259,7 @@ pub fn analyze(
             let elapsed = started.elapsed().as_secs_f64();
             let fraction = (frames_done as f64 / frames_total as f64).min(1.0);
             sink.progress(&Progress {
-                stage: "analysing",
+                stage: Stage::Analysing,
                 frames_done,
                 frames_total,
                 percent: (fraction * 99.0).min(99.0),
@@ -347,7 +319,7 @@ pub fn analyze(
         .collect();
     timings.total = started.elapsed();
     sink.progress(&Progress {
-        stage: "done",
+        stage: Stage::Done,
         frames_done,
         frames_total: frames_done,
         percent: 100.0,
@@ -442,8 +414,7 @@ fn process_batch(
     let rgb: Vec<&Mat> = batch.iter().map(|frame| &frame.rgb).collect();
 
     // The two detectors run side by side, one core each: on small models that beats giving
-    // each model both cores in turn (measured on 2 cores: 1.9× the throughput of 2 intra-op
-    // threads used one model at a time).
+    // each model both cores in turn (docs/perf.md).
     let (faces, persons) = std::thread::scope(|scope| {
         let poses = &mut engine.poses;
         let frames = &rgb;

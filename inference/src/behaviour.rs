@@ -204,7 +204,7 @@ impl BehaviourRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{BoundingBox, Keypoint};
+    use crate::models::{BoundingBox, pose::Keypoint};
 
     /// A skeleton from a few named points; everything else unseen.
     fn person(points: &[(usize, f32, f32)], bbox: BoundingBox) -> Person {

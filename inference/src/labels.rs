@@ -26,13 +26,6 @@ impl Emotion {
         Emotion::Surprise,
         Emotion::Neutral,
     ];
-
-    /// The most likely expression and its probability.
-    pub fn from_probabilities(probabilities: &[f32; 7]) -> (Emotion, f32) {
-        let (index, probability) =
-            probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("seven classes");
-        (Emotion::ALL[index], *probability)
-    }
 }
 
 /// An observed posture or movement (rules in `behaviour`).

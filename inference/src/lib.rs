@@ -1,35 +1,43 @@
 //! The inference engine: turns a video into tracked people with observed facial-expression and
-//! behaviour intervals. It knows frames, tensors and time — nothing about databases or GraphQL.
+//! behaviour intervals. It knows frames, tensors and time — nothing about databases, GraphQL or
+//! how the API serialises results. Modules are private; what callers use is re-exported here.
 //!
 //! # Layout
-//! - [`analysis`] — `analyze(path, options, sink, cancel)`: the batched pipeline end to end.
-//! - [`runtime`] — loads ONNX Runtime from a shared library at run time and creates sessions;
+//! - `analysis` — `analyze(path, options, sink, cancel)`: the batched pipeline end to end.
+//! - `runtime` — loads ONNX Runtime from a shared library at run time and creates sessions;
 //!   a missing library or model fails at start-up with a message naming the fix.
-//! - [`models`] — one file per network (CenterFace faces, MoveNet people + keypoints,
+//! - `models` — one file per network (CenterFace faces, MoveNet people + keypoints,
 //!   mini-XCEPTION expressions): preprocessing, batched inference, decoding of outputs.
 //! - [`image`] — the few OpenCV conversions every model shares.
-//! - [`behaviour`] — posture, motion, hands and proximity rules on keypoints (documented there).
-//! - [`labels`] — the expression, behaviour and role label sets.
-//! - [`timeline`] — per-sample labels → smoothed intervals (documented there).
-//! - [`role`] — child/adult guess from relative body and face size.
-//! - [`tracker`] — stable person ids: Hungarian assignment, re-identification of returners.
-//! - [`video`] — `probe` and the decoder thread (OpenCV/FFmpeg), with typed errors for files
+//! - `behaviour` — posture, motion, hands and proximity rules on keypoints (documented there).
+//! - `labels` — the expression, behaviour and role label sets.
+//! - `timeline` — per-sample labels → smoothed intervals (documented there).
+//! - `role` — child/adult guess from relative body and face size.
+//! - `tracker` — stable person ids: Hungarian assignment, re-identification of returners.
+//! - `video` — `probe` and the decoder thread (OpenCV/FFmpeg), with typed errors for files
 //!   that are not analysable videos.
-//! - [`cancel`] — the cancellation token; [`error`] — typed errors.
+//! - `error` — typed errors. Cancellation is tokio-util's `CancellationToken`, the one the
+//!   gateway uses too: the pipeline and the decoder check it between frames.
 
-pub mod analysis;
-pub mod behaviour;
-pub mod cancel;
-pub mod error;
+mod analysis;
+mod behaviour;
+mod error;
 pub mod image;
-pub mod labels;
-pub mod models;
-pub mod role;
-pub mod runtime;
-pub mod timeline;
-pub mod tracker;
-pub mod video;
+mod labels;
+mod models;
+mod role;
+mod runtime;
+mod timeline;
+mod tracker;
+mod video;
 
-pub use analysis::{AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Engine, Progress, analyze};
+pub use analysis::{
+    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, EmotionShare, Engine, NoSink, Progress, Stage,
+    Timings, TrackedObject, analyze,
+};
 pub use error::{InferenceError, Result};
+pub use labels::{Behaviour, Emotion, Role};
+pub use models::{EmotionClassifier, FaceDetector, PoseEstimator, default_models_dir};
 pub use runtime::{Runtime, RuntimeOptions};
+pub use timeline::Interval;
+pub use video::{Decoded, VideoError, VideoInfo, probe, probe_url, spawn_decoder};

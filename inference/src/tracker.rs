@@ -24,7 +24,6 @@ pub struct Track {
     pub id: u32,
     pub bbox: BoundingBox,
     pub appearance: Appearance,
-    pub first_seen_ms: i64,
     pub last_seen_ms: i64,
     pub hits: u32,
 }
@@ -77,10 +76,6 @@ impl Tracker {
         Self { options, tracks: Vec::new(), next_id: 1 }
     }
 
-    pub fn tracks(&self) -> &[Track] {
-        &self.tracks
-    }
-
     /// Assigns a track id to each detection of the frame at `t_ms`.
     pub fn update(&mut self, t_ms: i64, detections: &[TrackedDetection]) -> Vec<u32> {
         let active: Vec<usize> =
@@ -118,7 +113,6 @@ impl Tracker {
                         id: self.next_id,
                         bbox: detection.bbox,
                         appearance: detection.appearance,
-                        first_seen_ms: t_ms,
                         last_seen_ms: t_ms,
                         hits: 0,
                     });
@@ -183,7 +177,7 @@ mod tests {
         // Person 1 comes back elsewhere in the room.
         let ids = tracker.update(6_000, &[detection(300.0, 5), detection(120.0, 1)]);
         assert_eq!(ids, [2, 1]);
-        assert_eq!(tracker.tracks().len(), 2, "no new id for a returning person");
+        assert_eq!(tracker.tracks.len(), 2, "no new id for a returning person");
         // A stranger who looks different is someone new.
         let ids = tracker.update(6_500, &[detection(300.0, 5), detection(120.0, 1), detection(500.0, 3)]);
         assert_eq!(ids, [2, 1, 3]);

@@ -15,7 +15,9 @@ use opencv::{
 };
 use serde::Serialize;
 
-use crate::{cancel::CancellationToken, image};
+use tokio_util::sync::CancellationToken;
+
+use crate::image;
 
 /// What a video is, as far as analysis cares.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,6 +1,9 @@
-//! Database schema migrations, one per file (sea-orm names a migration after its file).
-//! They run on `imind serve` start-up and with `imind migrate`; they work on SQLite and
-//! PostgreSQL alike.
+//! Database schema migrations. They run on `imind serve` start-up and with `imind migrate`;
+//! they work on SQLite and PostgreSQL alike.
+//!
+//! # Layout
+//! One migration per file, named after it (sea-orm's rule): `m20261125_000001_initial_schema`
+//! (every table, index and cascade), `m20261125_000002_pending_uploads` (direct uploads).
 
 pub use sea_orm_migration::prelude::*;
 

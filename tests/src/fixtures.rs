@@ -7,19 +7,19 @@ use entity::{
     enums::{Behaviour, Emotion, JobStatus, ObjectRole, Role, SessionStatus},
     session, tracked_object,
 };
-use imind_api::users::{self, NewUser};
+use imind_api::NewUser;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "a long test password";
 
 pub async fn organisation(db: &DatabaseConnection, name: &str) -> Uuid {
-    users::ensure_organisation(db, name).await.unwrap().id
+    imind_api::ensure_organisation(db, name).await.unwrap().id
 }
 
 pub async fn user(db: &DatabaseConnection, organisation_id: Uuid, email: &str, role: Role) -> Uuid {
     let new = NewUser::parse(email, email, role, PASSWORD.into()).unwrap();
-    users::create_user(db, organisation_id, new).await.unwrap().id
+    imind_api::create_user(db, organisation_id, new).await.unwrap().id
 }
 
 pub async fn child(db: &DatabaseConnection, organisation_id: Uuid, name: &str) -> Uuid {
@@ -96,7 +96,7 @@ pub async fn analysed_session(
         id: Set(Uuid::now_v7()),
         session_id: Set(session.id),
         status: Set(JobStatus::Done),
-        stage: Set("done".into()),
+        stage: Set(entity::enums::JobStage::Done),
         progress: Set(100.0),
         frames_done: Set(10),
         frames_total: Set(10),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use imind_api::{app::Application, config::Settings};
+use imind_api::{Application, Settings};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -56,7 +56,8 @@ async fn fresh_database_url(data_dir: &TempDir) -> String {
         None => format!("sqlite://{}?mode=rwc", data_dir.path().join("test.db").display()),
         Some(admin_url) => {
             let name = format!("imind_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = imind_api::db::connect(&admin_url, 1, None).await.expect("connecting to the test PostgreSQL");
+            let admin =
+                imind_api::connect_database(&admin_url, 1, None).await.expect("connecting to the test PostgreSQL");
             admin
                 .execute_raw(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
                 .await
@@ -171,11 +172,11 @@ pub async fn spawn_app_with_store(store: Store, configure: impl FnOnce(&mut Sett
     let endpoint = s3.as_ref().map(|server| server.endpoint.clone());
     let mut app = spawn_app_with(false, |settings| {
         if let Some(endpoint) = endpoint {
-            settings.blob_store = imind_api::config::BlobStoreKind::S3;
+            settings.blob_store = imind_api::BlobStoreKind::S3;
             settings.s3_endpoint = endpoint;
             settings.s3_bucket = "videos".into();
             settings.s3_access_key = S3_ACCESS_KEY.into();
-            settings.s3_secret_key = imind_api::config::Secret(S3_SECRET_KEY.into());
+            settings.s3_secret_key = imind_api::Secret(S3_SECRET_KEY.into());
         }
         configure(settings);
     })
@@ -186,14 +187,14 @@ pub async fn spawn_app_with_store(store: Store, configure: impl FnOnce(&mut Sett
 
 /// Starts a server; `seed_demo` is `serve --demo`; `configure` may change settings.
 pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    imind_api::telemetry::init_for_tests();
+    imind_api::init_test_logging();
     let data_dir = tempfile::tempdir().expect("a temporary directory");
     let mut settings = Settings {
         data_dir: data_dir.path().to_owned(),
         database_url: fresh_database_url(&data_dir).await,
         database_max_connections: 5,
         bind: "127.0.0.1:0".parse().unwrap(),
-        jwt_secret: imind_api::config::Secret(JWT_SECRET.into()),
+        jwt_secret: imind_api::Secret(JWT_SECRET.into()),
         ..Settings::default()
     };
     configure(&mut settings);
@@ -218,7 +219,8 @@ impl TestApp {
 async fn start_app(settings: Settings, seed_demo: bool, data_dir: TempDir) -> TestApp {
     let app = Application::build(settings.clone(), seed_demo).await.expect("the server builds");
     let address = format!("http://{}", app.local_addr());
-    let db = imind_api::db::connect(&settings.effective_database_url(), 2, None).await.expect("a second connection");
+    let db =
+        imind_api::connect_database(&settings.effective_database_url(), 2, None).await.expect("a second connection");
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use imind_api::config::{BlobStoreKind, Settings};
+use imind_api::{BlobStoreKind, Settings};
 use tempfile::TempDir;
 
 /// The `imind` binary of this checkout (debug build), built once per test process if needed;
@@ -23,7 +23,7 @@ pub fn build_imind(release: bool) -> PathBuf {
     let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "imind-api", "--bin", "imind"]).current_dir(&workspace);
+    build.args(["build", "--quiet", "-p", "imind", "--bin", "imind"]).current_dir(&workspace);
     if release {
         build.arg("--release");
     }

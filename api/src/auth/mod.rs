@@ -22,15 +22,32 @@ pub struct Viewer {
 #[derive(Clone, Debug)]
 pub enum Caller {
     Anonymous,
-    Rejected(String),
+    /// Something other than `Bearer <token>`.
+    Malformed,
+    /// A bearer token that proves nothing (expired, forged, another audience); why is logged.
+    Rejected,
     Authenticated(Viewer),
 }
 
 impl Caller {
+    /// The caller an `Authorization` value proves: the HTTP header, or the field of that name in
+    /// a WebSocket's `connection_init` payload. The one place bearer tokens are read.
+    pub fn from_authorization(value: Option<&str>, keys: &jwt::JwtKeys) -> Caller {
+        let Some(value) = value else { return Caller::Anonymous };
+        let Some(token) = jwt::bearer(value) else { return Caller::Malformed };
+        match keys.verify(token) {
+            Ok(viewer) => Caller::Authenticated(viewer),
+            Err(reason) => {
+                tracing::info!(%reason, "rejected access token");
+                Caller::Rejected
+            }
+        }
+    }
+
     pub fn viewer(&self) -> crate::error::ApiResult<Viewer> {
         match self {
             Caller::Authenticated(viewer) => Ok(*viewer),
-            Caller::Anonymous | Caller::Rejected(_) => Err(crate::error::ApiError::Unauthenticated),
+            Caller::Anonymous | Caller::Malformed | Caller::Rejected => Err(crate::error::ApiError::Unauthenticated),
         }
     }
 }

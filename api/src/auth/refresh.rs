@@ -4,26 +4,23 @@
 //! the client is confused); the whole family is revoked so the thief's copy dies too.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use entity::refresh_token;
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession,
     TransactionTrait, sea_query::Expr,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
 pub struct NewRefreshToken {
     pub token: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 fn digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 fn random_token() -> String {
@@ -54,7 +51,7 @@ pub async fn issue(
     }
     .insert(db)
     .await?;
-    Ok(NewRefreshToken { token, expires_at })
+    Ok(NewRefreshToken { token })
 }
 
 /// Exchanges a refresh token for a new one of the same family. Returns the user id.

@@ -5,9 +5,9 @@ use async_graphql::{Context, dataloader::DataLoader, dataloader::HashMapCache};
 
 use super::loaders::Loaders;
 use crate::{
-    app::AppState,
     auth::{Caller, Viewer},
     error::ApiResult,
+    state::AppState,
 };
 
 /// Everything one HTTP request brings to the schema.

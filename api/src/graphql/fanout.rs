@@ -29,6 +29,7 @@ use futures_util::{FutureExt, StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{AppSchema, RequestContext};
+use crate::auth::Viewer;
 
 /// How far a slow subscriber may fall behind its shared execution before it skips ahead.
 const BACKLOG: usize = 1024;
@@ -58,7 +59,15 @@ struct Delivery {
     last: bool,
 }
 
-type Key = (String, String, String, Option<String>);
+/// Executions are shared by identical subscriptions of one caller only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    viewer: Viewer,
+    query: String,
+    variables: String,
+    operation: Option<String>,
+}
+
 /// The latest response so far, and a receiver for the ones after it.
 type Joined = (Option<Payload>, broadcast::Receiver<Delivery>);
 
@@ -108,11 +117,9 @@ impl Execution {
     }
 
     /// Waits until the previous response has reached all but 0.1 % of its subscribers, or for
-    /// `MAX_PACING`. Each subscriber's connection is a task woken by the broadcast; if the next
-    /// response's wake-ups arrive while the previous ones are still queued, the runtime runs
-    /// the newly woken connections first and the previous response's last subscribers wait
-    /// for the whole second fan-out (measured: a job's DONE 85 ms after its last progress
-    /// report left part of 10,000 subscribers waiting 190 ms for that report).
+    /// `MAX_PACING`: if the next response's wake-ups were queued behind the previous ones, the
+    /// runtime would run the newly woken connections first and the previous response's last
+    /// subscribers would wait for the whole second fan-out (docs/perf.md).
     async fn until_delivered((undelivered, subscribers): &(Arc<AtomicUsize>, usize)) {
         let deadline = tokio::time::Instant::now() + MAX_PACING;
         while undelivered.load(Ordering::Relaxed) > subscribers / 1000 && tokio::time::Instant::now() < deadline {
@@ -172,9 +179,9 @@ impl SharedSubscriptions {
 }
 
 /// Who is asking, for the sharing key: the authenticated caller of the connection.
-fn caller_key(session_data: &Data) -> Option<String> {
+fn caller_key(session_data: &Data) -> Option<Viewer> {
     let context = session_data.get(&TypeId::of::<RequestContext>())?.downcast_ref::<RequestContext>()?;
-    Some(format!("{:?}", context.caller.viewer().ok()?))
+    context.caller.viewer().ok()
 }
 
 /// Whether the request runs a subscription: queries and mutations sent over the socket are
@@ -211,7 +218,8 @@ impl SharedSubscriptions {
                 .boxed();
         };
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-        let key = (caller, request.query.clone(), variables, request.operation_name.clone());
+        let key =
+            Key { viewer: caller, query: request.query.clone(), variables, operation: request.operation_name.clone() };
         let existing = self.running.lock().expect("not poisoned").get(&key).and_then(Weak::upgrade);
         let (execution, (latest, mut receiver)) = match existing.and_then(|e| e.join().map(|joined| (e, joined))) {
             Some(joined) => joined,

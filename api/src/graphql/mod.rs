@@ -1,32 +1,38 @@
-//! The GraphQL schema: queries, mutations, types, per-request loaders and connections.
+//! The GraphQL schema: queries, mutations, subscriptions, types, per-request loaders and
+//! connections.
+//!
+//! # Layout
+//! - `query`, `mutation` (one file per area), `subscription` — the root types.
+//! - `types` — the object types, one file per idea; `ids` — Relay global ids.
+//! - `guard` — decode an id, authorise it through `access`, load the row: every entry point.
+//! - `loaders` and `pagination` — batched nested edges and keyset cursor connections.
+//! - `errors` — the extension that codes and masks errors on every transport.
+//! - `fanout` — identical subscriptions of one user share one execution; `context` — what
+//!   resolvers find in the context.
 
-mod analysis_mutation;
-pub mod context;
+mod context;
+mod errors;
 pub mod fanout;
-pub mod ids;
-pub mod loaders;
+mod guard;
+mod ids;
+mod loaders;
 mod mutation;
-pub mod pagination;
+mod pagination;
 mod query;
 mod subscription;
-pub mod types;
+mod types;
 
-use async_graphql::{MergedObject, Schema, dataloader::DataLoader, dataloader::HashMapCache};
 use std::time::Duration;
 
-use analysis_mutation::AnalysisMutation;
-pub use context::RequestContext;
-use context::RequestLoader;
+use async_graphql::{Schema, dataloader::DataLoader, dataloader::HashMapCache};
+
+pub use context::{RequestContext, RequestLoader};
 use loaders::Loaders;
-use mutation::CoreMutation;
-pub use query::Query;
-pub use subscription::Subscription;
+use mutation::Mutation;
+use query::Query;
+use subscription::Subscription;
 
-/// Every mutation: accounts, children, sessions and uploads; analysis jobs.
-#[derive(MergedObject, Default)]
-pub struct Mutation(CoreMutation, AnalysisMutation);
-
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -36,6 +42,7 @@ pub fn build(state: AppState) -> AppSchema {
     Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
+        .extension(errors::ErrorPolicy)
         .data(state.clone())
         .finish()
 }

@@ -12,9 +12,8 @@ use std::{collections::HashMap, hash::Hash};
 
 use async_graphql::{
     SimpleObject,
-    connection::{Connection, Edge},
+    connection::{Connection, CursorType, Edge, OpaqueCursor},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Value};
 use serde::{Deserialize, Serialize};
@@ -52,17 +51,16 @@ pub struct CursorKey {
     pub id: Uuid,
 }
 
+/// Cursors are async-graphql's opaque cursors (URL-safe base64 of the key's JSON).
 impl CursorKey {
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor keys serialise"))
+    pub fn encode(self) -> String {
+        OpaqueCursor(self).encode_cursor()
     }
 
     fn decode(cursor: &str) -> ApiResult<Self> {
-        URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
+        OpaqueCursor::decode_cursor(cursor)
+            .map(|OpaqueCursor(key)| key)
+            .map_err(|_| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
     }
 }
 
@@ -268,6 +266,6 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let key = CursorKey { sort: SortValue::Int(42), id: Uuid::now_v7() };
-        assert_eq!(CursorKey::decode(&key.encode()).unwrap(), key);
+        assert_eq!(CursorKey::decode(&key.clone().encode()).unwrap(), key);
     }
 }

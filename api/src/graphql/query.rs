@@ -1,16 +1,18 @@
 use async_graphql::{Context, ID, Object};
 use entity::{analysis_job, behaviour_interval, child, emotion_interval, session, tracked_object, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use super::{
     context::ContextExt,
+    guard::{self, Guarded},
     ids::{self, Kind},
     loaders::ChildList,
     pagination::{Listing, PageRequest, PagedConnection, fetch_pages, into_connection, page_cost},
     types::{AnalysisJob, BehaviourInterval, Child, EmotionInterval, Node, Session, TrackedObject, User},
 };
 use crate::{
-    access::{self, ChildAction, Target},
+    access::{self, ChildAction},
     error::{ApiError, ApiResult},
 };
 
@@ -31,30 +33,20 @@ impl Query {
         let (kind, uuid) = ids::decode(&id)?;
         let node = match kind {
             Kind::User => fetch_user(ctx, uuid).await?.map(Node::User),
-            Kind::Child => fetch_child(ctx, uuid).await?.map(Node::Child),
-            Kind::Session => fetch_session(ctx, uuid).await?.map(Node::Session),
-            Kind::AnalysisJob => fetch_job(ctx, uuid).await?.map(Node::AnalysisJob),
+            Kind::Child => readable::<child::Entity>(ctx, uuid).await?.map(|row| Node::Child(Child(row))),
+            Kind::Session => readable::<session::Entity>(ctx, uuid).await?.map(|row| Node::Session(Session(row))),
+            Kind::AnalysisJob => {
+                readable::<analysis_job::Entity>(ctx, uuid).await?.map(|row| Node::AnalysisJob(AnalysisJob(row.into())))
+            }
             Kind::TrackedObject => {
-                readable(ctx, Target::Object(uuid)).await?;
-                tracked_object::Entity::find_by_id(uuid)
-                    .one(&ctx.state().db)
-                    .await?
-                    .map(|row| Node::TrackedObject(TrackedObject(row)))
+                readable::<tracked_object::Entity>(ctx, uuid).await?.map(|row| Node::TrackedObject(TrackedObject(row)))
             }
-            Kind::EmotionInterval => {
-                readable(ctx, Target::EmotionInterval(uuid)).await?;
-                emotion_interval::Entity::find_by_id(uuid)
-                    .one(&ctx.state().db)
-                    .await?
-                    .map(|row| Node::EmotionInterval(EmotionInterval(row)))
-            }
-            Kind::BehaviourInterval => {
-                readable(ctx, Target::BehaviourInterval(uuid)).await?;
-                behaviour_interval::Entity::find_by_id(uuid)
-                    .one(&ctx.state().db)
-                    .await?
-                    .map(|row| Node::BehaviourInterval(BehaviourInterval(row)))
-            }
+            Kind::EmotionInterval => readable::<emotion_interval::Entity>(ctx, uuid)
+                .await?
+                .map(|row| Node::EmotionInterval(EmotionInterval(row))),
+            Kind::BehaviourInterval => readable::<behaviour_interval::Entity>(ctx, uuid)
+                .await?
+                .map(|row| Node::BehaviourInterval(BehaviourInterval(row))),
         };
         Ok(node)
     }
@@ -79,41 +71,25 @@ impl Query {
     }
 
     async fn child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Child>> {
-        fetch_child(ctx, ids::decode_as(&id, Kind::Child)?).await
+        Ok(readable::<child::Entity>(ctx, ids::decode_as(&id, Kind::Child)?).await?.map(Child))
     }
 
     async fn session(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Session>> {
-        fetch_session(ctx, ids::decode_as(&id, Kind::Session)?).await
+        Ok(readable::<session::Entity>(ctx, ids::decode_as(&id, Kind::Session)?).await?.map(Session))
     }
 
     async fn job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<AnalysisJob>> {
-        fetch_job(ctx, ids::decode_as(&id, Kind::AnalysisJob)?).await
+        let job = readable::<analysis_job::Entity>(ctx, ids::decode_as(&id, Kind::AnalysisJob)?).await?;
+        Ok(job.map(|row| AnalysisJob(row.into())))
     }
 }
 
-/// `NOT_FOUND` unless the caller may read `target`.
-async fn readable(ctx: &Context<'_>, target: Target) -> ApiResult<()> {
-    let viewer = ctx.viewer()?;
-    access::authorize(&ctx.state().db, &viewer, target, ChildAction::Read).await?;
-    Ok(())
+/// The row, if the caller may read it (`NOT_FOUND` otherwise, like a row that does not exist).
+async fn readable<E: Guarded>(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<E::Model>> {
+    Ok(Some(guard::load_uuid::<E>(ctx, id, ChildAction::Read).await?.row))
 }
 
-async fn fetch_child(ctx: &Context<'_>, id: uuid::Uuid) -> ApiResult<Option<Child>> {
-    readable(ctx, Target::Child(id)).await?;
-    Ok(child::Entity::find_by_id(id).one(&ctx.state().db).await?.map(Child))
-}
-
-async fn fetch_session(ctx: &Context<'_>, id: uuid::Uuid) -> ApiResult<Option<Session>> {
-    readable(ctx, Target::Session(id)).await?;
-    Ok(session::Entity::find_by_id(id).one(&ctx.state().db).await?.map(Session))
-}
-
-async fn fetch_job(ctx: &Context<'_>, id: uuid::Uuid) -> ApiResult<Option<AnalysisJob>> {
-    readable(ctx, Target::Job(id)).await?;
-    Ok(analysis_job::Entity::find_by_id(id).one(&ctx.state().db).await?.map(AnalysisJob))
-}
-
-async fn fetch_user(ctx: &Context<'_>, id: uuid::Uuid) -> ApiResult<Option<User>> {
+async fn fetch_user(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<User>> {
     let viewer = ctx.viewer()?;
     let user = user::Entity::find_by_id(id)
         .filter(user::Column::OrganisationId.eq(access::user_scope(&viewer)))

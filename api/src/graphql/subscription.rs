@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use super::{
     context::ContextExt,
-    ids::{self, Kind},
+    guard,
     types::{AnalysisEvent, SessionEvent},
 };
 use crate::{
-    access::{self, ChildAction, Target},
-    app::AppState,
+    access::ChildAction,
     error::{ApiError, ApiResult},
     jobs::events::{JobEvent, JobEventKind},
+    state::AppState,
 };
 
 pub struct Subscription;
@@ -48,8 +48,7 @@ impl Subscription {
         child_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = SessionEvent> + use<>> {
         let state = ctx.state().clone();
-        let child_id = ids::decode_as(&child_id, Kind::Child)?;
-        access::authorize(&state.db, &ctx.viewer()?, Target::Child(child_id), ChildAction::Read).await?;
+        let (child_id, _) = guard::authorize::<entity::child::Entity>(ctx, &child_id, ChildAction::Read).await?;
         let mut events = state.bus.subscribe();
         let shutdown = state.shutdown.clone();
         Ok(async_stream::stream! {
@@ -75,15 +74,14 @@ async fn open_job(
     state: &AppState,
     job_id: &ID,
 ) -> ApiResult<(Receiver<Arc<JobEvent>>, Arc<JobEvent>)> {
-    let job_id = ids::decode_as(job_id, Kind::AnalysisJob)?;
-    let child_id = access::authorize(&state.db, &ctx.viewer()?, Target::Job(job_id), ChildAction::Read).await?;
+    let (job_id, child_id) = guard::authorize::<analysis_job::Entity>(ctx, job_id, ChildAction::Read).await?;
     let events = state.bus.subscribe();
     Ok((events, current_state(state, job_id, child_id).await?))
 }
 
 async fn current_state(state: &AppState, job_id: Uuid, child_id: Uuid) -> ApiResult<Arc<JobEvent>> {
     let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-    Ok(Arc::new(JobEvent::new(JobEventKind::for_status(job.status), child_id, job)))
+    Ok(Arc::new(JobEvent::announcing(child_id, job)))
 }
 
 /// The job's events from `current` on, until it ends. Progress never goes backwards within an
@@ -141,8 +139,8 @@ fn not_backwards(last: &JobEvent, event: Arc<JobEvent>) -> Option<Arc<JobEvent>>
         return None;
     }
     let mut patched = (*event).clone();
-    patched.job.progress = last.job.progress;
+    patched.job.percent = last.job.percent;
     patched.job.frames_done = last.job.frames_done;
-    patched.job.stage = last.job.stage.clone();
+    patched.job.stage = last.job.stage;
     Some(Arc::new(patched))
 }

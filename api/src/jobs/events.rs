@@ -1,9 +1,11 @@
 //! Job events: one JSON-serialisable type for every transport (broadcast channel or NOTIFY).
+//! They carry a [`JobSnapshot`] of their own, not the database row, so a migration of
+//! `analysis_jobs` does not change what gateways and workers say to each other.
 
 use chrono::{DateTime, Utc};
 use entity::{
     analysis_job,
-    enums::{Behaviour, Emotion, JobStatus},
+    enums::{Behaviour, Emotion, JobStage, JobStatus},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -64,13 +66,61 @@ pub struct LiveBehaviourInterval {
     pub peak_confidence: f64,
 }
 
+/// What clients may know of a job (the `AnalysisJob` type), as of one event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSnapshot {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub status: JobStatus,
+    pub stage: JobStage,
+    /// 0..=100.
+    pub percent: f64,
+    pub frames_done: i64,
+    pub frames_total: i64,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<analysis_job::Model> for JobSnapshot {
+    fn from(job: analysis_job::Model) -> Self {
+        Self {
+            id: job.id,
+            session_id: job.session_id,
+            status: job.status,
+            stage: job.stage,
+            percent: job.progress,
+            frames_done: job.frames_done,
+            frames_total: job.frames_total,
+            attempts: job.attempts,
+            error: job.error,
+            created_at: job.created_at,
+            finished_at: job.finished_at,
+        }
+    }
+}
+
+/// Intervals that became final during an analysis and have not been announced yet.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveIntervals {
+    pub emotions: Vec<LiveEmotionInterval>,
+    pub behaviours: Vec<LiveBehaviourInterval>,
+}
+
+impl LiveIntervals {
+    pub fn is_empty(&self) -> bool {
+        self.emotions.is_empty() && self.behaviours.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobEvent {
     pub kind: JobEventKind,
     /// The session's child, so dashboards can filter without a query.
     pub child_id: Uuid,
-    /// The job's row as of this event.
-    pub job: analysis_job::Model,
+    pub job: JobSnapshot,
     pub eta_seconds: Option<f64>,
     pub emotion_intervals: Vec<LiveEmotionInterval>,
     pub behaviour_intervals: Vec<LiveBehaviourInterval>,
@@ -78,7 +128,7 @@ pub struct JobEvent {
 }
 
 impl JobEvent {
-    pub fn new(kind: JobEventKind, child_id: Uuid, job: analysis_job::Model) -> Self {
+    pub fn new(kind: JobEventKind, child_id: Uuid, job: JobSnapshot) -> Self {
         Self {
             kind,
             child_id,
@@ -88,6 +138,18 @@ impl JobEvent {
             behaviour_intervals: Vec::new(),
             emitted_at: Utc::now(),
         }
+    }
+
+    /// The event that announces `job`'s state as it is now.
+    pub fn announcing(child_id: Uuid, job: analysis_job::Model) -> Self {
+        Self::new(JobEventKind::for_status(job.status), child_id, job.into())
+    }
+
+    /// Carries `intervals` along.
+    pub fn with_intervals(mut self, intervals: LiveIntervals) -> Self {
+        self.emotion_intervals = intervals.emotions;
+        self.behaviour_intervals = intervals.behaviours;
+        self
     }
 
     /// Whether the job has ended with this event (subscriptions complete on it).
@@ -124,27 +186,19 @@ impl JobEvent {
 mod tests {
     use super::*;
 
-    fn job() -> analysis_job::Model {
+    fn job() -> JobSnapshot {
         let now = Utc::now();
-        analysis_job::Model {
+        JobSnapshot {
             id: Uuid::now_v7(),
             session_id: Uuid::now_v7(),
             status: JobStatus::Done,
-            stage: "done".into(),
-            progress: 100.0,
+            stage: JobStage::Done,
+            percent: 100.0,
             frames_done: 10,
             frames_total: 10,
             attempts: 1,
-            max_attempts: 3,
             error: None,
-            options: None,
-            idempotency_key: None,
-            lease_owner: None,
-            lease_expires_at: None,
-            heartbeat_at: None,
-            run_after: now,
             created_at: now,
-            started_at: Some(now),
             finished_at: Some(now),
         }
     }

@@ -2,18 +2,21 @@
 //! engine, and the events that carry progress and partial results to subscribers.
 //!
 //! # Layout
-//! - [`queue`] — enqueue, claim with a lease (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite one
-//!   atomic statement), heartbeat, retry with back-off, cancel, release. Every state change of
-//!   a job happens here.
-//! - [`results`] — writes one analysis's people and intervals in one transaction that replaces
-//!   the session's earlier results.
-//! - [`worker`] — the worker pool (`imind worker`, or inside `imind serve`): claims, downloads,
-//!   analyses, heartbeats, publishes, stores; graceful shutdown releases the job.
-//! - [`events`] — what travels on the bus; [`bus`] — the bus seam: in-process broadcast or
-//!   PostgreSQL `LISTEN/NOTIFY`, so a subscriber on any gateway sees a job run anywhere.
+//! - [`queue`] — THE writer of job state: enqueue, claim with a lease (PostgreSQL `FOR UPDATE
+//!   SKIP LOCKED`; SQLite one atomic statement), heartbeat, complete, retry with back-off,
+//!   cancel, release; each change sets the session's status and is announced on the bus from
+//!   the same place.
+//! - `results` — the people and intervals of one analysis, written in the transaction in which
+//!   the queue marks the job DONE; `labels` — the engine's labels in the API's terms.
+//! - [`worker`] — the worker pool (`imind worker`, or inside `imind serve`): claiming loop, one
+//!   attempt, progress reports, the low-priority analysis thread.
+//! - [`events`] — what travels on the bus (its own types, not database rows); [`bus`] — the
+//!   bus seam: in-process broadcast or PostgreSQL `LISTEN/NOTIFY`, so a subscriber on any
+//!   gateway sees a job run anywhere.
 
 pub mod bus;
 pub mod events;
+mod labels;
 pub mod queue;
-pub mod results;
+mod results;
 pub mod worker;

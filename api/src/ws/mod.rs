@@ -25,20 +25,36 @@ use async_graphql::{
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{FutureExt, SinkExt, StreamExt, stream::BoxStream};
 
+use tracing::Instrument;
+
 use crate::{
-    app::AppState,
-    auth::{Caller, jwt},
+    auth::Caller,
     graphql::{
         self, RequestContext,
         fanout::{Live, SharedSubscriptions},
     },
+    state::AppState,
 };
 
 /// At most this many ready messages are written together, so one busy connection can't hold
 /// a runtime thread for long.
 const MAX_BATCH: usize = 32;
 
-pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
+/// Speaks `protocol` on `socket` until either side closes it. Its log lines (and masked errors)
+/// carry the connection's id.
+pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
+    let id = uuid::Uuid::new_v4();
+    let span = tracing::info_span!("subscriptions", connection = %id);
+    run(socket, protocol, app, executor, id).instrument(span).await
+}
+
+async fn run(
+    mut socket: WebSocket,
+    protocol: WebSocketProtocols,
+    app: AppState,
+    executor: SharedSubscriptions,
+    id: uuid::Uuid,
+) {
     let period = Duration::from_secs(app.settings.ws_keepalive_secs.max(1));
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let init_deadline = tokio::time::sleep(Duration::from_millis(app.settings.ws_init_timeout_ms));
@@ -48,7 +64,6 @@ pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: App
     // every event. Made once, not per loop, for the same reason.
     let shutdown = app.shutdown.child_token().cancelled_owned();
     tokio::pin!(shutdown);
-    let id = uuid::Uuid::new_v4();
     let mut connection = Connection {
         protocol,
         sampled: id.as_bytes()[0].is_multiple_of(16),
@@ -111,7 +126,7 @@ pub async fn serve(mut socket: WebSocket, protocol: WebSocketProtocols, app: App
             break "the server";
         }
     };
-    tracing::debug!(connection = %connection.id, closed_by, "subscription connection closed");
+    tracing::debug!(closed_by, "subscription connection closed");
 }
 
 async fn send_all(socket: &mut WebSocket, outgoing: &mut Vec<Message>) -> Result<(), axum::Error> {
@@ -270,14 +285,16 @@ fn connection_data(app: &AppState, payload: &serde_json::Value, connection_id: S
     let header = payload
         .as_object()
         .and_then(|fields| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization")))
-        .and_then(|(_, value)| value.as_str());
-    let Some(token) = header.and_then(jwt::bearer) else {
-        return Err(r#"authentication required: send {"Authorization": "Bearer <accessToken>"} in connection_init"#);
+        .map(|(_, value)| value.as_str().unwrap_or_default());
+    let viewer = match Caller::from_authorization(header, &app.jwt) {
+        Caller::Authenticated(viewer) => viewer,
+        Caller::Anonymous | Caller::Malformed => {
+            return Err(
+                r#"authentication required: send {"Authorization": "Bearer <accessToken>"} in connection_init"#,
+            );
+        }
+        Caller::Rejected => return Err("invalid or expired access token"),
     };
-    let viewer = app.jwt.verify(token).map_err(|reason| {
-        tracing::info!(%reason, "refused a subscription connection");
-        "invalid or expired access token"
-    })?;
     let mut data = Data::default();
     data.insert(RequestContext { caller: Caller::Authenticated(viewer), request_id: connection_id });
     data.insert(graphql::connection_loader(app));

@@ -1,7 +1,7 @@
 //! mini-XCEPTION trained on FER2013: seven facial-expression probabilities per face crop.
 //!
 //! Input `input` [N, 64, 64, 1] float NHWC; output `emotion` [N, 7] softmax in the order of
-//! [`EMOTIONS`]. Preprocessing follows the `fer` package: square the face box, pad 10 px each
+//! `Emotion::ALL` (FER2013's class order). Preprocessing follows the `fer` package: square the face box, pad 10 px each
 //! side, grayscale, bilinear resize to 64×64, x/255, then (x − 0.5)·2.
 
 use opencv::core::{Mat, Rect};
@@ -14,8 +14,6 @@ use crate::{
     runtime::Runtime,
 };
 
-/// FER2013's class order — the model's output order.
-pub const EMOTIONS: [&str; 7] = ["ANGRY", "DISGUST", "FEAR", "HAPPY", "SAD", "SURPRISE", "NEUTRAL"];
 const SIDE: i32 = 64;
 const PADDING: i32 = 10;
 

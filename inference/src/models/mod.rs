@@ -7,9 +7,9 @@ pub mod pose;
 
 use std::path::PathBuf;
 
-pub use emotion::{EMOTIONS, EmotionClassifier};
+pub use emotion::EmotionClassifier;
 pub use face::{Face, FaceDetector};
-pub use pose::{Keypoint, Person, PoseEstimator};
+pub use pose::{Person, PoseEstimator};
 
 /// Where the ONNX files are: `IMIND_MODELS_DIR`, else `models/` of the source tree.
 pub fn default_models_dir() -> PathBuf {

@@ -2,7 +2,9 @@
 //!
 //! Input `input` [1, H, W, 3] int32 RGB 0..255 (H, W multiples of 32). Output `output_0`
 //! [1, 6, 56]: 17 × (y, x, score) normalised to the input, then ymin, xmin, ymax, xmax, score.
-//! The graph has a fixed batch of one, so frames go through it one at a time.
+//! The graph has a fixed batch of one, so frames go through it one at a time. Keypoints come in
+//! COCO order: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles (left before
+//! right; `behaviour` names the indices it uses).
 
 use opencv::core::Mat;
 use ort::{session::Session, value::Tensor};
@@ -15,25 +17,6 @@ use crate::{
 };
 
 pub const PERSON_THRESHOLD: f32 = 0.2;
-pub const KEYPOINTS: [&str; 17] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Keypoint {

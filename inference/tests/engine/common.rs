@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use imind_inference::{Runtime, RuntimeOptions, models::default_models_dir};
+use imind_inference::{Runtime, RuntimeOptions, default_models_dir};
 
 pub fn runtime() -> Runtime {
     Runtime::load(RuntimeOptions { intra_threads: 1, ..RuntimeOptions::default() })

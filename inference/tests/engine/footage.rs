@@ -6,11 +6,8 @@ use super::common;
 use std::path::{Path, PathBuf};
 
 use imind_inference::{
-    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Engine, Progress, RuntimeOptions, analyze,
-    cancel::CancellationToken,
-    labels::{Behaviour, Emotion},
-    timeline::Interval,
-    video::VideoError,
+    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Behaviour, Emotion, Engine, Interval, Progress,
+    RuntimeOptions, Stage, VideoError, analyze,
 };
 use opencv::{
     core::{CV_8UC3, Mat, Rect, Scalar, Size},
@@ -18,19 +15,14 @@ use opencv::{
     prelude::*,
     videoio::VideoWriter,
 };
+use tokio_util::sync::CancellationToken;
 
 fn engine() -> Engine {
     Engine::load(RuntimeOptions { intra_threads: 2, ..RuntimeOptions::default() }, &common::models_dir()).unwrap()
 }
 
 fn run(path: &Path) -> Result<AnalysisResult, AnalysisError> {
-    analyze(
-        &mut engine(),
-        path,
-        &AnalysisOptions::default(),
-        &mut imind_inference::analysis::NoSink,
-        &CancellationToken::new(),
-    )
+    analyze(&mut engine(), path, &AnalysisOptions::default(), &mut imind_inference::NoSink, &CancellationToken::new())
 }
 
 /// Writes an MJPG clip of `seconds` at 10 fps; `frame(i)` draws frame i (BGR).
@@ -161,7 +153,7 @@ struct Recorder {
 impl AnalysisSink for Recorder {
     fn progress(&mut self, progress: &Progress) {
         self.percents.push(progress.percent);
-        self.done |= progress.stage == "done";
+        self.done |= progress.stage == Stage::Done;
         if let Some((_, token)) = self.cancel_after.as_ref().filter(|(after, _)| self.percents.len() > *after) {
             token.cancel();
         }

@@ -5,10 +5,7 @@ use super::common;
 
 use std::path::PathBuf;
 
-use imind_inference::{
-    image,
-    models::{EmotionClassifier, FaceDetector, PoseEstimator},
-};
+use imind_inference::{EmotionClassifier, FaceDetector, PoseEstimator, image};
 use opencv::core::Rect;
 use serde_json::Value;
 

@@ -5,10 +5,8 @@ use super::common;
 
 use std::path::{Path, PathBuf};
 
-use imind_inference::{
-    cancel::CancellationToken,
-    video::{Decoded, VideoError, probe, spawn_decoder},
-};
+use imind_inference::{Decoded, VideoError, probe, spawn_decoder};
+use tokio_util::sync::CancellationToken;
 
 fn scratch(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! `serve --demo`: the playground has a report to show, for each demo login.
 
-use imind_api::demo;
+use imind_api::demo_logins as demo;
 use imind_tests::spawn_app_with;
 use serde_json::json;
 
@@ -50,7 +50,7 @@ async fn demo_logins_see_reports() {
 async fn demo_seed_is_idempotent_and_has_trends() {
     let app = spawn_app_with(true, |_| {}).await;
     // Seeding again (a restart with --demo) changes nothing.
-    demo::seed(&app.db).await.unwrap();
+    imind_api::seed_demo(&app.db).await.unwrap();
     let token = app.login(demo::ADMIN, demo::PASSWORD).await;
     let response = app
         .graphql(

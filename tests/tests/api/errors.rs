@@ -1,8 +1,10 @@
-//! Internal errors are masked with a request id; client errors are clear and typed.
+//! Internal errors are masked with a request id; client errors are clear and typed — over HTTP
+//! and over WebSocket alike.
 
 use imind_tests::{
     fixtures::{self, ADMIN, World, global_id},
     spawn_app,
+    ws::{Event, GraphQLSocket, Protocol},
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
@@ -85,4 +87,61 @@ async fn health_readiness_metrics_and_playground() {
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("graphiql"), "GraphiQL is served at /");
+}
+
+/// The errors of the first message a subscription (or an operation sent over the socket) gets.
+async fn first_errors(socket: &mut GraphQLSocket, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    socket.subscribe("1", query, variables).await.unwrap();
+    match socket.next().await {
+        (_, Event::Next(payload)) => payload["errors"].clone(),
+        (_, Event::Error(payload)) if payload.is_array() => payload,
+        (_, Event::Error(payload)) => payload["errors"].clone(),
+        other => panic!("expected an answer to {query}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn websocket_operations_get_the_same_codes_and_masking() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let token = app.login(ADMIN, fixtures::PASSWORD).await;
+    for protocol in [Protocol::TransportWs, Protocol::Legacy] {
+        let mut socket = GraphQLSocket::connect(&app.address, protocol, Some(&token)).await.unwrap();
+        // A validation error from async-graphql itself gets its code here too.
+        let errors = first_errors(&mut socket, "{ nonsense }", json!({})).await;
+        assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{protocol:?}: {errors}");
+        assert!(errors[0]["message"].as_str().unwrap().contains("Unknown field"), "{errors}");
+    }
+
+    // Break the database under the server: intervals (a query's) and jobs (a subscription's).
+    for table in ["emotion_intervals", "analysis_jobs"] {
+        let drop = format!("DROP TABLE {table}");
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), drop)).await.unwrap();
+    }
+    let session = json!({ "id": global_id("Session", world.own_analysed.session) });
+    let job = json!({ "id": global_id("AnalysisJob", uuid::Uuid::now_v7()) });
+    let operations = [
+        (
+            "query($id: ID!) { session(id: $id) { objects { edges { node { emotionIntervals { totalCount } } } } } }",
+            session,
+        ),
+        ("subscription($id: ID!) { analysisProgress(jobId: $id) { kind } }", job),
+    ];
+    for protocol in [Protocol::TransportWs, Protocol::Legacy] {
+        for (query, variables) in &operations {
+            let mut socket = GraphQLSocket::connect(&app.address, protocol, Some(&token)).await.unwrap();
+            let errors = first_errors(&mut socket, query, variables.clone()).await;
+            let error = &errors[0];
+            assert_eq!(error["extensions"]["code"], "INTERNAL", "{protocol:?} {query}: {errors}");
+            let request_id = error["extensions"]["requestId"].as_str().expect("a request id").to_owned();
+            assert!(!request_id.is_empty());
+            assert_eq!(error["message"], format!("internal error (request id {request_id})"));
+            let text = errors.to_string().to_lowercase();
+            for leak in
+                ["emotion_intervals", "analysis_jobs", "select", "sqlite", "postgres", "no such table", "relation"]
+            {
+                assert!(!text.contains(leak), "{protocol:?}: the answer leaks `{leak}`: {text}");
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@
 fn schema_file_is_current() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
     let committed = std::fs::read_to_string(path).expect("schema.graphql exists at the repository root");
-    let current = imind_api::graphql::sdl();
+    let current = imind_api::schema_sdl();
     assert!(
         committed == current,
         "schema.graphql is stale: run `cargo run -p imind-api -- export-schema > schema.graphql`"
@@ -13,6 +13,6 @@ fn schema_file_is_current() {
 
 #[test]
 fn schema_documents_that_expressions_are_observations() {
-    let sdl = imind_api::graphql::sdl();
+    let sdl = imind_api::schema_sdl();
     assert!(sdl.contains("not what the person felt") || sdl.contains("not a statement about what the person felt"));
 }

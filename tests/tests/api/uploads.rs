@@ -39,7 +39,7 @@ fn code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
 }
 
-async fn world(store: Store, configure: impl FnOnce(&mut imind_api::config::Settings)) -> (TestApp, World, String) {
+async fn world(store: Store, configure: impl FnOnce(&mut imind_api::Settings)) -> (TestApp, World, String) {
     let app = spawn_app_with_store(store, configure).await;
     let world = World::build(&app.db).await;
     let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;

@@ -2,11 +2,12 @@ use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
     child,
-    enums::{Emotion, Role, SessionStatus},
+    enums::{Emotion, SessionStatus},
 };
 
 use super::{Date, Session};
 use crate::{
+    access::{self, ChildAction},
     error::ApiResult,
     graphql::{
         context::ContextExt,
@@ -36,7 +37,7 @@ impl Child {
     /// Counsellors' notes; not shown to guardians.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
         let viewer = ctx.viewer()?;
-        Ok(if viewer.role == Role::Guardian { None } else { self.0.notes.as_deref() })
+        Ok(if access::role_allows(viewer.role, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

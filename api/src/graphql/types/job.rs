@@ -1,14 +1,16 @@
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::{analysis_job, enums::JobStatus};
+use entity::enums::JobStatus;
 
 use super::Session;
 use crate::{
     error::{ApiError, ApiResult},
     graphql::{context::ContextExt, ids::Kind, loaders::SessionById},
+    jobs::events::JobSnapshot,
 };
 
-pub struct AnalysisJob(pub analysis_job::Model);
+/// Built from the database row or from an event's snapshot alike.
+pub struct AnalysisJob(pub JobSnapshot);
 
 /// One analysis of a session's video, from the durable queue.
 #[Object]
@@ -28,12 +30,12 @@ impl AnalysisJob {
 
     /// The pipeline stage the job is in.
     async fn stage(&self) -> &str {
-        &self.0.stage
+        self.0.stage.as_str()
     }
 
     /// 0..100.
     async fn percent(&self) -> f64 {
-        self.0.progress
+        self.0.percent
     }
 
     async fn frames_done(&self) -> i64 {

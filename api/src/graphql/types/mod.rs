@@ -10,12 +10,12 @@ mod scalars;
 mod session;
 mod user;
 
-pub use child::{Child, EmotionShare, SessionEmotionSummary};
+pub use child::{Child, EmotionShare};
 pub use event::{AnalysisEvent, SessionEvent};
 pub use interval::{BehaviourInterval, EmotionInterval};
 pub use job::AnalysisJob;
 pub use node::Node;
 pub use object::TrackedObject;
 pub use scalars::Date;
-pub use session::{Session, VideoInfo};
+pub use session::Session;
 pub use user::User;

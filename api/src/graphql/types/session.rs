@@ -1,12 +1,13 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{ObjectRole, Role, SessionStatus},
+    enums::{ObjectRole, SessionStatus},
     session,
 };
 
 use super::{AnalysisJob, Child, TrackedObject, User};
 use crate::{
+    access::{self, ChildAction},
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
@@ -46,7 +47,7 @@ impl Session {
     /// Counsellors' notes; not shown to guardians.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
         let viewer = ctx.viewer()?;
-        Ok(if viewer.role == Role::Guardian { None } else { self.0.notes.as_deref() })
+        Ok(if access::role_allows(viewer.role, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
     }
 
     async fn status(&self) -> SessionStatus {
@@ -70,7 +71,7 @@ impl Session {
     /// minutes). Counsellors and admins only; null until a video is stored.
     async fn video_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         let viewer = ctx.viewer()?;
-        if !crate::access::role_allows(viewer.role, crate::access::ChildAction::WatchVideo) {
+        if !access::role_allows(viewer.role, ChildAction::WatchVideo) {
             return Err(ApiError::Forbidden);
         }
         let Some(key) = &self.0.video_blob_key else { return Ok(None) };
@@ -81,7 +82,7 @@ impl Session {
 
     /// The most recent analysis of this session's video.
     async fn latest_job(&self, ctx: &Context<'_>) -> ApiResult<Option<AnalysisJob>> {
-        Ok(ctx.loader().load_one(LatestJob(self.0.id)).await?.map(AnalysisJob))
+        Ok(ctx.loader().load_one(LatestJob(self.0.id)).await?.map(|job| AnalysisJob(job.into())))
     }
 
     /// The people found in the video, in order of first appearance.

@@ -5,10 +5,7 @@
 use std::{path::Path, sync::OnceLock};
 
 use anyhow::Context;
-use imind_inference::{
-    AnalysisResult,
-    labels::{Behaviour, Emotion},
-};
+use imind_inference::{AnalysisResult, Behaviour, Emotion};
 use plotters::{
     prelude::*,
     style::{FontStyle, register_font},

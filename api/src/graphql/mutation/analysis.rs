@@ -3,20 +3,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 use entity::{analysis_job, enums::JobStatus, session};
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 
-use super::{
-    context::ContextExt,
-    ids::{self, Kind},
-    types::AnalysisJob,
-};
 use crate::{
-    access::{self, ChildAction, Target},
+    access::ChildAction,
     error::{ApiError, ApiResult},
-    jobs::{
-        queue::{self, QueueSettings},
-        worker::{JobOptions, publish_state},
-    },
+    graphql::{context::ContextExt, guard, types::AnalysisJob},
+    jobs::queue::JobOptions,
 };
 
 #[derive(Default)]
@@ -60,64 +53,40 @@ impl AnalysisMutation {
         options: Option<AnalysisOptions>,
         idempotency_key: Option<String>,
     ) -> ApiResult<AnalysisJob> {
-        let viewer = ctx.viewer()?;
-        let state = ctx.state();
-        let session_id = ids::decode_as(&session_id, Kind::Session)?;
-        access::authorize(&state.db, &viewer, Target::Session(session_id), ChildAction::Record).await?;
+        let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Record).await?;
         let options = options.unwrap_or_default().parse()?;
         let key = idempotency_key.map(|key| key.trim().to_owned()).filter(|key| !key.is_empty());
         if key.as_ref().is_some_and(|key| key.len() > 128) {
             return Err(ApiError::bad_input("idempotencyKey may have at most 128 characters"));
         }
-        let session = session::Entity::find_by_id(session_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-        if session.video_blob_key.is_none() {
+        if session.row.video_blob_key.is_none() {
             return Err(ApiError::bad_input("the session has no video yet: upload one first"));
         }
-        let options = serde_json::to_value(options).map_err(anyhow::Error::new)?;
-        let settings = QueueSettings::from(state.settings.as_ref());
-        let txn = state.db.begin().await?;
-        let (job, created) = queue::enqueue(&txn, session_id, Some(options), key, &settings).await?;
-        if created {
-            tracing::info!(job = %job.id, session = %session_id, "analysis queued");
-            publish_state(state.bus.as_ref(), &txn, job.clone()).await;
-        }
-        txn.commit().await?;
-        Ok(AnalysisJob(job))
+        let (job, _) = ctx.state().queue.enqueue(session.id, &options, key).await?;
+        Ok(AnalysisJob(job.into()))
     }
 
     /// Cancels a queued or running analysis; a running one stops within about a second. The
     /// session keeps its earlier results, if any. Cancelling a cancelled job returns it as is.
     async fn cancel_analysis(&self, ctx: &Context<'_>, job_id: ID) -> ApiResult<AnalysisJob> {
-        let viewer = ctx.viewer()?;
+        let (job_id, _) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
         let state = ctx.state();
-        let job_id = ids::decode_as(&job_id, Kind::AnalysisJob)?;
-        access::authorize(&state.db, &viewer, Target::Job(job_id), ChildAction::Record).await?;
-        if let Some(job) = queue::cancel(&state.db, job_id).await? {
-            tracing::info!(job = %job.id, "analysis cancelled");
-            publish_state(state.bus.as_ref(), &state.db, job.clone()).await;
-            return Ok(AnalysisJob(job));
+        if let Some(job) = state.queue.cancel(job_id).await? {
+            return Ok(AnalysisJob(job.into()));
         }
         let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
         match job.status {
-            JobStatus::Cancelled => Ok(AnalysisJob(job)),
+            JobStatus::Cancelled => Ok(AnalysisJob(job.into())),
             status => Err(ApiError::bad_input(format!("the analysis has already ended ({})", status.as_str()))),
         }
     }
 
     /// Queues a FAILED or CANCELLED analysis again, with a fresh set of attempts.
     async fn retry_analysis(&self, ctx: &Context<'_>, job_id: ID) -> ApiResult<AnalysisJob> {
-        let viewer = ctx.viewer()?;
+        let (job_id, _) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
         let state = ctx.state();
-        let job_id = ids::decode_as(&job_id, Kind::AnalysisJob)?;
-        access::authorize(&state.db, &viewer, Target::Job(job_id), ChildAction::Record).await?;
-        let txn = state.db.begin().await?;
-        match queue::retry(&txn, job_id).await? {
-            Some(job) => {
-                tracing::info!(job = %job.id, "analysis queued again");
-                publish_state(state.bus.as_ref(), &txn, job.clone()).await;
-                txn.commit().await?;
-                Ok(AnalysisJob(job))
-            }
+        match state.queue.retry(job_id).await? {
+            Some(job) => Ok(AnalysisJob(job.into())),
             None => {
                 let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
                 Err(ApiError::bad_input(format!(

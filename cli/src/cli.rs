@@ -1,12 +1,11 @@
-//! The `imind` command line (names in ../shared/API.md).
+//! The `imind` command line (its names are a contract: docs/api.md).
 
 use std::{io::IsTerminal, path::PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::enums::Role;
-
-use crate::{app::Application, config::Settings, db, graphql, users};
+use imind_api::{Application, NewUser, Settings};
 
 #[derive(Parser)]
 #[command(name = "imind", version, about = "i-mind: video analysis for child counselling sessions")]
@@ -92,13 +91,13 @@ impl From<RoleArg> for Role {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze { file, fps, batch_size, threads, json, timeline } => {
-            let args = crate::analyze_cli::AnalyzeArgs { file, fps: Some(fps), batch_size, threads, json, timeline };
-            let result = tokio::task::spawn_blocking(move || crate::analyze_cli::run(args)).await??;
-            print!("{}", crate::analyze_cli::summary(&result));
+            let args = crate::analyze::AnalyzeArgs { file, fps: Some(fps), batch_size, threads, json, timeline };
+            let result = tokio::task::spawn_blocking(move || crate::analyze::run(args)).await??;
+            print!("{}", crate::analyze::summary(&result));
             Ok(())
         }
         Command::ExportSchema => {
-            print!("{}", graphql::sdl());
+            print!("{}", imind_api::schema_sdl());
             Ok(())
         }
         Command::Serve { demo } => {
@@ -111,12 +110,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(concurrency) = concurrency {
                 settings.worker_concurrency = concurrency;
             }
-            run_worker(settings).await
+            imind_api::run_worker_process(settings, shutdown_signal()).await
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config)?;
-            let db = db::connect(&settings.effective_database_url(), 2, None).await?;
-            db::migrate(&db).await?;
+            let db = imind_api::connect_database(&settings.effective_database_url(), 2, None).await?;
+            imind_api::migrate_database(&db).await?;
             eprintln!("migrations applied");
             Ok(())
         }
@@ -124,33 +123,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(cli.config)?;
             let password = read_password()?;
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
-            let new = users::NewUser::parse(&email, &name, role.into(), password)?;
-            let db = db::connect(&settings.effective_database_url(), 2, None).await?;
-            db::migrate(&db).await?;
-            let organisation = users::ensure_organisation(&db, &org).await?;
-            let user = users::create_user(&db, organisation.id, new).await?;
+            let new = NewUser::parse(&email, &name, role.into(), password)?;
+            let db = imind_api::connect_database(&settings.effective_database_url(), 2, None).await?;
+            imind_api::migrate_database(&db).await?;
+            let organisation = imind_api::ensure_organisation(&db, &org).await?;
+            let user = imind_api::create_user(&db, organisation.id, new).await?;
             eprintln!("created {} ({}) in organisation {}", user.email, user.role.as_str(), organisation.name);
             Ok(())
         }
     }
-}
-
-/// `imind worker`: the pool until SIGTERM, which releases a running job and exits.
-async fn run_worker(settings: Settings) -> anyhow::Result<()> {
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let backbone = crate::app::Backbone::connect(&settings, settings.public_url.clone(), None, &shutdown).await?;
-    let context = crate::jobs::worker::WorkerContext {
-        db: backbone.db.clone(),
-        blobs: backbone.blobs,
-        bus: backbone.bus,
-        settings: std::sync::Arc::new(settings),
-    };
-    let workers = crate::jobs::worker::spawn(context, shutdown.clone());
-    shutdown_signal().await;
-    shutdown.cancel();
-    workers.await?;
-    backbone.db.close().await?;
-    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -166,7 +147,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

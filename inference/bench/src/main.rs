@@ -1,19 +1,14 @@
 //! `bench FILE`: how fast the engine analyses a video on this machine, and how that compares
 //! with decoding alone and with the Python `fer` package.
 //!
-//! cargo run --release -p imind-inference --bin bench -- FILE [--fps 2] [--batch-size 8]
+//! cargo run --release -p imind-inference-bench -- FILE [--fps 2] [--batch-size 8]
 //!     [--threads 2] [--cuda] [--fer-python ~/.cache/imind/venv-fer/bin/python]
 
 use std::{path::PathBuf, process::Command, time::Instant};
 
 use clap::Parser;
-use imind_inference::{
-    AnalysisOptions, Engine, RuntimeOptions,
-    analysis::NoSink,
-    analyze,
-    cancel::CancellationToken,
-    video::{Decoded, probe, spawn_decoder},
-};
+use imind_inference::{AnalysisOptions, Decoded, Engine, NoSink, RuntimeOptions, analyze, probe, spawn_decoder};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 struct Args {
@@ -114,7 +109,7 @@ fn main() -> anyhow::Result<()> {
     println!("people: {}, peak RSS: {:.0} MB", result.objects.len(), peak_rss_mb());
 
     if let Some(python) = args.fer_python {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/fer_video.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fer_video.py");
         let output = Command::new(python).arg(script).arg(&args.file).arg(args.fps.to_string()).output()?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         match stdout.lines().last().and_then(|line| line.trim().parse::<f64>().ok()) {

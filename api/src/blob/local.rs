@@ -1,0 +1,169 @@
+//! The embedded default's blob store: files under `<data dir>/blobs`, served and received by
+//! the gateway itself on URLs it signs.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{BlobStore, SignedRequest, UrlSigner};
+
+pub struct LocalStore {
+    root: PathBuf,
+    public_url: String,
+    signer: UrlSigner,
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf, public_url: String, signer: UrlSigner) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(Self { root, public_url: public_url.trim_end_matches('/').to_owned(), signer })
+    }
+
+    pub fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
+        anyhow::ensure!(
+            !key.is_empty() && key.split('/').all(|part| !part.is_empty() && part != "." && part != ".."),
+            "invalid blob key"
+        );
+        Ok(self.root.join(key))
+    }
+
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    /// Streams a request body into `key`, refusing more than `size` bytes. Written to a
+    /// temporary file first and renamed, so an interrupted upload leaves nothing behind.
+    pub async fn receive(
+        &self,
+        key: &str,
+        size: u64,
+        mut body: impl tokio::io::AsyncRead + Unpin,
+    ) -> anyhow::Result<Result<u64, String>> {
+        let path = self.path(key)?;
+        let dir = path.parent().context("a blob key has a folder")?;
+        tokio::fs::create_dir_all(dir).await?;
+        let partial = dir.join(format!(".partial-{}", uuid::Uuid::new_v4()));
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        let outcome = loop {
+            let read = match body.read(&mut buffer).await {
+                Ok(0) => break Ok(()),
+                Ok(read) => read,
+                Err(error) => break Err(format!("the upload was interrupted: {error}")),
+            };
+            written += read as u64;
+            if written > size {
+                break Err(format!("more than the announced {size} bytes"));
+            }
+            if let Err(error) = file.write_all(&buffer[..read]).await {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(error.into());
+            }
+        };
+        match outcome {
+            Ok(()) if written == size => {
+                file.flush().await?;
+                drop(file);
+                tokio::fs::rename(&partial, &path).await?;
+                Ok(Ok(written))
+            }
+            Ok(()) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                Ok(Err(format!("{written} of the announced {size} bytes arrived")))
+            }
+            Err(reason) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                Ok(Err(reason))
+            }
+        }
+    }
+
+    fn url(&self, method: &'static str, key: &str, size: Option<u64>, ttl: Duration) -> SignedRequest {
+        let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
+        let expires = expires_at.timestamp();
+        let signature = self.signer.sign(method, key, size, expires);
+        let size_param = size.map_or(String::new(), |s| format!("&size={s}"));
+        SignedRequest {
+            url: format!("{}/blobs/{key}?expires={expires}{size_param}&signature={signature}", self.public_url),
+            method,
+            headers: Vec::new(),
+            expires_at,
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalStore {
+    async fn put_file(&self, key: &str, path: &Path) -> anyhow::Result<()> {
+        let target = self.path(key)?;
+        let dir = target.parent().context("a blob key has a folder")?;
+        tokio::fs::create_dir_all(dir).await?;
+        let partial = dir.join(format!(".partial-{}", uuid::Uuid::new_v4()));
+        // Same file system: a rename is instant; otherwise copy, then rename into place.
+        if tokio::fs::rename(path, &partial).await.is_err() {
+            tokio::fs::copy(path, &partial).await.with_context(|| format!("copying into {}", target.display()))?;
+        }
+        tokio::fs::rename(&partial, &target).await?;
+        Ok(())
+    }
+
+    async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(metadata) => Ok(Some(metadata.len())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn download(&self, key: &str, to: &Path) -> anyhow::Result<()> {
+        tokio::fs::copy(self.path(key)?, to).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        _content_type: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<SignedRequest> {
+        Ok(self.url("PUT", key, Some(size), ttl))
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> anyhow::Result<SignedRequest> {
+        Ok(self.url("GET", key, None, ttl))
+    }
+
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path(key).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        let store =
+            LocalStore::new(std::env::temp_dir().join("imind-blob-test"), "http://x".into(), UrlSigner::new(b"s"))
+                .unwrap();
+        assert!(store.path("../etc/passwd").is_err());
+        assert!(store.path("a//b").is_err());
+        assert!(store.path("organisations/1/video").is_ok());
+    }
+}

@@ -1,0 +1,100 @@
+//! Signing in and out, and adding users.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{enums::Role, user};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    access::{self, OrganisationAction},
+    auth::{Viewer, password, refresh},
+    domain::Email,
+    error::{ApiError, ApiResult},
+    graphql::{context::ContextExt, types::User},
+    users::{self, NewUser},
+};
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+/// What a successful sign-in or refresh returns.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer …`; short-lived.
+    access_token: String,
+    /// Exchange with `refreshToken` for a new pair; each one works once.
+    refresh_token: String,
+    /// When the access token expires.
+    expires_at: DateTime<Utc>,
+    user: User,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    email: String,
+    name: String,
+    role: Role,
+    /// At least 10 characters.
+    password: String,
+}
+
+#[Object]
+impl AccountMutation {
+    /// Signs in with e-mail and password.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<AuthPayload> {
+        let state = ctx.state();
+        let found = match Email::parse(&email) {
+            Ok(email) => user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?,
+            Err(_) => None,
+        };
+        // Verify even for unknown addresses, so timing does not tell which addresses exist.
+        let verified = password::verify(password, found.as_ref().map(|user| user.password_hash.clone())).await?;
+        match found {
+            Some(user) if verified => issue_tokens(ctx, user, None).await,
+            _ => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token. The old one
+    /// stops working; presenting it again revokes the whole sign-in.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<AuthPayload> {
+        let state = ctx.state();
+        let (user_id, next) = refresh::rotate(&state.db, &refresh_token, state.settings.refresh_token_ttl_secs).await?;
+        let user = user::Entity::find_by_id(user_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)?;
+        issue_tokens(ctx, user, Some(next)).await
+    }
+
+    /// Revokes a refresh token and every token rotated from it (signs that device out).
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<bool> {
+        refresh::revoke(&ctx.state().db, &refresh_token).await?;
+        Ok(true)
+    }
+
+    /// Adds a user to the caller's organisation. Admins only.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<User> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::ManageUsers)?;
+        let new = NewUser::parse(&input.email, &input.name, input.role, input.password)?;
+        Ok(User(users::create_user(&ctx.state().db, viewer.organisation_id, new).await?))
+    }
+}
+
+async fn issue_tokens(
+    ctx: &Context<'_>,
+    user: user::Model,
+    refresh: Option<refresh::NewRefreshToken>,
+) -> ApiResult<AuthPayload> {
+    let state = ctx.state();
+    let viewer = Viewer { user_id: user.id, organisation_id: user.organisation_id, role: user.role };
+    let access = state.jwt.issue(&viewer)?;
+    let refresh = match refresh {
+        Some(token) => token,
+        None => refresh::issue(&state.db, user.id, None, state.settings.refresh_token_ttl_secs).await?,
+    };
+    Ok(AuthPayload {
+        access_token: access.token,
+        refresh_token: refresh.token,
+        expires_at: access.expires_at,
+        user: User(user),
+    })
+}

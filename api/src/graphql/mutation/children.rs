@@ -1,0 +1,120 @@
+//! Children: creating, changing, erasing them; linking counsellors and guardians.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use entity::{child, enums::Role, user};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::{
+    access::{self, ChildAction, OrganisationAction},
+    auth::Viewer,
+    children::{self, ChildChanges, Links, NewChild},
+    error::{ApiError, ApiResult},
+    graphql::{
+        context::ContextExt,
+        guard,
+        ids::{self, Kind},
+        types::{Child, Date},
+    },
+};
+
+#[derive(Default)]
+pub struct ChildMutation;
+
+#[derive(InputObject)]
+pub struct CreateChildInput {
+    name: String,
+    birth_date: Option<Date>,
+    notes: Option<String>,
+    /// Admins only. A counsellor who creates a child is assigned to it.
+    counsellor_ids: Option<Vec<ID>>,
+    /// Admins only.
+    guardian_ids: Option<Vec<ID>>,
+}
+
+/// Absent fields are left as they are.
+#[derive(InputObject)]
+pub struct UpdateChildInput {
+    name: Option<String>,
+    birth_date: Option<Date>,
+    notes: Option<String>,
+    /// Admins only; replaces the assigned counsellors.
+    counsellor_ids: Option<Vec<ID>>,
+    /// Admins only; replaces the linked guardians.
+    guardian_ids: Option<Vec<ID>>,
+}
+
+#[Object]
+impl ChildMutation {
+    async fn create_child(&self, ctx: &Context<'_>, input: CreateChildInput) -> ApiResult<Child> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::CreateChild)?;
+        if (input.counsellor_ids.is_some() || input.guardian_ids.is_some())
+            && !access::role_allows(viewer.role, ChildAction::Assign)
+        {
+            return Err(ApiError::Forbidden);
+        }
+        let db = &ctx.state().db;
+        let mut links = links(db, &viewer, input.counsellor_ids.as_deref(), input.guardian_ids.as_deref()).await?;
+        let new = NewChild::parse(&input.name, input.birth_date.map(|date| date.0), input.notes)?;
+        if viewer.role == Role::Counsellor {
+            links.counsellors = Some(vec![viewer.user_id]);
+        }
+        Ok(Child(children::create(db, viewer.organisation_id, new, links).await?))
+    }
+
+    async fn update_child(&self, ctx: &Context<'_>, id: ID, input: UpdateChildInput) -> ApiResult<Child> {
+        let viewer = ctx.viewer()?;
+        let db = &ctx.state().db;
+        let child = guard::load::<child::Entity>(ctx, &id, ChildAction::Edit).await?;
+        if input.counsellor_ids.is_some() || input.guardian_ids.is_some() {
+            guard::authorize::<child::Entity>(ctx, &id, ChildAction::Assign).await?;
+        }
+        let links = links(db, &viewer, input.counsellor_ids.as_deref(), input.guardian_ids.as_deref()).await?;
+        let changes = ChildChanges::parse(input.name.as_deref(), input.birth_date.map(|date| date.0), input.notes)?;
+        Ok(Child(children::update(db, child.row, changes, links).await?))
+    }
+
+    /// Erases a child and everything recorded about them: sessions, analyses, results, videos.
+    async fn delete_child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let (child_id, _) = guard::authorize::<child::Entity>(ctx, &id, ChildAction::Delete).await?;
+        let state = ctx.state();
+        children::erase(&state.db, state.blobs.as_ref(), child_id).await
+    }
+}
+
+/// The links named by counsellor and guardian ids, each checked to be a user of the viewer's
+/// organisation with that role.
+async fn links(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    counsellors: Option<&[ID]>,
+    guardians: Option<&[ID]>,
+) -> ApiResult<Links> {
+    Ok(Links {
+        counsellors: members(db, viewer, counsellors, Role::Counsellor).await?,
+        guardians: members(db, viewer, guardians, Role::Guardian).await?,
+    })
+}
+
+async fn members(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    ids: Option<&[ID]>,
+    role: Role,
+) -> ApiResult<Option<Vec<Uuid>>> {
+    let Some(ids) = ids else { return Ok(None) };
+    let mut uuids = ids.iter().map(|id| ids::decode_as(id, Kind::User)).collect::<ApiResult<Vec<_>>>()?;
+    uuids.sort();
+    uuids.dedup();
+    let found = user::Entity::find()
+        .filter(user::Column::Id.is_in(uuids.clone()))
+        .filter(user::Column::OrganisationId.eq(access::user_scope(viewer)))
+        .filter(user::Column::Role.eq(role))
+        .count(db)
+        .await?;
+    if found as usize != uuids.len() {
+        return Err(ApiError::bad_input(format!("every id must name a {} of your organisation", role.as_str())));
+    }
+    Ok(Some(uuids))
+}

@@ -1,0 +1,17 @@
+//! Every mutation, one file per area: accounts, children, sessions and their videos, analyses.
+
+mod accounts;
+mod analysis;
+mod children;
+mod sessions;
+
+use async_graphql::MergedObject;
+
+/// Every mutation: accounts, children, sessions and uploads; analysis jobs.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    accounts::AccountMutation,
+    children::ChildMutation,
+    sessions::SessionMutation,
+    analysis::AnalysisMutation,
+);

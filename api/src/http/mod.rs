@@ -1,0 +1,74 @@
+//! HTTP routes: `/graphql` ([`graphql`]: requests, uploads as they arrive, the WebSocket
+//! upgrade), the GraphiQL playground at `/`, the local store's signed URLs ([`blobs`]), health,
+//! readiness and metrics. Request ids are set here; errors get their codes and masking in the
+//! schema (`graphql::errors`), the same for every transport.
+
+mod blobs;
+mod graphql;
+
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderName, Request, StatusCode, header},
+    response::{Html, IntoResponse},
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    graphql::{AppSchema, fanout::SharedSubscriptions},
+    state::AppState,
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+    subscriptions: SharedSubscriptions,
+}
+
+pub fn router(app: AppState, schema: AppSchema) -> Router {
+    let subscriptions = SharedSubscriptions::new(schema.clone());
+    let state = HttpState { app, schema, subscriptions };
+    Router::new()
+        .route("/", get(playground))
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
+        .layer(DefaultBodyLimit::disable())
+        .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn playground() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("i-mind API").finish())
+}
+
+async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.app.metrics.render())
+}
