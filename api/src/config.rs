@@ -38,6 +38,9 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// How long a gateway trusts its last look at whether a token's sign-in and user still
+    /// stand: the longest a token keeps working after logout, demotion or deletion.
+    pub sign_in_check_secs: u64,
     /// Deepest selection set a request may nest.
     pub max_query_depth: usize,
     /// Upper bound on a request's estimated cost: each field costs 1 and a connection field
@@ -115,6 +118,7 @@ impl Default for Settings {
             jwt_audience: "i-mind-api".into(),
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            sign_in_check_secs: 5,
             max_query_depth: 16,
             max_query_complexity: 5_000_000,
             dataloader_delay_ms: 2,

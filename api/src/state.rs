@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::jwt::JwtKeys,
+    auth::{SignIns, jwt::JwtKeys},
     blob::{BlobStore, LocalStore, S3Settings, S3Store, UrlSigner},
     config::{BlobStoreKind, EventBusKind, Settings},
     db,
@@ -102,6 +102,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
+    /// Whether tokens' sign-ins and users still stand.
+    pub sign_ins: SignIns,
     pub metrics: Metrics,
     pub blobs: Arc<dyn BlobStore>,
     /// The same store when it is the local one: the gateway then serves its signed URLs.
@@ -121,9 +123,11 @@ impl AppState {
             &settings.jwt_audience,
             settings.access_token_ttl_secs,
         );
+        let sign_ins = SignIns::new(services.db.clone(), std::time::Duration::from_secs(settings.sign_in_check_secs));
         Self {
             db: services.db,
             jwt,
+            sign_ins,
             metrics,
             blobs: services.blobs,
             local_blobs: services.local_blobs,

@@ -1,7 +1,8 @@
 //! Access tokens: short-lived HS256 JWTs carrying the user, role and organisation.
 //!
 //! Validation pins the algorithm (so `alg: none` and algorithm swaps fail), and requires
-//! `exp`, `iss`, `aud` and `sub`.
+//! `exp`, `iss`, `aud` and `sub`. `sid` names the sign-in (the refresh-token family) the token
+//! was issued for, so that ending the sign-in ends its access tokens too (`SignIns`).
 
 use chrono::{DateTime, Utc};
 use entity::enums::Role;
@@ -9,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Viewer;
+use super::{Credential, Viewer};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -20,6 +21,9 @@ pub struct Claims {
     pub iat: i64,
     pub role: Role,
     pub org: Uuid,
+    /// The sign-in; absent only in tokens minted before sign-ins were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Clone)]
@@ -43,7 +47,9 @@ impl JwtKeys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        // No leeway: a socket is closed at `exp`, and a fresh request with the same token must
+        // not be accepted after that (all gateways sign and check; their clocks agree enough).
+        validation.leeway = 0;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -54,7 +60,7 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, viewer: &Viewer) -> anyhow::Result<IssuedToken> {
+    pub fn issue(&self, viewer: &Viewer, sign_in: Uuid) -> anyhow::Result<IssuedToken> {
         let now = Utc::now();
         let expires_at = now + self.ttl;
         let claims = Claims {
@@ -65,15 +71,21 @@ impl JwtKeys {
             iat: now.timestamp(),
             role: viewer.role,
             org: viewer.organisation_id,
+            sid: Some(sign_in),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// The viewer a token proves, or why it proves nothing (for the log, not the client).
-    pub fn verify(&self, token: &str) -> Result<Viewer, String> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| error.to_string())?;
-        Ok(Viewer { user_id: data.claims.sub, organisation_id: data.claims.org, role: data.claims.role })
+    /// What a token proves, or why it proves nothing (for the log, not the client).
+    pub fn verify(&self, token: &str) -> Result<Credential, String> {
+        let claims =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| error.to_string())?.claims;
+        Ok(Credential {
+            viewer: Viewer { user_id: claims.sub, organisation_id: claims.org, role: claims.role },
+            sign_in: claims.sid,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        })
     }
 }
 
@@ -98,13 +110,16 @@ mod tests {
     #[test]
     fn round_trips() {
         let viewer = viewer();
-        let token = keys().issue(&viewer).unwrap();
-        assert_eq!(keys().verify(&token.token).unwrap(), viewer);
+        let sign_in = Uuid::now_v7();
+        let token = keys().issue(&viewer, sign_in).unwrap();
+        let credential = keys().verify(&token.token).unwrap();
+        assert_eq!((credential.viewer, credential.sign_in), (viewer, Some(sign_in)));
+        assert_eq!(credential.expires_at.timestamp(), token.expires_at.timestamp());
     }
 
     #[test]
     fn rejects_another_audience_or_issuer() {
-        let token = keys().issue(&viewer()).unwrap().token;
+        let token = keys().issue(&viewer(), Uuid::now_v7()).unwrap().token;
         let other_audience = JwtKeys::new(b"0123456789abcdef0123456789abcdef", "i-mind", "elsewhere", 60);
         assert!(other_audience.verify(&token).is_err());
         let other_issuer = JwtKeys::new(b"0123456789abcdef0123456789abcdef", "mallory", "i-mind-api", 60);

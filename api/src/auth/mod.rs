@@ -5,9 +5,13 @@
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+mod sign_ins;
 
+use chrono::{DateTime, Utc};
 use entity::enums::Role;
 use uuid::Uuid;
+
+pub use sign_ins::SignIns;
 
 /// An authenticated caller, as proven by a valid access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,6 +21,15 @@ pub struct Viewer {
     pub role: Role,
 }
 
+/// What a valid access token proves: who, within which sign-in, until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Credential {
+    pub viewer: Viewer,
+    /// The refresh-token family the token was issued for (`None` in tokens minted before).
+    pub sign_in: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What the `Authorization` header amounted to. A bad token is not an error until a resolver
 /// needs a viewer: `login` must keep working for a client holding an expired token.
 #[derive(Clone, Debug)]
@@ -24,9 +37,10 @@ pub enum Caller {
     Anonymous,
     /// Something other than `Bearer <token>`.
     Malformed,
-    /// A bearer token that proves nothing (expired, forged, another audience); why is logged.
+    /// A bearer token that proves nothing (expired, forged, another audience, or its sign-in
+    /// or user is no more); why is logged.
     Rejected,
-    Authenticated(Viewer),
+    Authenticated(Credential),
 }
 
 impl Caller {
@@ -36,7 +50,7 @@ impl Caller {
         let Some(value) = value else { return Caller::Anonymous };
         let Some(token) = jwt::bearer(value) else { return Caller::Malformed };
         match keys.verify(token) {
-            Ok(viewer) => Caller::Authenticated(viewer),
+            Ok(credential) => Caller::Authenticated(credential),
             Err(reason) => {
                 tracing::info!(%reason, "rejected access token");
                 Caller::Rejected
@@ -45,9 +59,24 @@ impl Caller {
     }
 
     pub fn viewer(&self) -> crate::error::ApiResult<Viewer> {
+        self.credential().map(|credential| credential.viewer)
+    }
+
+    pub fn credential(&self) -> crate::error::ApiResult<Credential> {
         match self {
-            Caller::Authenticated(viewer) => Ok(*viewer),
+            Caller::Authenticated(credential) => Ok(*credential),
             Caller::Anonymous | Caller::Malformed | Caller::Rejected => Err(crate::error::ApiError::Unauthenticated),
+        }
+    }
+
+    /// The same caller, or `Rejected` once its sign-in or its user is no more (see [`SignIns`]).
+    pub async fn checked(self, sign_ins: &SignIns) -> crate::error::ApiResult<Caller> {
+        match self {
+            Caller::Authenticated(credential) if !sign_ins.stands(&credential).await? => {
+                tracing::info!(user = %credential.viewer.user_id, "refused the token of an ended sign-in");
+                Ok(Caller::Rejected)
+            }
+            other => Ok(other),
         }
     }
 }

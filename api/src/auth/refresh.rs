@@ -17,6 +17,8 @@ use crate::error::{ApiError, ApiResult};
 
 pub struct NewRefreshToken {
     pub token: String,
+    /// The sign-in it belongs to.
+    pub family_id: Uuid,
 }
 
 fn digest(token: &str) -> String {
@@ -39,10 +41,11 @@ pub async fn issue(
     let token = random_token();
     let now = Utc::now();
     let expires_at = now + Duration::seconds(ttl_secs as i64);
+    let family_id = family_id.unwrap_or_else(Uuid::now_v7);
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
-        family_id: Set(family_id.unwrap_or_else(Uuid::now_v7)),
+        family_id: Set(family_id),
         token_hash: Set(digest(&token)),
         created_at: Set(now),
         expires_at: Set(expires_at),
@@ -51,7 +54,7 @@ pub async fn issue(
     }
     .insert(db)
     .await?;
-    Ok(NewRefreshToken { token })
+    Ok(NewRefreshToken { token, family_id })
 }
 
 /// Exchanges a refresh token for a new one of the same family. Returns the user id.
@@ -89,15 +92,16 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
     Ok((stored.user_id, next))
 }
 
-/// Revokes the family the token belongs to (logout). Unknown tokens are ignored: logging out
-/// twice is not an error.
-pub async fn revoke(db: &impl ConnectionTrait, presented: &str) -> ApiResult<()> {
-    if let Some(stored) =
+/// Revokes the family the token belongs to (logout), and says whose it was. Unknown tokens are
+/// ignored: logging out twice is not an error.
+pub async fn revoke(db: &impl ConnectionTrait, presented: &str) -> ApiResult<Option<Uuid>> {
+    let Some(stored) =
         refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(digest(presented))).one(db).await?
-    {
-        revoke_family(db, stored.family_id).await?;
-    }
-    Ok(())
+    else {
+        return Ok(None);
+    };
+    revoke_family(db, stored.family_id).await?;
+    Ok(Some(stored.user_id))
 }
 
 async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> ApiResult<()> {

@@ -29,7 +29,7 @@ use futures_util::{FutureExt, StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{AppSchema, RequestContext};
-use crate::auth::Viewer;
+use crate::auth::Credential;
 
 /// How far a slow subscriber may fall behind its shared execution before it skips ahead.
 const BACKLOG: usize = 1024;
@@ -59,10 +59,10 @@ struct Delivery {
     last: bool,
 }
 
-/// Executions are shared by identical subscriptions of one caller only.
+/// Executions are shared by identical subscriptions of one token only (its rights, its expiry).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
-    viewer: Viewer,
+    credential: Credential,
     query: String,
     variables: String,
     operation: Option<String>,
@@ -179,9 +179,9 @@ impl SharedSubscriptions {
 }
 
 /// Who is asking, for the sharing key: the authenticated caller of the connection.
-fn caller_key(session_data: &Data) -> Option<Viewer> {
+fn caller_key(session_data: &Data) -> Option<Credential> {
     let context = session_data.get(&TypeId::of::<RequestContext>())?.downcast_ref::<RequestContext>()?;
-    context.caller.viewer().ok()
+    context.caller.credential().ok()
 }
 
 /// Whether the request runs a subscription: queries and mutations sent over the socket are
@@ -218,8 +218,12 @@ impl SharedSubscriptions {
                 .boxed();
         };
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-        let key =
-            Key { viewer: caller, query: request.query.clone(), variables, operation: request.operation_name.clone() };
+        let key = Key {
+            credential: caller,
+            query: request.query.clone(),
+            variables,
+            operation: request.operation_name.clone(),
+        };
         let existing = self.running.lock().expect("not poisoned").get(&key).and_then(Weak::upgrade);
         let (execution, (latest, mut receiver)) = match existing.and_then(|e| e.join().map(|joined| (e, joined))) {
             Some(joined) => joined,

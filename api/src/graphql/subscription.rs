@@ -1,6 +1,8 @@
 //! Live updates over WebSocket (`graphql-transport-ws` or legacy `graphql-ws` on `/graphql`).
 //! The access token goes in `connection_init` and grants exactly the query rights: a caller
-//! who may read a job's session may follow it.
+//! who may read a job's session may follow it. Rights can change while a subscription runs (a
+//! counsellor taken off a child, a sign-in ended), so they are checked again before every
+//! event; once they are gone the stream ends with `NOT_FOUND` (or `UNAUTHENTICATED`).
 
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ use super::{
     types::{AnalysisEvent, SessionEvent},
 };
 use crate::{
-    access::ChildAction,
+    access::{self, ChildAction, Target},
+    auth::Credential,
     error::{ApiError, ApiResult},
     jobs::events::{JobEvent, JobEventKind},
     state::AppState,
@@ -34,10 +37,11 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         job_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = AnalysisEvent> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = ApiResult<AnalysisEvent>> + use<>> {
         let state = ctx.state().clone();
+        let credential = ctx.request().caller.credential()?;
         let (events, current) = open_job(ctx, &state, &job_id).await?;
-        Ok(follow_job(state, events, current))
+        Ok(follow_job(state, credential, events, current))
     }
 
     /// Every analysis event of one child's sessions (queued, started, progress, done, failed,
@@ -46,8 +50,9 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         child_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = SessionEvent> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = ApiResult<SessionEvent>> + use<>> {
         let state = ctx.state().clone();
+        let credential = ctx.request().caller.credential()?;
         let (child_id, _) = guard::authorize::<entity::child::Entity>(ctx, &child_id, ChildAction::Read).await?;
         let mut events = state.bus.subscribe();
         let shutdown = state.shutdown.clone();
@@ -58,7 +63,13 @@ impl Subscription {
                     received = events.recv() => received,
                 };
                 match received {
-                    Ok(event) if event.child_id == child_id => yield SessionEvent(event),
+                    Ok(event) if event.child_id == child_id => {
+                        if let Err(error) = still_readable(&state, &credential, Target::Child(child_id)).await {
+                            yield Err(error);
+                            break;
+                        }
+                        yield Ok(SessionEvent(event));
+                    }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
                 }
@@ -89,15 +100,16 @@ async fn current_state(state: &AppState, job_id: Uuid, child_id: Uuid) -> ApiRes
 /// gap (this subscriber lagged) the state is read again.
 fn follow_job(
     state: AppState,
+    credential: Credential,
     mut events: Receiver<Arc<JobEvent>>,
     current: Arc<JobEvent>,
-) -> impl Stream<Item = AnalysisEvent> {
+) -> impl Stream<Item = ApiResult<AnalysisEvent>> {
     async_stream::stream! {
         let job_id = current.job.id;
         let child_id = current.child_id;
         let mut last = current.clone();
         let ended = current.is_final();
-        yield AnalysisEvent(current);
+        yield Ok(AnalysisEvent(current));
         if !ended {
             loop {
                 let received = tokio::select! {
@@ -117,15 +129,27 @@ fn follow_job(
                     Some(event) => event,
                     None => continue,
                 };
+                if let Err(error) = still_readable(&state, &credential, Target::Job(job_id)).await {
+                    yield Err(error);
+                    break;
+                }
                 let ended = event.is_final();
                 last = event.clone();
-                yield AnalysisEvent(event);
+                yield Ok(AnalysisEvent(event));
                 if ended {
                     break;
                 }
             }
         }
     }
+}
+
+/// Whether the subscriber may still read `target` (its sign-in stands and its rights are there).
+async fn still_readable(state: &AppState, credential: &Credential, target: Target) -> ApiResult<()> {
+    if !state.sign_ins.stands(credential).await? {
+        return Err(ApiError::Unauthenticated);
+    }
+    access::authorize(&state.db, &credential.viewer, target, ChildAction::Read).await.map(drop)
 }
 
 /// `event`, unless it is an older progress report than `last` (then its intervals, if any,

@@ -30,18 +30,33 @@ struct Rejection {
     status: StatusCode,
     message: String,
     code: &'static str,
+    request_id: Option<String>,
 }
 
 impl Rejection {
     fn new(status: StatusCode, message: impl Into<String>, code: &'static str) -> Self {
-        Self { status, message: message.into(), code }
+        Self { status, message: message.into(), code, request_id: None }
+    }
+
+    /// An internal failure before the request reached the schema: logged here, masked there.
+    fn internal(error: crate::error::ApiError, request_id: &str) -> Self {
+        tracing::error!(error = %error, "before the GraphQL request");
+        let message = format!("{} (request id {request_id})", crate::error::INTERNAL_MESSAGE);
+        Self {
+            request_id: Some(request_id.to_owned()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, message, code::INTERNAL)
+        }
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let mut error = async_graphql::ServerError::new(self.message, None);
-        error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", self.code);
+        let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+        extensions.set("code", self.code);
+        if let Some(request_id) = self.request_id {
+            extensions.set("requestId", request_id);
+        }
         let mut http = GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
         *http.status_mut() = self.status;
         http
@@ -67,7 +82,10 @@ pub(super) async fn post(State(state): State<HttpState>, headers: HeaderMap, bod
         Err(rejection) => return rejection.into_response(),
     };
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.to_str().unwrap_or_default());
-    let caller = Caller::from_authorization(authorization, &state.app.jwt);
+    let caller = match Caller::from_authorization(authorization, &state.app.jwt).checked(&state.app.sign_ins).await {
+        Ok(caller) => caller,
+        Err(error) => return Rejection::internal(error, &request_id).into_response(),
+    };
     let loader = graphql::request_loader(&state.app);
     let request = request.data(RequestContext { caller, request_id }).data(loader);
     GraphQLResponse::from(execute(&state.schema, request, live).await).into_response()

@@ -2,7 +2,10 @@
 //! (subscriptions-transport-ws) protocol on `GET /graphql`.
 //!
 //! The access token comes in the `connection_init` payload (`{"Authorization": "Bearer …"}`);
-//! a missing or invalid one refuses the connection (4403; legacy: `connection_error`). The
+//! a missing or invalid one refuses the connection (4403; legacy: `connection_error`). A socket
+//! lives no longer than its token: it is closed with 4403 when the token expires (clients then
+//! reconnect with a fresh one), and each operation it starts first checks that the token's
+//! sign-in and user still stand (closing with 4403 if not). The
 //! server keeps idle connections alive (legacy: `ka` messages; graphql-transport-ws: WebSocket
 //! pings, answered by every client) and closes them with 1001 "going away" when the process
 //! shuts down. Protocol errors close with the codes graphql-transport-ws defines: 4400
@@ -23,12 +26,13 @@ use async_graphql::{
     http::{ClientMessage, WebSocketProtocols},
 };
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt, stream::BoxStream};
 
 use tracing::Instrument;
 
 use crate::{
-    auth::Caller,
+    auth::{Caller, Credential},
     graphql::{
         self, RequestContext,
         fanout::{Live, SharedSubscriptions},
@@ -64,6 +68,9 @@ async fn run(
     // every event. Made once, not per loop, for the same reason.
     let shutdown = app.shutdown.child_token().cancelled_owned();
     tokio::pin!(shutdown);
+    // Armed once the token is known (and then reset, never re-made: see `shutdown`).
+    let expiry = tokio::time::sleep(Duration::from_secs(u32::MAX.into()));
+    tokio::pin!(expiry);
     let mut connection = Connection {
         protocol,
         sampled: id.as_bytes()[0].is_multiple_of(16),
@@ -71,6 +78,7 @@ async fn run(
         app,
         executor,
         data: None,
+        credential: None,
         subscriptions: Vec::new(),
         handed_out: Vec::new(),
     };
@@ -78,8 +86,8 @@ async fn run(
     let closed_by = loop {
         let flow = tokio::select! {
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => connection.on_message(text.as_bytes(), &mut outgoing),
-                Some(Ok(Message::Binary(bytes))) => connection.on_message(&bytes, &mut outgoing),
+                Some(Ok(Message::Text(text))) => connection.on_message(text.as_bytes(), &mut outgoing).await,
+                Some(Ok(Message::Binary(bytes))) => connection.on_message(&bytes, &mut outgoing).await,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                 Some(Ok(Message::Close(_))) => {
                     // tungstenite queued the reply to the client's close frame: send it.
@@ -105,8 +113,15 @@ async fn run(
             () = &mut init_deadline, if connection.data.is_none() => {
                 Flow::Close(protocol::close::INIT_TIMEOUT, "Connection initialisation timeout".into())
             }
+            () = &mut expiry, if connection.credential.is_some() => {
+                Flow::Close(protocol::close::FORBIDDEN, "the access token expired: reconnect with a fresh one".into())
+            }
             () = &mut shutdown => Flow::Close(close_code::AWAY, "server shutting down".into()),
         };
+        if let (Some(credential), Flow::Accepted) = (connection.credential, &flow) {
+            let left = (credential.expires_at - Utc::now()).to_std().unwrap_or_default();
+            expiry.as_mut().reset(tokio::time::Instant::now() + left);
+        }
         // Events already waiting (another subscription's, or the end after a last event) share
         // the write.
         while outgoing.len() < MAX_BATCH {
@@ -148,6 +163,8 @@ struct Connection {
     executor: SharedSubscriptions,
     /// The caller's context, once `connection_init` was accepted.
     data: Option<Arc<Data>>,
+    /// What the caller's token proves, once `connection_init` was accepted.
+    credential: Option<Credential>,
     subscriptions: Vec<Subscription>,
     /// When the events being written were handed out (see `Metrics::subscription_delivery_seconds`).
     handed_out: Vec<std::time::Instant>,
@@ -166,22 +183,34 @@ struct Subscription {
 /// What happens to the connection after a message.
 enum Flow {
     Continue,
+    /// `connection_init` was accepted: the token's expiry is known.
+    Accepted,
     /// Close it, after what is queued.
     Close(u16, String),
 }
 
 impl Connection {
-    fn on_message(&mut self, bytes: &[u8], outgoing: &mut Vec<Message>) -> Flow {
+    async fn on_message(&mut self, bytes: &[u8], outgoing: &mut Vec<Message>) -> Flow {
         let message = match ClientMessage::from_bytes(bytes) {
             Ok(message) => message,
             Err(error) => return Flow::Close(protocol::close::BAD_REQUEST, format!("Invalid message: {error}")),
         };
         match message {
-            ClientMessage::ConnectionInit { payload } => self.on_init(payload.unwrap_or_default(), outgoing),
+            ClientMessage::ConnectionInit { payload } => self.on_init(payload.unwrap_or_default(), outgoing).await,
             ClientMessage::Start { id, payload } => {
-                let Some(data) = self.data.clone() else {
+                let (Some(data), Some(credential)) = (self.data.clone(), self.credential) else {
                     return Flow::Close(protocol::close::UNAUTHORIZED, "Unauthorized".into());
                 };
+                match self.app.sign_ins.stands(&credential).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Flow::Close(protocol::close::FORBIDDEN, "the sign-in has ended: sign in again".into());
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "checking a subscriber's sign-in");
+                        return Flow::Close(close_code::ERROR, "internal error".into());
+                    }
+                }
                 if let Some(index) = self.subscriptions.iter().position(|s| s.id == id) {
                     if self.protocol == WebSocketProtocols::GraphQLWS {
                         return Flow::Close(
@@ -216,7 +245,7 @@ impl Connection {
         }
     }
 
-    fn on_init(&mut self, payload: serde_json::Value, outgoing: &mut Vec<Message>) -> Flow {
+    async fn on_init(&mut self, payload: serde_json::Value, outgoing: &mut Vec<Message>) -> Flow {
         let refused = |reason: &str, code: u16, outgoing: &mut Vec<Message>| {
             if self.protocol == WebSocketProtocols::SubscriptionsTransportWS {
                 outgoing.push(text(protocol::connection_error(reason)));
@@ -226,11 +255,12 @@ impl Connection {
         if self.data.is_some() {
             return refused("Too many initialisation requests", protocol::close::TOO_MANY_INITS, outgoing);
         }
-        match connection_data(&self.app, &payload, self.id.clone()) {
-            Ok(data) => {
+        match connection_data(&self.app, &payload, self.id.clone()).await {
+            Ok((data, credential)) => {
                 self.data = Some(Arc::new(data));
+                self.credential = Some(credential);
                 outgoing.push(Message::Text(Utf8Bytes::from_static(protocol::CONNECTION_ACK)));
-                Flow::Continue
+                Flow::Accepted
             }
             Err(reason) => refused(reason, protocol::close::FORBIDDEN, outgoing),
         }
@@ -281,13 +311,21 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
 
 /// The connection's caller and loader, from the `connection_init` payload; `Err` says why the
 /// connection is refused.
-fn connection_data(app: &AppState, payload: &serde_json::Value, connection_id: String) -> Result<Data, &'static str> {
+async fn connection_data(
+    app: &AppState,
+    payload: &serde_json::Value,
+    connection_id: String,
+) -> Result<(Data, Credential), &'static str> {
     let header = payload
         .as_object()
         .and_then(|fields| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization")))
         .map(|(_, value)| value.as_str().unwrap_or_default());
-    let viewer = match Caller::from_authorization(header, &app.jwt) {
-        Caller::Authenticated(viewer) => viewer,
+    let caller = Caller::from_authorization(header, &app.jwt).checked(&app.sign_ins).await.map_err(|error| {
+        tracing::error!(%error, "checking a subscriber's sign-in");
+        "internal error"
+    })?;
+    let credential = match caller {
+        Caller::Authenticated(credential) => credential,
         Caller::Anonymous | Caller::Malformed => {
             return Err(
                 r#"authentication required: send {"Authorization": "Bearer <accessToken>"} in connection_init"#,
@@ -296,7 +334,7 @@ fn connection_data(app: &AppState, payload: &serde_json::Value, connection_id: S
         Caller::Rejected => return Err("invalid or expired access token"),
     };
     let mut data = Data::default();
-    data.insert(RequestContext { caller: Caller::Authenticated(viewer), request_id: connection_id });
+    data.insert(RequestContext { caller: Caller::Authenticated(credential), request_id: connection_id });
     data.insert(graphql::connection_loader(app));
-    Ok(data)
+    Ok((data, credential))
 }

@@ -2,6 +2,7 @@
 
 mod access_matrix;
 mod analysis;
+mod attacks;
 mod auth;
 mod demo;
 mod distributed;

@@ -66,7 +66,11 @@ impl AccountMutation {
 
     /// Revokes a refresh token and every token rotated from it (signs that device out).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<bool> {
-        refresh::revoke(&ctx.state().db, &refresh_token).await?;
+        let state = ctx.state();
+        if let Some(user_id) = refresh::revoke(&state.db, &refresh_token).await? {
+            // Other gateways notice within `sign_in_check_secs`.
+            state.sign_ins.forget(user_id);
+        }
         Ok(true)
     }
 
@@ -86,11 +90,11 @@ async fn issue_tokens(
 ) -> ApiResult<AuthPayload> {
     let state = ctx.state();
     let viewer = Viewer { user_id: user.id, organisation_id: user.organisation_id, role: user.role };
-    let access = state.jwt.issue(&viewer)?;
     let refresh = match refresh {
         Some(token) => token,
         None => refresh::issue(&state.db, user.id, None, state.settings.refresh_token_ttl_secs).await?,
     };
+    let access = state.jwt.issue(&viewer, refresh.family_id)?;
     Ok(AuthPayload {
         access_token: access.token,
         refresh_token: refresh.token,
