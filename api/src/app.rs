@@ -1,7 +1,7 @@
 //! Wiring: one gateway (listener, services, migrations, schema, router, embedded workers) and
 //! one worker process, each run until shutdown.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -65,13 +65,12 @@ impl Application {
         });
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "i-mind gateway listening; GraphiQL at /");
-        // Small, latency-sensitive writes (subscription events, GraphQL answers): no Nagle.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned()).await;
+        let settings = &self.state.settings;
+        let limits = http::ServerLimits {
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+            max_connections: settings.max_connections,
+        };
+        let served = http::serve(self.listener, router, limits, token.clone(), Duration::from_secs(30)).await;
         token.cancel();
         if let Some(workers) = workers {
             let _ = workers.await;

@@ -83,6 +83,12 @@ pub struct Settings {
     /// `auto` (PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process),
     /// `local` (in-process only) or `postgres`.
     pub event_bus: EventBusKind,
+    /// How long a client may take to send a request's line and headers.
+    pub header_read_timeout_secs: u64,
+    /// How long a request body may pause (and a body without files may take in all).
+    pub body_timeout_secs: u64,
+    /// Connections (HTTP and WebSocket) open at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Seconds between server keep-alive messages on subscription sockets.
     pub ws_keepalive_secs: u64,
     /// How long a subscription socket may stay open without `connection_init` (then 4408).
@@ -140,6 +146,9 @@ impl Default for Settings {
             job_max_attempts: 3,
             job_retry_base_secs: 10,
             event_bus: EventBusKind::Auto,
+            header_read_timeout_secs: 10,
+            body_timeout_secs: 60,
+            max_connections: 16_384,
             ws_keepalive_secs: 15,
             ws_init_timeout_ms: 10_000,
             models_dir: None,

@@ -63,6 +63,8 @@ pub struct Reader<S> {
     /// Bytes taken out of `buffer` so far (the position in the body).
     consumed: u64,
     finished: bool,
+    /// The longest the body may pause.
+    idle: std::time::Duration,
 }
 
 /// A parsed request: the GraphQL request with its upload set, and the file part still to come.
@@ -76,16 +78,21 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    pub fn new(stream: S, content_type: &str) -> Result<Self, MultipartError> {
+    /// Reads the body `stream` of a request of `content_type`, which may pause for `idle` at most.
+    pub fn new(stream: S, content_type: &str, idle: std::time::Duration) -> Result<Self, MultipartError> {
         let boundary = multer::parse_boundary(content_type).map_err(|error| malformed(error.to_string()))?;
-        Ok(Self { stream, buffer: BytesMut::new(), boundary: boundary.into_bytes(), consumed: 0, finished: false })
+        let boundary = boundary.into_bytes();
+        Ok(Self { stream, buffer: BytesMut::new(), boundary, consumed: 0, finished: false, idle })
     }
 
     async fn fill(&mut self) -> Result<bool, MultipartError> {
         if self.finished {
             return Ok(false);
         }
-        match self.stream.next().await {
+        let next = tokio::time::timeout(self.idle, self.stream.next()).await.map_err(|_| {
+            MultipartError::Interrupted(format!("the request stalled: no data for {} s", self.idle.as_secs()))
+        })?;
+        match next {
             Some(Ok(chunk)) => {
                 self.buffer.extend_from_slice(&chunk);
                 Ok(true)
@@ -315,6 +322,7 @@ mod tests {
     use super::*;
 
     const BOUNDARY: &str = "XyZ";
+    const IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
     fn body(file: &[u8], epilogue: &str) -> Vec<u8> {
         let mut body = Vec::new();
@@ -338,8 +346,11 @@ mod tests {
         let total = body.len() as u64;
         let chunks: Vec<Result<Bytes, std::io::Error>> =
             body.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        let reader =
-            Reader::new(futures_util::stream::iter(chunks), &format!("multipart/form-data; boundary={BOUNDARY}"))?;
+        let reader = Reader::new(
+            futures_util::stream::iter(chunks),
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+            IDLE,
+        )?;
         let dir = tempfile::tempdir().unwrap();
         let parsed = reader.read(Some(total), max, dir.path().join("copy")).await?;
         assert_eq!(parsed.request.uploads.len(), 1);

@@ -37,12 +37,14 @@ impl LocalStore {
         &self.signer
     }
 
-    /// Streams a request body into `key`, refusing more than `size` bytes. Written to a
+    /// Streams a request body into `key`, refusing more than `size` bytes or a pause longer
+    /// than `idle`. Written to a
     /// temporary file first and renamed, so an interrupted upload leaves nothing behind.
     pub async fn receive(
         &self,
         key: &str,
         size: u64,
+        idle: Duration,
         mut body: impl tokio::io::AsyncRead + Unpin,
     ) -> anyhow::Result<Result<u64, String>> {
         let path = self.path(key)?;
@@ -53,10 +55,11 @@ impl LocalStore {
         let mut buffer = vec![0u8; 1 << 20];
         let mut written = 0u64;
         let outcome = loop {
-            let read = match body.read(&mut buffer).await {
-                Ok(0) => break Ok(()),
-                Ok(read) => read,
-                Err(error) => break Err(format!("the upload was interrupted: {error}")),
+            let read = match tokio::time::timeout(idle, body.read(&mut buffer)).await {
+                Ok(Ok(0)) => break Ok(()),
+                Ok(Ok(read)) => read,
+                Ok(Err(error)) => break Err(format!("the upload was interrupted: {error}")),
+                Err(_) => break Err(format!("the upload stalled: no data for {} s", idle.as_secs())),
             };
             written += read as u64;
             if written > size {

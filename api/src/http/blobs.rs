@@ -35,7 +35,8 @@ pub(super) async fn upload(
     }
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
-    match store.receive(&key, size, reader).await {
+    let idle = std::time::Duration::from_secs(state.app.settings.body_timeout_secs.max(1));
+    match store.receive(&key, size, idle, reader).await {
         Ok(Ok(_)) => StatusCode::OK.into_response(),
         Ok(Err(reason)) => (StatusCode::BAD_REQUEST, reason).into_response(),
         Err(error) => {

@@ -2,6 +2,8 @@
 //! arrive while the request runs); GET upgrades to a subscription socket, or shows the
 //! playground.
 
+use std::time::Duration;
+
 use async_graphql::{
     ErrorExtensionValues, ParseRequestError,
     http::{MultipartOptions, WebSocketProtocols},
@@ -99,6 +101,7 @@ async fn read_request(
     body: Body,
 ) -> Result<(async_graphql::Request, Option<LiveUpload>), Rejection> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let idle = Duration::from_secs(state.app.settings.body_timeout_secs.max(1));
     if let Some(content_type) = content_type.as_deref().filter(|t| t.starts_with("multipart/")) {
         let max = state.app.settings.max_upload_bytes;
         let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
@@ -118,11 +121,15 @@ async fn read_request(
             tracing::error!(%error, "no room for an upload");
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "no room for the upload", code::INTERNAL)
         })?;
-        let reader = multipart::Reader::new(body.into_data_stream(), content_type).map_err(rejection)?;
+        let reader = multipart::Reader::new(body.into_data_stream(), content_type, idle).map_err(rejection)?;
         let parsed = reader.read(length, max, copy.to_path_buf()).await.map_err(rejection)?;
         return Ok((parsed.request, parsed.file.map(|(file, pump)| LiveUpload { file, pump, copy })));
     }
-    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
+    let read = tokio::time::timeout(idle, axum::body::to_bytes(body, MAX_JSON_BODY)).await.map_err(|_| {
+        let message = format!("the request body did not arrive within {} s", idle.as_secs());
+        Rejection::new(StatusCode::REQUEST_TIMEOUT, message, code::BAD_USER_INPUT)
+    })?;
+    let bytes = read.map_err(|_| {
         let message = format!("a GraphQL request without files may have at most {MAX_JSON_BODY} bytes");
         Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE)
     })?;

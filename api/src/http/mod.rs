@@ -5,6 +5,9 @@
 
 mod blobs;
 mod graphql;
+mod serve;
+
+pub use serve::{ServerLimits, serve};
 
 use std::time::Duration;
 

@@ -2,3 +2,4 @@
 //! gateway before the defence it checks (the closing notes of the hardening issue list them).
 
 mod sessions;
+mod slow_clients;
