@@ -46,6 +46,19 @@ pub struct Settings {
     /// Upper bound on a request's estimated cost: each field costs 1 and a connection field
     /// multiplies what is under it by its page size (`first`/`last`, or the default).
     pub max_query_complexity: usize,
+    /// Fields a request may select at its top level.
+    pub max_root_fields: usize,
+    /// Aliases a request may use.
+    pub max_aliases: usize,
+    /// Top-level fields of one request resolved at once.
+    pub root_concurrency: usize,
+    /// Sign-in attempts (`login`, `refreshToken`) per minute from one client address.
+    pub login_per_address_per_minute: u32,
+    /// Sign-in attempts per minute for one account, from anywhere.
+    pub login_per_account_per_minute: u32,
+    /// Sign-in attempts per minute for one account from one address, after `login_burst`.
+    pub login_per_account_and_address_per_minute: u32,
+    pub login_burst: u32,
     /// How long the per-request DataLoader waits to gather sibling keys into one statement.
     pub dataloader_delay_ms: u64,
     /// `local` (files under `<data_dir>/blobs`) or `s3`.
@@ -128,6 +141,13 @@ impl Default for Settings {
             max_query_depth: 16,
             max_query_complexity: 5_000_000,
             dataloader_delay_ms: 2,
+            max_root_fields: 32,
+            max_aliases: 64,
+            root_concurrency: 4,
+            login_per_address_per_minute: 30,
+            login_per_account_per_minute: 10,
+            login_per_account_and_address_per_minute: 3,
+            login_burst: 5,
             blob_store: BlobStoreKind::Local,
             s3_endpoint: String::new(),
             s3_region: "us-east-1".into(),

@@ -17,6 +17,7 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const UNSUPPORTED_MEDIA: &str = "UNSUPPORTED_MEDIA";
+    pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -27,6 +28,12 @@ pub const INTERNAL_MESSAGE: &str = "internal error";
 pub enum ApiError {
     #[error("authentication required: send a valid access token as `Authorization: Bearer …`")]
     Unauthenticated,
+    /// A sign-in that failed; which of the two was wrong is not said.
+    #[error("wrong e-mail or password")]
+    InvalidCredentials,
+    /// Over a rate limit; the client may try again after the duration.
+    #[error("too many attempts: try again in {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
     #[error("you are not allowed to do this")]
     Forbidden,
     /// Also what a caller sees for things that exist but are not theirs to see, so that ids
@@ -53,7 +60,8 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Unauthenticated | Self::InvalidCredentials => code::UNAUTHENTICATED,
+            Self::TooManyRequests(_) => code::TOO_MANY_REQUESTS,
             Self::Forbidden => code::FORBIDDEN,
             Self::NotFound => code::NOT_FOUND,
             Self::BadUserInput(_) => code::BAD_USER_INPUT,
@@ -86,6 +94,15 @@ impl From<ApiError> for async_graphql::Error {
             other => other.to_string(),
         };
         let code = error.code();
-        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+        let retry_after = match &error {
+            ApiError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
+        async_graphql::Error::new(message).extend_with(|_, extensions| {
+            extensions.set("code", code);
+            if let Some(seconds) = retry_after {
+                extensions.set("retryAfter", seconds);
+            }
+        })
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{SignIns, jwt::JwtKeys},
+    auth::{LoginLimits, LoginThrottle, SignIns, jwt::JwtKeys},
     blob::{BlobStore, LocalStore, S3Settings, S3Store, UrlSigner},
     config::{BlobStoreKind, EventBusKind, Settings},
     db,
@@ -104,6 +104,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Whether tokens' sign-ins and users still stand.
     pub sign_ins: SignIns,
+    pub login_throttle: Arc<LoginThrottle>,
     pub metrics: Metrics,
     pub blobs: Arc<dyn BlobStore>,
     /// The same store when it is the local one: the gateway then serves its signed URLs.
@@ -124,10 +125,17 @@ impl AppState {
             settings.access_token_ttl_secs,
         );
         let sign_ins = SignIns::new(services.db.clone(), std::time::Duration::from_secs(settings.sign_in_check_secs));
+        let login_throttle = Arc::new(LoginThrottle::new(LoginLimits {
+            per_address_per_minute: settings.login_per_address_per_minute,
+            per_account_per_minute: settings.login_per_account_per_minute,
+            per_account_and_address_per_minute: settings.login_per_account_and_address_per_minute,
+            burst: settings.login_burst,
+        }));
         Self {
             db: services.db,
             jwt,
             sign_ins,
+            login_throttle,
             metrics,
             blobs: services.blobs,
             local_blobs: services.local_blobs,

@@ -6,12 +6,14 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 mod sign_ins;
+mod throttle;
 
 use chrono::{DateTime, Utc};
 use entity::enums::Role;
 use uuid::Uuid;
 
 pub use sign_ins::SignIns;
+pub use throttle::{LoginLimits, LoginThrottle};
 
 /// An authenticated caller, as proven by a valid access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,10 +58,6 @@ impl Caller {
                 Caller::Rejected
             }
         }
-    }
-
-    pub fn viewer(&self) -> crate::error::ApiResult<Viewer> {
-        self.credential().map(|credential| credential.viewer)
     }
 
     pub fn credential(&self) -> crate::error::ApiResult<Credential> {

@@ -181,7 +181,7 @@ impl SharedSubscriptions {
 /// Who is asking, for the sharing key: the authenticated caller of the connection.
 fn caller_key(session_data: &Data) -> Option<Credential> {
     let context = session_data.get(&TypeId::of::<RequestContext>())?.downcast_ref::<RequestContext>()?;
-    context.caller.credential().ok()
+    context.credential().ok()
 }
 
 /// Whether the request runs a subscription: queries and mutations sent over the socket are

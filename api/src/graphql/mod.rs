@@ -15,10 +15,12 @@ mod errors;
 pub mod fanout;
 mod guard;
 mod ids;
+mod limits;
 mod loaders;
 mod mutation;
 mod pagination;
 mod query;
+mod standing;
 mod subscription;
 mod types;
 
@@ -43,6 +45,12 @@ pub fn build(state: AppState) -> AppSchema {
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
         .extension(errors::ErrorPolicy)
+        .extension(standing::CallerStanding)
+        .extension(limits::RequestShape(limits::ShapeLimits {
+            max_root_fields: settings.max_root_fields,
+            max_aliases: settings.max_aliases,
+            root_concurrency: settings.root_concurrency,
+        }))
         .data(state.clone())
         .finish()
 }

@@ -111,6 +111,16 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, default_size: i32) -> us
     first.or(last).unwrap_or(default_size).clamp(0, MAX_PAGE_SIZE) as usize
 }
 
+/// Above every configurable limit, and far enough below `usize::MAX` that async-graphql's own
+/// sums of sibling costs can't overflow.
+const COST_CEILING: usize = usize::MAX >> 16;
+
+/// What a list field costs: its page size (the real bound of what it returns) times what is
+/// under it, saturating.
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, default_size: i32, child_complexity: usize) -> usize {
+    page_cost(first, last, default_size).saturating_mul(child_complexity).min(COST_CEILING)
+}
+
 /// One kind of list: which table, grouped by which parent column, in which order, filtered how.
 /// The value of a listing is its filter, so equal filters share a batched statement.
 pub trait Listing: Clone + Hash + Eq + Send + Sync + 'static {

@@ -8,7 +8,7 @@ use super::{
     guard::{self, Guarded},
     ids::{self, Kind},
     loaders::ChildList,
-    pagination::{Listing, PageRequest, PagedConnection, fetch_pages, into_connection, page_cost},
+    pagination::{Listing, PageRequest, PagedConnection, connection_cost, fetch_pages, into_connection},
     types::{AnalysisJob, BehaviourInterval, Child, EmotionInterval, Node, Session, TrackedObject, User},
 };
 use crate::{
@@ -52,7 +52,7 @@ impl Query {
     }
 
     /// The children the caller may see, by name. `search` matches part of the name.
-    #[graphql(complexity = "page_cost(first, last, ChildList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[graphql(complexity = "connection_cost(first, last, ChildList::DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn children(
         &self,
         ctx: &Context<'_>,

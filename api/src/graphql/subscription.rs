@@ -39,7 +39,7 @@ impl Subscription {
         job_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ApiResult<AnalysisEvent>> + use<>> {
         let state = ctx.state().clone();
-        let credential = ctx.request().caller.credential()?;
+        let credential = ctx.request().credential()?;
         let (events, current) = open_job(ctx, &state, &job_id).await?;
         Ok(follow_job(state, credential, events, current))
     }
@@ -52,7 +52,7 @@ impl Subscription {
         child_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ApiResult<SessionEvent>> + use<>> {
         let state = ctx.state().clone();
-        let credential = ctx.request().caller.credential()?;
+        let credential = ctx.request().credential()?;
         let (child_id, _) = guard::authorize::<entity::child::Entity>(ctx, &child_id, ChildAction::Read).await?;
         let mut events = state.bus.subscribe();
         let shutdown = state.shutdown.clone();

@@ -2,16 +2,16 @@
 //! arrive while the request runs); GET upgrades to a subscription socket, or shows the
 //! playground.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
-    ErrorExtensionValues, ParseRequestError,
+    ErrorExtensionValues, ParseRequestError, Value,
     http::{MultipartOptions, WebSocketProtocols},
 };
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::{Body, BodyDataStream},
-    extract::{FromRequestParts, State, WebSocketUpgrade},
+    extract::{ConnectInfo, FromRequestParts, State, WebSocketUpgrade},
     http::{HeaderMap, Request, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -32,33 +32,18 @@ struct Rejection {
     status: StatusCode,
     message: String,
     code: &'static str,
-    request_id: Option<String>,
 }
 
 impl Rejection {
     fn new(status: StatusCode, message: impl Into<String>, code: &'static str) -> Self {
-        Self { status, message: message.into(), code, request_id: None }
-    }
-
-    /// An internal failure before the request reached the schema: logged here, masked there.
-    fn internal(error: crate::error::ApiError, request_id: &str) -> Self {
-        tracing::error!(error = %error, "before the GraphQL request");
-        let message = format!("{} (request id {request_id})", crate::error::INTERNAL_MESSAGE);
-        Self {
-            request_id: Some(request_id.to_owned()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, message, code::INTERNAL)
-        }
+        Self { status, message: message.into(), code }
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let mut error = async_graphql::ServerError::new(self.message, None);
-        let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
-        extensions.set("code", self.code);
-        if let Some(request_id) = self.request_id {
-            extensions.set("requestId", request_id);
-        }
+        error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", self.code);
         let mut http = GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
         *http.status_mut() = self.status;
         http
@@ -76,7 +61,12 @@ struct LiveUpload {
 }
 
 /// `POST /graphql`.
-pub(super) async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn post(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     state.app.metrics.graphql_requests.inc();
     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (request, live) = match read_request(&state, &headers, body).await {
@@ -84,13 +74,30 @@ pub(super) async fn post(State(state): State<HttpState>, headers: HeaderMap, bod
         Err(rejection) => return rejection.into_response(),
     };
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.to_str().unwrap_or_default());
-    let caller = match Caller::from_authorization(authorization, &state.app.jwt).checked(&state.app.sign_ins).await {
-        Ok(caller) => caller,
-        Err(error) => return Rejection::internal(error, &request_id).into_response(),
-    };
+    let caller = Caller::from_authorization(authorization, &state.app.jwt);
     let loader = graphql::request_loader(&state.app);
-    let request = request.data(RequestContext { caller, request_id }).data(loader);
-    GraphQLResponse::from(execute(&state.schema, request, live).await).into_response()
+    let request = request.data(RequestContext::new(caller, request_id, Some(client.ip()))).data(loader);
+    let response = execute(&state.schema, request, live).await;
+    let retry_after = throttled(&response);
+    let mut http = GraphQLResponse::from(response).into_response();
+    if let Some(seconds) = retry_after {
+        *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        http.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    }
+    http
+}
+
+/// The seconds to wait, when the request was refused for going over a rate limit.
+fn throttled(response: &async_graphql::Response) -> Option<u64> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let is_throttled =
+            matches!(extensions.get("code"), Some(Value::String(code)) if code == code::TOO_MANY_REQUESTS);
+        match extensions.get("retryAfter") {
+            Some(Value::Number(seconds)) if is_throttled => seconds.as_u64(),
+            _ => None,
+        }
+    })
 }
 
 /// Reads a GraphQL request: JSON, or the multipart request spec, whose file part is left to
@@ -165,7 +172,11 @@ async fn execute(
 }
 
 /// `GET /graphql`: subscriptions when it is a WebSocket upgrade, else the playground.
-pub(super) async fn get(State(state): State<HttpState>, request: Request<Body>) -> Response {
+pub(super) async fn get(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (mut parts, _) = request.into_parts();
     let upgrade =
         parts.headers.get(header::UPGRADE).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -191,5 +202,5 @@ pub(super) async fn get(State(state): State<HttpState>, request: Request<Body>) 
         // Subscription traffic is small JSON; tungstenite's 128 KiB default read buffer per
         // connection would dominate a gateway's memory with many subscribers.
         .read_buffer_size(4 << 10)
-        .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.subscriptions))
+        .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.subscriptions, client.ip()))
 }

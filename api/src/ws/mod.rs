@@ -19,7 +19,7 @@
 
 mod protocol;
 
-use std::{future::poll_fn, sync::Arc, task::Poll, time::Duration};
+use std::{future::poll_fn, net::IpAddr, sync::Arc, task::Poll, time::Duration};
 
 use async_graphql::{
     Data,
@@ -46,10 +46,16 @@ const MAX_BATCH: usize = 32;
 
 /// Speaks `protocol` on `socket` until either side closes it. Its log lines (and masked errors)
 /// carry the connection's id.
-pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, app: AppState, executor: SharedSubscriptions) {
+pub async fn serve(
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    app: AppState,
+    executor: SharedSubscriptions,
+    client: IpAddr,
+) {
     let id = uuid::Uuid::new_v4();
-    let span = tracing::info_span!("subscriptions", connection = %id);
-    run(socket, protocol, app, executor, id).instrument(span).await
+    let span = tracing::info_span!("subscriptions", connection = %id, %client);
+    run(socket, protocol, app, executor, id, client).instrument(span).await
 }
 
 async fn run(
@@ -58,6 +64,7 @@ async fn run(
     app: AppState,
     executor: SharedSubscriptions,
     id: uuid::Uuid,
+    client: IpAddr,
 ) {
     let period = Duration::from_secs(app.settings.ws_keepalive_secs.max(1));
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -77,6 +84,7 @@ async fn run(
         id: id.to_string(),
         app,
         executor,
+        client,
         data: None,
         credential: None,
         subscriptions: Vec::new(),
@@ -163,6 +171,7 @@ struct Connection {
     executor: SharedSubscriptions,
     /// The caller's context, once `connection_init` was accepted.
     data: Option<Arc<Data>>,
+    client: IpAddr,
     /// What the caller's token proves, once `connection_init` was accepted.
     credential: Option<Credential>,
     subscriptions: Vec<Subscription>,
@@ -255,7 +264,7 @@ impl Connection {
         if self.data.is_some() {
             return refused("Too many initialisation requests", protocol::close::TOO_MANY_INITS, outgoing);
         }
-        match connection_data(&self.app, &payload, self.id.clone()).await {
+        match connection_data(&self.app, &payload, self.id.clone(), self.client).await {
             Ok((data, credential)) => {
                 self.data = Some(Arc::new(data));
                 self.credential = Some(credential);
@@ -315,6 +324,7 @@ async fn connection_data(
     app: &AppState,
     payload: &serde_json::Value,
     connection_id: String,
+    client: IpAddr,
 ) -> Result<(Data, Credential), &'static str> {
     let header = payload
         .as_object()
@@ -334,7 +344,7 @@ async fn connection_data(
         Caller::Rejected => return Err("invalid or expired access token"),
     };
     let mut data = Data::default();
-    data.insert(RequestContext { caller: Caller::Authenticated(credential), request_id: connection_id });
+    data.insert(RequestContext::checked(Caller::Authenticated(credential), connection_id, Some(client)));
     data.insert(graphql::connection_loader(app));
     Ok((data, credential))
 }

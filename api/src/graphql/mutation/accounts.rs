@@ -43,15 +43,18 @@ impl AccountMutation {
     /// Signs in with e-mail and password.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<AuthPayload> {
         let state = ctx.state();
-        let found = match Email::parse(&email) {
-            Ok(email) => user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?,
-            Err(_) => None,
+        let email = Email::parse(&email).ok();
+        let account = email.as_ref().map(Email::as_str);
+        state.login_throttle.attempt(account, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
+        let found = match account {
+            Some(email) => user::Entity::find().filter(user::Column::Email.eq(email)).one(&state.db).await?,
+            None => None,
         };
         // Verify even for unknown addresses, so timing does not tell which addresses exist.
         let verified = password::verify(password, found.as_ref().map(|user| user.password_hash.clone())).await?;
         match found {
             Some(user) if verified => issue_tokens(ctx, user, None).await,
-            _ => Err(ApiError::Unauthenticated),
+            _ => Err(ApiError::InvalidCredentials),
         }
     }
 
@@ -59,6 +62,7 @@ impl AccountMutation {
     /// stops working; presenting it again revokes the whole sign-in.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<AuthPayload> {
         let state = ctx.state();
+        state.login_throttle.attempt(None, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
         let (user_id, next) = refresh::rotate(&state.db, &refresh_token, state.settings.refresh_token_ttl_secs).await?;
         let user = user::Entity::find_by_id(user_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)?;
         issue_tokens(ctx, user, Some(next)).await

@@ -13,11 +13,14 @@ use crate::{
         context::ContextExt,
         ids::Kind,
         loaders::{EmotionTrendOfChild, PageKey, SessionList},
-        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+        pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
 };
 
 pub struct Child(pub child::Model);
+
+/// Sessions `emotionTrend` covers unless told otherwise.
+const TREND_DEFAULT_SESSIONS: i32 = 100;
 
 /// A child in counselling.
 #[Object]
@@ -45,7 +48,7 @@ impl Child {
     }
 
     /// Sessions in the order they were recorded. `from`/`to` bound `recordedAt` (to exclusive).
-    #[graphql(complexity = "page_cost(first, last, SessionList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[graphql(complexity = "connection_cost(first, last, SessionList::DEFAULT_PAGE_SIZE, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn sessions(
         &self,
@@ -65,11 +68,16 @@ impl Child {
     }
 
     /// One entry per analysed session, oldest first: how much of the time the child's face was
-    /// visible it showed each expression.
-    async fn emotion_trend(&self, ctx: &Context<'_>) -> ApiResult<Vec<SessionEmotionSummary>> {
+    /// visible it showed each expression. `last` keeps the most recent sessions (default 100,
+    /// at most 1000).
+    #[graphql(complexity = "connection_cost(None, last, TREND_DEFAULT_SESSIONS, child_complexity)")]
+    async fn emotion_trend(&self, ctx: &Context<'_>, last: Option<i32>) -> ApiResult<Vec<SessionEmotionSummary>> {
+        let keep = PageRequest::new(None, None, last, None, TREND_DEFAULT_SESSIONS)?.limit as usize;
         let trend = ctx.loader().load_one(EmotionTrendOfChild(self.0.id)).await?.unwrap_or_default();
+        let skip = trend.len().saturating_sub(keep);
         Ok(trend
             .into_iter()
+            .skip(skip)
             .map(|(session, times)| SessionEmotionSummary {
                 recorded_at: session.recorded_at,
                 shares: EmotionShare::from_times(&times),

@@ -11,7 +11,7 @@ use crate::{
         context::ContextExt,
         ids::Kind,
         loaders::{BehaviourList, ChildById, EmotionList, EmotionTimeOfObject, IntervalFilter, PageKey},
-        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+        pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
 };
 
@@ -55,7 +55,7 @@ impl TrackedObject {
 
     /// Observed facial expressions over time. `fromMs`/`toMs` keep intervals overlapping that
     /// range; `minDurationMs` drops shorter ones.
-    #[graphql(complexity = "page_cost(first, last, EmotionList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[graphql(complexity = "connection_cost(first, last, EmotionList::DEFAULT_PAGE_SIZE, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn emotion_intervals(
         &self,
@@ -77,7 +77,7 @@ impl TrackedObject {
     }
 
     /// Observed postures and movements over time, filtered like `emotionIntervals`.
-    #[graphql(complexity = "page_cost(first, last, BehaviourList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[graphql(complexity = "connection_cost(first, last, BehaviourList::DEFAULT_PAGE_SIZE, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn behaviour_intervals(
         &self,

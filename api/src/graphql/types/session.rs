@@ -13,7 +13,7 @@ use crate::{
         context::ContextExt,
         ids::Kind,
         loaders::{ChildById, LatestJob, ObjectList, PageKey, UserById},
-        pagination::{Listing, Page, PageRequest, PagedConnection, into_connection, page_cost},
+        pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
 };
 
@@ -86,7 +86,7 @@ impl Session {
     }
 
     /// The people found in the video, in order of first appearance.
-    #[graphql(complexity = "page_cost(first, last, ObjectList::DEFAULT_PAGE_SIZE) * child_complexity")]
+    #[graphql(complexity = "connection_cost(first, last, ObjectList::DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn objects(
         &self,
         ctx: &Context<'_>,
