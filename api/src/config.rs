@@ -102,6 +102,12 @@ pub struct Settings {
     pub body_timeout_secs: u64,
     /// Connections (HTTP and WebSocket) open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Largest WebSocket message a client may send (subscriptions are small JSON).
+    pub ws_max_message_bytes: usize,
+    /// Operations one socket may run at once.
+    pub ws_max_subscriptions: usize,
+    /// Sockets one user may hold open on one gateway.
+    pub ws_max_sockets_per_user: usize,
     /// Seconds between server keep-alive messages on subscription sockets.
     pub ws_keepalive_secs: u64,
     /// How long a subscription socket may stay open without `connection_init` (then 4408).
@@ -169,6 +175,9 @@ impl Default for Settings {
             header_read_timeout_secs: 10,
             body_timeout_secs: 60,
             max_connections: 16_384,
+            ws_max_message_bytes: 64 << 10,
+            ws_max_subscriptions: 100,
+            ws_max_sockets_per_user: 64,
             ws_keepalive_secs: 15,
             ws_init_timeout_ms: 10_000,
             models_dir: None,

@@ -17,7 +17,8 @@
 //!   the demo seed share these).
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
 //!   `demo` — the `--demo` seed.
-//! - `state` — the shared services (`Services`, `AppState`): a leaf below the transports.
+//! - `sockets` — open subscription sockets per user; `state` — the shared services
+//!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
 //!   subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
 //! - `app` — wiring: a gateway, or a worker process, run until shutdown.
@@ -39,6 +40,7 @@ mod jobs;
 mod metrics;
 mod multipart;
 mod sessions;
+mod sockets;
 mod sql;
 mod state;
 mod telemetry;

@@ -105,6 +105,8 @@ pub struct AppState {
     /// Whether tokens' sign-ins and users still stand.
     pub sign_ins: SignIns,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Open subscription sockets per user.
+    pub sockets: crate::sockets::Sockets,
     pub metrics: Metrics,
     pub blobs: Arc<dyn BlobStore>,
     /// The same store when it is the local one: the gateway then serves its signed URLs.
@@ -136,6 +138,7 @@ impl AppState {
             jwt,
             sign_ins,
             login_throttle,
+            sockets: crate::sockets::Sockets::new(settings.ws_max_sockets_per_user),
             metrics,
             blobs: services.blobs,
             local_blobs: services.local_blobs,

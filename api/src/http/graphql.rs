@@ -202,5 +202,7 @@ pub(super) async fn get(
         // Subscription traffic is small JSON; tungstenite's 128 KiB default read buffer per
         // connection would dominate a gateway's memory with many subscribers.
         .read_buffer_size(4 << 10)
+        .max_message_size(state.app.settings.ws_max_message_bytes)
+        .max_frame_size(state.app.settings.ws_max_message_bytes)
         .on_upgrade(move |socket| crate::ws::serve(socket, protocol, state.app, state.subscriptions, client.ip()))
 }

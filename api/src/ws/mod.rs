@@ -33,10 +33,12 @@ use tracing::Instrument;
 
 use crate::{
     auth::{Caller, Credential},
+    error::code,
     graphql::{
         self, RequestContext,
         fanout::{Live, SharedSubscriptions},
     },
+    sockets::Seat,
     state::AppState,
 };
 
@@ -85,6 +87,7 @@ async fn run(
         app,
         executor,
         client,
+        _seat: None,
         data: None,
         credential: None,
         subscriptions: Vec::new(),
@@ -101,6 +104,9 @@ async fn run(
                     // tungstenite queued the reply to the client's close frame: send it.
                     let _ = socket.flush().await;
                     break "client";
+                }
+                Some(Err(error)) if too_big(&error) => {
+                    Flow::Close(protocol::close::MESSAGE_TOO_BIG, "message too big".into())
                 }
                 Some(Err(_)) | None => break "client",
             },
@@ -172,6 +178,8 @@ struct Connection {
     /// The caller's context, once `connection_init` was accepted.
     data: Option<Arc<Data>>,
     client: IpAddr,
+    /// The connection's place among its user's sockets, once `connection_init` was accepted.
+    _seat: Option<Seat>,
     /// What the caller's token proves, once `connection_init` was accepted.
     credential: Option<Credential>,
     subscriptions: Vec<Subscription>,
@@ -220,6 +228,12 @@ impl Connection {
                         return Flow::Close(close_code::ERROR, "internal error".into());
                     }
                 }
+                let replaced = self.subscriptions.iter().any(|s| s.id == id);
+                if !replaced && self.subscriptions.len() >= self.app.settings.ws_max_subscriptions {
+                    let message = format!("at most {} operations per socket", self.app.settings.ws_max_subscriptions);
+                    outgoing.push(text(protocol::error(self.protocol, &id, &message, code::TOO_MANY_REQUESTS)));
+                    return Flow::Continue;
+                }
                 if let Some(index) = self.subscriptions.iter().position(|s| s.id == id) {
                     if self.protocol == WebSocketProtocols::GraphQLWS {
                         return Flow::Close(
@@ -266,6 +280,11 @@ impl Connection {
         }
         match connection_data(&self.app, &payload, self.id.clone(), self.client).await {
             Ok((data, credential)) => {
+                let Some(seat) = self.app.sockets.take(credential.viewer.user_id) else {
+                    let reason = "too many open sockets for this user";
+                    return refused(reason, protocol::close::POLICY, outgoing);
+                };
+                self._seat = Some(seat);
                 self.data = Some(Arc::new(data));
                 self.credential = Some(credential);
                 outgoing.push(Message::Text(Utf8Bytes::from_static(protocol::CONNECTION_ACK)));
@@ -303,6 +322,18 @@ fn next_event(subscriptions: &mut [Subscription]) -> impl Future<Output = (usize
         }
         Poll::Pending
     })
+}
+
+/// Whether a read failed because the client's message was over the size limit.
+fn too_big(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = error.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn text(message: String) -> Message {

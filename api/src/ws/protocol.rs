@@ -19,6 +19,10 @@ pub mod close {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const SUBSCRIBER_EXISTS: u16 = 4409;
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// RFC 6455: a message too big to process.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// RFC 6455: the connection breaks a policy (too many sockets).
+    pub const POLICY: u16 = 1008;
 }
 
 pub const CONNECTION_ACK: &str = r#"{"type":"connection_ack"}"#;
@@ -41,6 +45,16 @@ pub fn next(opening: &str, payload: &str) -> String {
     message.push_str(payload);
     message.push('}');
     message
+}
+
+/// An operation refused before it started.
+pub fn error(protocol: WebSocketProtocols, id: &str, message: &str, code: &str) -> String {
+    let error = json!({ "message": message, "extensions": { "code": code } });
+    match protocol {
+        WebSocketProtocols::GraphQLWS => json!({ "type": "error", "id": id, "payload": [error] }),
+        WebSocketProtocols::SubscriptionsTransportWS => json!({ "type": "error", "id": id, "payload": error }),
+    }
+    .to_string()
 }
 
 pub fn complete(id: &str) -> String {

@@ -197,6 +197,9 @@ fn spawn_gateway() -> Gateway {
         .env("IMIND_BIND", format!("127.0.0.1:{port}"))
         .env("IMIND_WORKER_POLL_MS", "100")
         .env("IMIND_DATABASE_MAX_CONNECTIONS", "20")
+        // Every simulated subscriber signs in as the same counsellor.
+        .env("IMIND_WS_MAX_SOCKETS_PER_USER", "1000000")
+        .env("IMIND_MAX_CONNECTIONS", "1000000")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()

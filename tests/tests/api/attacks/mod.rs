@@ -4,3 +4,4 @@
 mod cost;
 mod sessions;
 mod slow_clients;
+mod sockets;
