@@ -17,6 +17,8 @@ use crate::{
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own, when configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     workers: WorkerContext,
 }
@@ -24,10 +26,25 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, optionally seeds the demo data, and binds the listener.
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            !seed_demo || settings.bind.ip().is_loopback() || settings.demo_allow_public,
+            "--demo seeds logins whose passwords are published; refusing to serve them on {}, which is \
+             reachable from other machines. Bind a loopback address (IMIND_BIND=127.0.0.1:8080), or set \
+             IMIND_DEMO_ALLOW_PUBLIC=true if that is really what you want",
+            settings.bind
+        );
         // Bind first: a busy port should fail before anything is written.
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("listening on {} (is another server running? set IMIND_BIND)", settings.bind))?;
+        let metrics_listener = match settings.metrics_bind {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("listening on {address} (IMIND_METRICS_BIND)"))?,
+            ),
+            None => None,
+        };
         let metrics = Metrics::new();
         let public_url = if settings.public_url.is_empty() {
             format!("http://{}", listener.local_addr()?)
@@ -41,11 +58,16 @@ impl Application {
             demo::seed(&services.db).await.context("seeding the demo data")?;
         }
         let workers = services.worker_context();
-        Ok(Self { listener, state: AppState::new(services, metrics, shutdown), workers })
+        Ok(Self { listener, metrics_listener, state: AppState::new(services, metrics, shutdown), workers })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served when it has an address of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|listener| listener.local_addr().expect("a bound listener has an address"))
     }
 
     /// Serves (and, in the embedded default, runs the analysis workers) until `shutdown`
@@ -53,7 +75,7 @@ impl Application {
     /// lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let schema = graphql::build(self.state.clone());
-        let router = http::router(self.state.clone(), schema);
+        let router = http::router(self.state.clone(), schema, self.metrics_listener.is_none());
         let token = self.state.shutdown.clone();
         let workers = self.state.settings.embedded_worker.then(|| worker::spawn(self.workers, token.clone()));
         tokio::spawn({
@@ -70,7 +92,14 @@ impl Application {
             header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
             max_connections: settings.max_connections,
         };
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            tokio::spawn(http::serve(listener, router, limits, token.clone(), Duration::from_secs(1)))
+        });
         let served = http::serve(self.listener, router, limits, token.clone(), Duration::from_secs(30)).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         token.cancel();
         if let Some(workers) = workers {
             let _ = workers.await;

@@ -31,6 +31,13 @@ pub struct Settings {
     pub database_url: String,
     pub database_max_connections: u32,
     pub bind: SocketAddr,
+    /// Serve `/metrics` on this address only (e.g. an internal interface) instead of `bind`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
+    pub metrics_token: Secret,
+    /// `serve --demo` seeds well-known passwords; it refuses a non-loopback `bind` unless this
+    /// is set.
+    pub demo_allow_public: bool,
     /// HS256 signing secret (≥ 32 bytes). Empty: one is generated once and kept in
     /// `<data_dir>/jwt-secret`, so tokens survive restarts of a single embedded server.
     pub jwt_secret: Secret,
@@ -138,6 +145,9 @@ impl Default for Settings {
             database_url: String::new(),
             database_max_connections: 10,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_bind: None,
+            metrics_token: Secret::default(),
+            demo_allow_public: false,
             jwt_secret: Secret::default(),
             jwt_issuer: "i-mind".into(),
             jwt_audience: "i-mind-api".into(),

@@ -15,10 +15,11 @@ use async_graphql::http::GraphiQLSource;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderName, Request, StatusCode, header},
-    response::{Html, IntoResponse},
+    http::{HeaderMap, HeaderName, Request, StatusCode, header},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
+use subtle::ConstantTimeEq;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -26,6 +27,7 @@ use tower_http::{
 };
 
 use crate::{
+    auth::jwt::bearer,
     graphql::{AppSchema, fanout::SharedSubscriptions},
     state::AppState,
 };
@@ -39,18 +41,22 @@ struct HttpState {
     subscriptions: SharedSubscriptions,
 }
 
-pub fn router(app: AppState, schema: AppSchema) -> Router {
+/// Every route; `/metrics` among them unless it is served on an address of its own.
+pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
     let subscriptions = SharedSubscriptions::new(schema.clone());
     let state = HttpState { app, schema, subscriptions };
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(playground))
         .route("/graphql", get(graphql::get).post(graphql::post))
         // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
         .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(ready));
+    if with_metrics {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .with_state(state)
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -72,6 +78,26 @@ async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.app.metrics.render())
+/// `/metrics` alone, for its own address.
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics_only)).with_state(app)
+}
+
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    metrics_only(State(state.app), headers).await
+}
+
+/// Prometheus text, for the bearer of `metrics_token` when one is set.
+async fn metrics_only(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let expected = &app.settings.metrics_token.0;
+    if !expected.is_empty() {
+        let presented = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(bearer);
+        let matches = presented.is_some_and(|token| token.as_bytes().ct_eq(expected.as_bytes()).into());
+        if !matches {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "metrics need a token")
+                .into_response();
+        }
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.render())
+        .into_response()
 }

@@ -5,3 +5,4 @@ mod cost;
 mod sessions;
 mod slow_clients;
 mod sockets;
+mod surface;

@@ -1,0 +1,57 @@
+//! What the gateway exposes besides the API: metrics, and the demo logins.
+
+use imind_api::{Application, Secret, Settings};
+use imind_tests::{JWT_SECRET, spawn_app_with};
+
+fn settings(data_dir: &tempfile::TempDir) -> Settings {
+    Settings {
+        data_dir: data_dir.path().to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: Secret(JWT_SECRET.into()),
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = spawn_app_with(false, |settings| settings.metrics_token = Secret("scrape-me-0123456789".into())).await;
+    let url = format!("{}/metrics", app.address);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(app.client.get(&url).bearer_auth("guess").send().await.unwrap().status(), 401);
+    let scraped = app.client.get(&url).bearer_auth("scrape-me-0123456789").send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("imind_sql_statements_total"));
+}
+
+#[tokio::test]
+async fn metrics_can_live_on_an_address_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(&dir);
+    settings.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    let app = Application::build(settings, false).await.unwrap();
+    let (public, internal) = (app.local_addr(), app.metrics_addr().expect("a metrics address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(format!("http://{public}/metrics")).send().await.unwrap().status(), 404);
+    assert_eq!(client.get(format!("http://{public}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(format!("http://{internal}/metrics")).send().await.unwrap().status(), 200);
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_demo_is_not_served_to_the_network_by_accident() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut public = settings(&dir);
+    public.bind = "0.0.0.0:0".parse().unwrap();
+    let refused = Application::build(public.clone(), true).await.err().expect("refused");
+    assert!(refused.to_string().contains("IMIND_DEMO_ALLOW_PUBLIC"), "{refused}");
+    // Told explicitly, or without the demo, it serves.
+    public.demo_allow_public = true;
+    assert!(Application::build(public.clone(), true).await.is_ok());
+    public.demo_allow_public = false;
+    assert!(Application::build(public, false).await.is_ok());
+}
