@@ -16,8 +16,10 @@ use futures_util::{Stream, StreamExt};
 use memchr::memmem;
 use tokio::sync::mpsc;
 
-/// Largest `operations` or `map` part.
+/// Largest `operations` part.
 const MAX_TEXT_PART: usize = 4 << 20;
+/// Largest `map` part: it names one file and one variable.
+const MAX_MAP_PART: usize = 16 << 10;
 /// How many bytes of the file go to the resolver at a time.
 const PIECE: usize = 1 << 20;
 /// Largest header block of one part.
@@ -168,18 +170,20 @@ where
                     operations = Some(request);
                 }
                 ("map", Some(_), None) => {
-                    let text = self.until(&delimiter, MAX_TEXT_PART).await?;
-                    map = Some(
-                        serde_json::from_slice(&text)
-                            .map_err(|error| malformed(format!("`map` is not a JSON object of paths: {error}")))?,
-                    );
+                    let text = self.until(&delimiter, MAX_MAP_PART).await?;
+                    let files: HashMap<String, Vec<String>> = serde_json::from_slice(&text)
+                        .map_err(|error| malformed(format!("`map` is not a JSON object of paths: {error}")))?;
+                    if files.len() > 1 {
+                        return Err(malformed("one file per request"));
+                    }
+                    if files.values().any(|paths| paths.len() != 1) {
+                        return Err(malformed("a file goes to exactly one variable"));
+                    }
+                    map = Some(files);
                 }
                 (name, Some(_), Some(files)) => {
                     let paths =
                         files.get(name).cloned().ok_or_else(|| malformed(format!("unexpected part `{name}`")))?;
-                    if files.len() > 1 {
-                        return Err(malformed("one file per request"));
-                    }
                     // `\r\n--boundary--\r\n` closes the body after the file.
                     let closing = delimiter.len() as u64 + 4;
                     let expected_len = total_len.and_then(|total| total.checked_sub(self.consumed + closing));

@@ -109,7 +109,11 @@ async fn read_request(
 ) -> Result<(async_graphql::Request, Option<LiveUpload>), Rejection> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let idle = Duration::from_secs(state.app.settings.body_timeout_secs.max(1));
-    if let Some(content_type) = content_type.as_deref().filter(|t| t.starts_with("multipart/")) {
+    // Media types are case-insensitive: `Multipart/Form-Data` is ours to read too, never
+    // async-graphql's (which would spool any number of files of any size).
+    let multipart =
+        content_type.as_deref().filter(|t| t.get(..10).is_some_and(|p| p.eq_ignore_ascii_case("multipart/")));
+    if let Some(content_type) = multipart {
         let max = state.app.settings.max_upload_bytes;
         let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let rejection = |error: MultipartError| match error {
