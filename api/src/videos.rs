@@ -222,18 +222,18 @@ impl Videos<'_> {
         self.record(session, key, sha256, size, &info).await
     }
 
-    /// Starts a direct upload of exactly `size` bytes to a fresh key: a URL to PUT them to,
-    /// valid for `ttl`. An earlier upload of the session that was never completed is removed.
+    /// Starts a direct upload of exactly `size` bytes to a fresh incoming key: a URL to PUT
+    /// them to, valid for `ttl`. The stored object's type is ours (opaque bytes), never the
+    /// client's. An earlier upload of the session that was never completed is removed.
     pub async fn start_direct_upload(
         &self,
         session: session::Model,
         key: String,
         size: u64,
-        content_type: &str,
         ttl: std::time::Duration,
     ) -> ApiResult<SignedRequest> {
         let abandoned = session.video_upload_key.clone();
-        let signed = self.blobs.presign_put(&key, size, content_type, ttl).await?;
+        let signed = self.blobs.presign_put(&key, size, "application/octet-stream", ttl).await?;
         let mut model = session.into_active_model();
         model.video_upload_key = Set(Some(key));
         model.video_upload_size = Set(Some(size as i64));
@@ -245,21 +245,23 @@ impl Videos<'_> {
         Ok(signed)
     }
 
-    /// Finishes a direct upload: checks the object is there with the announced size and is a
-    /// decodable video, and makes it the session's video. A refused upload is forgotten, so the
-    /// session may be uploaded again.
-    pub async fn complete_direct_upload(&self, session: session::Model) -> ApiResult<session::Model> {
-        let (Some(key), Some(expected)) = (session.video_upload_key.clone(), session.video_upload_size) else {
+    /// Finishes a direct upload: checks the object is there with the announced size, moves it
+    /// to `key` (so the upload URL can no longer reach it) and makes it the session's video if
+    /// it is a decodable one. A refused upload is forgotten, so the session may be uploaded
+    /// again.
+    pub async fn complete_direct_upload(&self, session: session::Model, key: &str) -> ApiResult<session::Model> {
+        let (Some(incoming), Some(expected)) = (session.video_upload_key.clone(), session.video_upload_size) else {
             return Err(ApiError::bad_input("no upload in progress: call createVideoUpload first"));
         };
-        match self.blobs.size(&key).await? {
+        match self.blobs.size(&incoming).await? {
             None => return Err(ApiError::bad_input("nothing has been uploaded to the upload URL yet")),
             Some(size) if size != expected as u64 => {
                 return Err(ApiError::bad_input(format!("{size} of the announced {expected} bytes arrived")));
             }
             Some(_) => {}
         }
-        match self.accept_stored(session.clone(), &key).await {
+        self.blobs.rename(&incoming, key).await?;
+        match self.accept_stored(session.clone(), key).await {
             Ok(stored) => Ok(stored),
             Err(error) => {
                 let mut model = session.into_active_model();

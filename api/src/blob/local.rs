@@ -137,6 +137,13 @@ impl BlobStore for LocalStore {
         }
     }
 
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let target = self.path(to)?;
+        tokio::fs::create_dir_all(target.parent().context("a blob key has a folder")?).await?;
+        tokio::fs::rename(self.path(from)?, &target).await.context("moving the upload into place")?;
+        Ok(())
+    }
+
     async fn presign_put(
         &self,
         key: &str,

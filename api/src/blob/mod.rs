@@ -47,6 +47,8 @@ pub trait BlobStore: Send + Sync {
     async fn download(&self, key: &str, to: &Path) -> anyhow::Result<()>;
     /// Removes the object; removing a missing one is fine.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Moves the object to `to` (which must not exist yet).
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
     /// A URL the client may PUT exactly `size` bytes to, until `ttl` passes.
     async fn presign_put(
         &self,
@@ -99,8 +101,18 @@ impl StreamingPut {
 /// derived from the key (s3s-fs: base64 of it plus an upload id), and file names stop at 255
 /// bytes.
 pub fn video_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uuid) -> String {
-    let id = |uuid: uuid::Uuid| URL_SAFE_NO_PAD.encode(uuid.as_bytes());
-    format!("o/{}/c/{}/s/{}/{}", id(organisation), id(child), id(session), id(uuid::Uuid::now_v7()))
+    format!("o/{}/c/{}/s/{}/{}", short(organisation), short(child), short(session), short(uuid::Uuid::now_v7()))
+}
+
+/// Where a direct upload lands before `completeVideoUpload` moves it to a `video_key`:
+/// `incoming/` and a video key. A signed URL replayed after completion writes here, never over
+/// the stored video (an S3 bucket may expire the prefix with a lifecycle rule).
+pub fn upload_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uuid) -> String {
+    format!("incoming/{}", video_key(organisation, child, session))
+}
+
+fn short(uuid: uuid::Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(uuid.as_bytes())
 }
 
 /// A temporary file in `dir`, removed when dropped. The one way the gateway makes temporary

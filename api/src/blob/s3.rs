@@ -198,6 +198,20 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
+    async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        // A server-side copy (videos stay under the 5 GiB a single copy allows), then the delete.
+        let source = format!("{}/{}", self.bucket, from);
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(source)
+            .send()
+            .await
+            .context("copying the upload")?;
+        self.delete(from).await
+    }
+
     async fn presign_put(
         &self,
         key: &str,
@@ -228,6 +242,9 @@ impl BlobStore for S3Store {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            // Served as a download of opaque bytes, whatever type the object was stored with.
+            .response_content_type("application/octet-stream")
+            .response_content_disposition("attachment")
             .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)?)
             .await?;
         Ok(SignedRequest {

@@ -4,12 +4,15 @@
 use axum::{
     body::Body,
     extract::{Path, Query, State},
-    http::{Request, StatusCode},
+    http::{HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use entity::session;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tower_http::services::ServeFile;
 
 use super::HttpState;
+use crate::blob::BlobStore;
 
 #[derive(serde::Deserialize)]
 pub(super) struct SignedQuery {
@@ -32,6 +35,20 @@ pub(super) async fn upload(
     };
     if !store.signer().verify("PUT", &key, Some(size), query.expires, &query.signature) {
         return (StatusCode::FORBIDDEN, "invalid or expired upload URL").into_response();
+    }
+    // A ticket is good for one upload, while its session still waits for it: not after
+    // completion, replacement by a newer ticket, or erasure of the session.
+    let pending = session::Entity::find().filter(session::Column::VideoUploadKey.eq(&key)).one(&state.app.db).await;
+    match pending {
+        Ok(Some(_)) => {}
+        Ok(None) => return (StatusCode::GONE, "this upload URL has been used up or withdrawn").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "looking up a direct upload");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    }
+    if matches!(store.size(&key).await, Ok(Some(_))) {
+        return (StatusCode::CONFLICT, "this upload URL has been used already").into_response();
     }
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
@@ -59,7 +76,15 @@ pub(super) async fn download(
     }
     let Ok(path) = store.path(&key) else { return StatusCode::NOT_FOUND.into_response() };
     match ServeFile::new(path).try_call(request).await {
-        Ok(response) => response.into_response(),
+        Ok(response) => {
+            // A download of opaque bytes: never rendered, never sniffed into something runnable.
+            let mut response = response.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            response
+        }
         Err(error) => {
             tracing::error!(%error, "serving a video");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -264,6 +264,65 @@ async fn an_unusual_ending_is_refused_cleanly_or_accepted(store: Store) {
     }
 }
 
+/// A signed upload URL replayed after completion or erasure (an attack, see the hardening issue).
+async fn upload_urls_are_single_use(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let session = global_id("Session", world.own_analysed.session);
+    let clip = footage("carphone_pristine.mp4");
+    let bytes = std::fs::read(&clip).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let forged = dir.path().join("forged.mp4");
+    std::fs::write(&forged, vec![0x5a; bytes.len()]).unwrap();
+
+    let ticket = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": bytes.len() })).await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    assert_eq!(put(&ticket, &clip).await, 200);
+    let done = app.graphql(Some(&token), COMPLETE, json!({ "s": session })).await;
+    assert_eq!(done.data()["completeVideoUpload"]["video"]["sha256"], sha256_hex(&bytes));
+
+    // The same URL again: the local store refuses it; S3 takes it, but under the incoming key
+    // the completion moved the video away from.
+    let replayed = put(&ticket, &forged).await;
+    if store == Store::Local {
+        assert_eq!(replayed, 410, "a used ticket is dead");
+    }
+    let url = "query($id: ID!) { session(id: $id) { videoUrl video { sha256 } } }";
+    let served = app.graphql(Some(&token), url, json!({ "id": session })).await;
+    let (status, body) = curl(&[served.data()["session"]["videoUrl"].as_str().unwrap()]).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), sha256_hex(&bytes), "the stored video is still the one completed");
+
+    // A ticket outlives neither its replacement nor its session.
+    let first = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": bytes.len() })).await;
+    let first = first.data()["createVideoUpload"].clone();
+    let second = app.graphql(Some(&token), CREATE, json!({ "s": session, "size": bytes.len() })).await;
+    let second = second.data()["createVideoUpload"].clone();
+    if store == Store::Local {
+        assert_eq!(put(&first, &clip).await, 410, "a replaced ticket is dead");
+    }
+    let erase = "mutation($id: ID!) { deleteSession(id: $id) }";
+    assert_eq!(app.graphql(Some(&token), erase, json!({ "id": session })).await.data()["deleteSession"], true);
+    if store == Store::Local {
+        assert_eq!(put(&second, &clip).await, 410, "an erased session's ticket is dead");
+        assert_eq!(app.stored_videos(), 0, "erasure stays done");
+    }
+}
+
+/// Served videos are downloads of opaque bytes, not pages a browser might render.
+async fn served_videos_are_attachments(store: Store) {
+    let (app, world, token) = world(store, |_| {}).await;
+    let response = curl_upload(&app, &token, world.own_analysed.session, &footage("carphone_pristine.mp4")).await;
+    let url = response["data"]["uploadSessionVideo"]["videoUrl"].as_str().unwrap().to_owned();
+    let output =
+        tokio::process::Command::new("curl").args(["-sS", "-D", "-", "-o", "/dev/null", &url]).output().await.unwrap();
+    let headers = String::from_utf8_lossy(&output.stdout).to_lowercase();
+    assert!(headers.contains("content-disposition: attachment"), "{headers}");
+    assert!(headers.contains("content-type: application/octet-stream"), "{headers}");
+    if store == Store::Local {
+        assert!(headers.contains("x-content-type-options: nosniff"), "{headers}");
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),+ $(,)?) => {
         mod local {
@@ -282,4 +341,6 @@ on_both_stores!(
     expired_upload_urls_are_refused,
     only_the_childs_counsellors_handle_videos,
     an_unusual_ending_is_refused_cleanly_or_accepted,
+    upload_urls_are_single_use,
+    served_videos_are_attachments,
 );

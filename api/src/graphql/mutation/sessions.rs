@@ -105,12 +105,11 @@ impl SessionMutation {
                 "videos may have at most {max} bytes; this one has {size_bytes}"
             )));
         }
-        let content_type =
-            if content_type.trim().is_empty() { "application/octet-stream".to_owned() } else { content_type };
-        let key = blob::video_key(viewer.organisation_id, session.child_id, session.id);
+        // The client's content type is not trusted with anything: the video is probed.
+        let _ = content_type;
+        let key = blob::upload_key(viewer.organisation_id, session.child_id, session.id);
         let ttl = std::time::Duration::from_secs(state.settings.upload_url_ttl_secs);
-        let signed =
-            state.videos().start_direct_upload(session.row, key, size_bytes as u64, &content_type, ttl).await?;
+        let signed = state.videos().start_direct_upload(session.row, key, size_bytes as u64, ttl).await?;
         Ok(VideoUploadTicket {
             url: signed.url,
             method: signed.method.to_owned(),
@@ -122,8 +121,10 @@ impl SessionMutation {
     /// Finishes a direct upload: checks the object is there with the announced size, that it is
     /// a decodable video, and makes it the session's video.
     async fn complete_video_upload(&self, ctx: &Context<'_>, session_id: ID) -> ApiResult<Session> {
+        let viewer = ctx.viewer()?;
         let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Record).await?;
-        Ok(Session(ctx.state().videos().complete_direct_upload(session.row).await?))
+        let key = blob::video_key(viewer.organisation_id, session.child_id, session.id);
+        Ok(Session(ctx.state().videos().complete_direct_upload(session.row, &key).await?))
     }
 
     /// Says who a tracked person is: their role, and optionally that they are the session's
