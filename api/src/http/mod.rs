@@ -67,8 +67,23 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-async fn playground() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("i-mind API").finish())
+/// Where the playground page may load from and talk to: its scripts and styles from the one
+/// CDN GraphiQL's page names, its requests to this gateway only; nobody may frame it (a page
+/// where people paste tokens).
+const PLAYGROUND_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
+    style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; img-src 'self' data:; \
+    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+async fn playground() -> Response {
+    let page =
+        GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("i-mind API").finish();
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, PLAYGROUND_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    (headers, Html(page)).into_response()
 }
 
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {

@@ -13,6 +13,19 @@ fn settings(data_dir: &tempfile::TempDir) -> Settings {
 }
 
 #[tokio::test]
+async fn the_playground_cannot_be_framed_or_sniffed() {
+    let app = spawn_app_with(false, |_| {}).await;
+    for path in ["/", "/graphql"] {
+        let page = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+        let header = |name: &str| page.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{path}");
+        assert!(header("content-security-policy").contains("connect-src 'self'"), "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn metrics_can_require_a_token() {
     let app = spawn_app_with(false, |settings| settings.metrics_token = Secret("scrape-me-0123456789".into())).await;
     let url = format!("{}/metrics", app.address);
