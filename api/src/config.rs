@@ -82,6 +82,12 @@ pub struct Settings {
     pub public_url: String,
     /// Largest video accepted, in bytes (default 4 GiB).
     pub max_upload_bytes: u64,
+    /// Largest frame accepted, in pixels (default 4096 × 2304: 4K with room).
+    pub max_video_pixels: u64,
+    /// Most frames a video may have (default three hours at 60 fps).
+    pub max_video_frames: i64,
+    /// Longest video accepted (default three hours).
+    pub max_video_duration_secs: i64,
     /// How long a direct-upload URL stays valid.
     pub upload_url_ttl_secs: u64,
     /// How long a `videoUrl` stays valid.
@@ -173,6 +179,9 @@ impl Default for Settings {
             s3_force_path_style: true,
             public_url: String::new(),
             max_upload_bytes: 4 << 30,
+            max_video_pixels: 4096 * 2304,
+            max_video_frames: 60 * 3 * 3600,
+            max_video_duration_secs: 3 * 3600,
             upload_url_ttl_secs: 3600,
             video_url_ttl_secs: 900,
             embedded_worker: true,
@@ -212,6 +221,15 @@ impl Settings {
     /// directory, so they are on the same disk as the blobs and never in a shared `/tmp`.
     pub fn temp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
+    }
+
+    /// What a video may demand of the decoder.
+    pub fn media_limits(&self) -> imind_inference::MediaLimits {
+        imind_inference::MediaLimits {
+            max_pixels: self.max_video_pixels,
+            max_frames: self.max_video_frames,
+            max_duration_ms: self.max_video_duration_secs.saturating_mul(1000),
+        }
     }
 
     /// The database URL to connect to, after applying the embedded default.

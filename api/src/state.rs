@@ -151,7 +151,12 @@ impl AppState {
 
     /// Accepting session videos: the database, the blob store and the temporary directory.
     pub fn videos(&self) -> Videos<'_> {
-        Videos { db: &self.db, blobs: self.blobs.as_ref(), temp_dir: self.settings.temp_dir() }
+        Videos {
+            db: &self.db,
+            blobs: self.blobs.as_ref(),
+            temp_dir: self.settings.temp_dir(),
+            limits: self.settings.media_limits(),
+        }
     }
 }
 

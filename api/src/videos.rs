@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::Utc;
 use entity::{enums::SessionStatus, session};
-use imind_inference::{VideoInfo, probe, probe_url};
+use imind_inference::{MediaLimits, VideoInfo, probe_url, probe_within};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
 use sha2::Digest;
 
@@ -26,6 +26,8 @@ pub struct Videos<'a> {
     pub db: &'a DatabaseConnection,
     pub blobs: &'a dyn BlobStore,
     pub temp_dir: PathBuf,
+    /// What a video may demand of the decoder (bigger ones are refused at upload).
+    pub limits: MediaLimits,
 }
 
 fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
@@ -58,7 +60,8 @@ impl Videos<'_> {
         let local = copy.path().to_owned();
         let probed = {
             let local = local.clone();
-            tokio::task::spawn_blocking(move || probe(&local)).await.map_err(anyhow::Error::new)?
+            let limits = self.limits;
+            tokio::task::spawn_blocking(move || probe_within(&local, &limits)).await.map_err(anyhow::Error::new)?
         };
         let info = match probed {
             Ok(info) => info,
@@ -196,11 +199,13 @@ impl Videos<'_> {
             Some(put) => {
                 put.finish().await.context("storing the video")?;
                 let url = self.blobs.presign_get(key, std::time::Duration::from_secs(300)).await?.url;
-                tokio::task::spawn_blocking(move || probe_url(&url)).await.map_err(anyhow::Error::new)?
+                let limits = self.limits;
+                tokio::task::spawn_blocking(move || probe_url(&url, &limits)).await.map_err(anyhow::Error::new)?
             }
             None => {
                 let path = live.path.clone();
-                tokio::task::spawn_blocking(move || probe(&path)).await.map_err(anyhow::Error::new)?
+                let limits = self.limits;
+                tokio::task::spawn_blocking(move || probe_within(&path, &limits)).await.map_err(anyhow::Error::new)?
             }
         };
         let info = match probed {

@@ -26,7 +26,7 @@ use crate::{
     runtime::{Runtime, RuntimeOptions},
     timeline::{Interval, Timeline, TimelineOptions},
     tracker::{Appearance, TrackedDetection, Tracker, TrackerOptions},
-    video::{Decoded, Frame, VideoError, VideoInfo, probe, spawn_decoder},
+    video::{Decoded, Frame, MediaLimits, VideoError, VideoInfo, probe_within, spawn_decoder},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub struct AnalysisOptions {
     pub pose_input_long_side: i32,
     /// Shorter intervals are dropped as flicker.
     pub min_interval_ms: i64,
+    /// Videos over these are refused before analysis.
+    pub limits: MediaLimits,
     pub models_dir: PathBuf,
 }
 
@@ -62,6 +64,7 @@ impl Default for AnalysisOptions {
             face_input_long_side: 320,
             pose_input_long_side: 256,
             min_interval_ms: 1_000,
+            limits: MediaLimits::default(),
             models_dir: default_models_dir(),
         }
     }
@@ -172,6 +175,18 @@ fn network_size(width: i32, height: i32, long_side: i32) -> (i32, i32) {
     (round(width), round(height))
 }
 
+/// Decoded frames an analysis may hold at once (a batch, and two more waiting in the decoder's
+/// channel) fit in this many bytes: large frames make smaller batches.
+const FRAMES_IN_FLIGHT_BYTES: u64 = 768 << 20;
+
+/// The batch size asked for, made smaller where frames of `width`×`height` RGB would not fit
+/// `FRAMES_IN_FLIGHT_BYTES` three batches deep.
+fn batch_size_for(asked: usize, width: i32, height: i32) -> usize {
+    let frame_bytes = (width.max(1) as u64) * (height.max(1) as u64) * 3;
+    let fits = (FRAMES_IN_FLIGHT_BYTES / (3 * frame_bytes)).max(1) as usize;
+    asked.clamp(1, fits.max(1))
+}
+
 /// What a track needs to count as a person rather than a detector hiccup: this many samples
 /// spanning at least the minimum interval duration.
 const MIN_TRACK_SAMPLES: u32 = 3;
@@ -195,7 +210,7 @@ pub fn analyze(
     cancel: &CancellationToken,
 ) -> Result<AnalysisResult, AnalysisError> {
     let started = Instant::now();
-    let info = probe(path)?;
+    let info = probe_within(path, &options.limits)?;
     let frame_size = (info.width, info.height);
     (engine.faces.input_width, engine.faces.input_height) =
         network_size(info.width, info.height, options.face_input_long_side);
@@ -207,13 +222,14 @@ pub fn analyze(
     };
     let frames_total = (info.duration_ms / period_ms).max(1);
     let timeline_options = TimelineOptions { radius: 2, period_ms, min_duration_ms: options.min_interval_ms };
-    let (frames, decoder) = spawn_decoder(path, &info, options.analysis_fps, options.batch_size * 2, cancel.clone())?;
+    let batch_size = batch_size_for(options.batch_size, info.width, info.height);
+    let (frames, decoder) = spawn_decoder(path, &info, options.analysis_fps, batch_size * 2, cancel.clone())?;
 
     let mut tracker = Tracker::new(TrackerOptions::default());
     let mut rules = BehaviourRules::default();
     let mut people: BTreeMap<u32, PersonTimelines> = BTreeMap::new();
     let mut timings = Timings::default();
-    let mut batch: Vec<Frame> = Vec::with_capacity(options.batch_size);
+    let mut batch: Vec<Frame> = Vec::with_capacity(batch_size);
     let mut frames_done = 0i64;
     let mut frames_read = None;
     sink.progress(&Progress { stage: Stage::Analysing, frames_done: 0, frames_total, percent: 0.0, eta_seconds: None });
@@ -242,7 +258,7 @@ pub fn analyze(
             }
             None => true,
         };
-        if batch.len() >= options.batch_size || (end && !batch.is_empty()) {
+        if batch.len() >= batch_size || (end && !batch.is_empty()) {
             process_batch(
                 engine,
                 &batch,
@@ -508,5 +524,13 @@ mod tests {
         assert_eq!(network_size(768, 576, 320), (320, 256));
         assert_eq!(network_size(176, 144, 256), (256, 224));
         assert_eq!(network_size(1920, 1080, 256), (256, 160));
+    }
+
+    #[test]
+    fn large_frames_make_smaller_batches() {
+        assert_eq!(batch_size_for(64, 1280, 720), 64);
+        assert!(batch_size_for(64, 3840, 2160) <= 12);
+        assert_eq!(batch_size_for(64, 16_000, 16_000), 1);
+        assert_eq!(batch_size_for(0, 640, 480), 1);
     }
 }

@@ -45,6 +45,8 @@ pub enum VideoError {
     Absurd(String),
     #[error("the video is damaged: {0}")]
     Corrupt(String),
+    #[error("the video is larger than this server analyses: {0}")]
+    TooLarge(String),
     #[error("the video ends early: only {decoded} of {expected} frames could be decoded")]
     Truncated { decoded: i64, expected: i64 },
 }
@@ -55,7 +57,46 @@ const MIN_FPS: f64 = 0.1;
 const MAX_FPS: f64 = 1000.0;
 const MAX_SIDE: i32 = 16_384;
 
+/// What a video may demand of the decoder before it is refused: checked from the container's
+/// header, before any frame is decoded for analysis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MediaLimits {
+    /// Pixels per frame (real recordings are at most 4K).
+    pub max_pixels: u64,
+    pub max_frames: i64,
+    pub max_duration_ms: i64,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        Self { max_pixels: 4096 * 2304, max_frames: 60 * 3 * 3600, max_duration_ms: 3 * 3600 * 1000 }
+    }
+}
+
+/// Demuxers FFmpeg may use: the containers cameras and phones write. Playlists (HLS, DASH),
+/// `concat` and the like would make the decoder open other files or URLs.
+const FORMATS: &str = "mov,mp4,m4a,3gp,3g2,mj2,avi,matroska,webm,mpegts,mpeg,flv,asf,ogg,mjpeg,image2";
+/// Protocols it may read through: the file, or the blob store's presigned HTTP(S) URL.
+const PROTOCOLS: &str = "file,http,https,tcp,tls,crypto";
+
+/// Tells OpenCV's FFmpeg backend which demuxers and protocols it may use, once, before the
+/// first file is opened.
+fn restrict_ffmpeg() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let ours = format!("format_whitelist;{FORMATS}|protocol_whitelist;{PROTOCOLS}");
+        let options = match std::env::var("OPENCV_FFMPEG_CAPTURE_OPTIONS") {
+            Ok(given) if !given.is_empty() => format!("{given}|{ours}"),
+            _ => ours,
+        };
+        // SAFETY: written once, before this process opens its first video; nothing else here
+        // writes the environment.
+        unsafe { std::env::set_var("OPENCV_FFMPEG_CAPTURE_OPTIONS", options) };
+    });
+}
+
 fn open(path: &Path) -> Result<VideoCapture, VideoError> {
+    restrict_ffmpeg();
     let metadata = std::fs::metadata(path).map_err(|_| VideoError::NotFound(path.to_owned()))?;
     if metadata.len() == 0 {
         return Err(VideoError::Empty);
@@ -67,7 +108,7 @@ fn open(path: &Path) -> Result<VideoCapture, VideoError> {
     Ok(capture)
 }
 
-fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), VideoError> {
+fn properties(capture: &VideoCapture, limits: &MediaLimits) -> Result<(f64, i64, i32, i32, String), VideoError> {
     let get = |prop| capture.get(prop).unwrap_or(0.0);
     let fps = get(videoio::CAP_PROP_FPS);
     let frames = get(videoio::CAP_PROP_FRAME_COUNT);
@@ -82,6 +123,22 @@ fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), Vi
     if !fps.is_finite() || !(MIN_FPS..=MAX_FPS).contains(&fps) {
         return Err(VideoError::Absurd(format!("{fps} frames per second")));
     }
+    if width as u64 * height as u64 > limits.max_pixels {
+        return Err(VideoError::TooLarge(format!(
+            "frames of {width}×{height} pixels (at most {} pixels per frame)",
+            limits.max_pixels
+        )));
+    }
+    if frames as i64 > limits.max_frames {
+        return Err(VideoError::TooLarge(format!("{frames} frames (at most {})", limits.max_frames)));
+    }
+    if frames / fps * 1000.0 > limits.max_duration_ms as f64 {
+        return Err(VideoError::TooLarge(format!(
+            "{:.0} s (at most {} s)",
+            frames / fps,
+            limits.max_duration_ms / 1000
+        )));
+    }
     let fourcc = get(videoio::CAP_PROP_FOURCC) as u32;
     let codec: String = fourcc.to_le_bytes().iter().map(|b| *b as char).filter(|c| c.is_ascii_graphic()).collect();
     Ok((fps, frames.max(0.0) as i64, width, height, codec))
@@ -89,21 +146,27 @@ fn properties(capture: &VideoCapture) -> Result<(f64, i64, i32, i32, String), Vi
 
 /// Duration, frame rate, frame count, size and codec — after checking the first frame decodes.
 pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
-    probe_capture(open(path)?)
+    probe_within(path, &MediaLimits::default())
+}
+
+/// `probe`, refusing what is over `limits` before decoding a frame.
+pub fn probe_within(path: &Path, limits: &MediaLimits) -> Result<VideoInfo, VideoError> {
+    probe_capture(open(path)?, limits)
 }
 
 /// `probe` for a video behind an HTTP(S) URL (e.g. a presigned GET of the blob store): FFmpeg
 /// reads only what it needs (headers, index, first frame) with range requests.
-pub fn probe_url(url: &str) -> Result<VideoInfo, VideoError> {
+pub fn probe_url(url: &str, limits: &MediaLimits) -> Result<VideoInfo, VideoError> {
+    restrict_ffmpeg();
     let capture = VideoCapture::from_file(url, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
     if !capture.is_opened().unwrap_or(false) {
         return Err(VideoError::NotAVideo);
     }
-    probe_capture(capture)
+    probe_capture(capture, limits)
 }
 
-fn probe_capture(mut capture: VideoCapture) -> Result<VideoInfo, VideoError> {
-    let (fps, frame_count, width, height, codec) = properties(&capture)?;
+fn probe_capture(mut capture: VideoCapture, limits: &MediaLimits) -> Result<VideoInfo, VideoError> {
+    let (fps, frame_count, width, height, codec) = properties(&capture, limits)?;
     let mut first = Mat::default();
     if !capture.read(&mut first).unwrap_or(false) || first.empty() {
         return Err(VideoError::Corrupt("not even the first frame decodes".into()));

@@ -7,3 +7,4 @@ mod sessions;
 mod slow_clients;
 mod sockets;
 mod surface;
+mod videos;
