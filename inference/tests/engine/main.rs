@@ -1,5 +1,6 @@
 //! The inference engine against real models and real footage. One binary for all of it.
 
+mod bomb;
 mod common;
 mod footage;
 mod parity;
