@@ -16,6 +16,12 @@
 //! sessions, a session's objects, …) are reached only through a parent that passed this check,
 //! so their loaders need no second one.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use entity::enums::Role;
 use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
@@ -27,7 +33,7 @@ use crate::{
 };
 
 /// What a caller wants to do to a child or anything under it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChildAction {
     /// Read the child, its sessions, tracked people, intervals and jobs.
     Read,
@@ -53,7 +59,7 @@ pub enum OrganisationAction {
 }
 
 /// Something that belongs to exactly one child.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Child(Uuid),
     Session(Uuid),
@@ -137,6 +143,56 @@ pub async fn authorize(
         return Err(ApiError::Forbidden);
     }
     Ok(child_id)
+}
+
+/// Recent answers of [`authorize`] for subscriptions, which ask again before every event: at
+/// most one query per viewer and target per `ttl` (the same bound as for sign-ins), and none
+/// stale on this gateway once assignments change here (`forget_all`).
+#[derive(Clone)]
+pub struct RecentRights {
+    ttl: Duration,
+    answers: Arc<Mutex<Answers>>,
+}
+
+/// When each question was last answered, and the child it allowed (`None`: refused).
+type Answers = HashMap<(Viewer, Target, ChildAction), (Instant, Option<Uuid>)>;
+
+impl RecentRights {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, answers: Default::default() }
+    }
+
+    /// [`authorize`], answered from the last `ttl` when it can be.
+    pub async fn authorize(
+        &self,
+        db: &impl ConnectionTrait,
+        viewer: &Viewer,
+        target: Target,
+        action: ChildAction,
+    ) -> ApiResult<Uuid> {
+        let key = (*viewer, target, action);
+        if let Some((at, answer)) = self.answers.lock().expect("not poisoned").get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return answer.ok_or(ApiError::NotFound);
+        }
+        let answer = match authorize(db, viewer, target, action).await {
+            Ok(child_id) => Some(child_id),
+            Err(ApiError::NotFound | ApiError::Forbidden) => None,
+            Err(error) => return Err(error),
+        };
+        let mut answers = self.answers.lock().expect("not poisoned");
+        if answers.len() >= 10_000 {
+            answers.clear();
+        }
+        answers.insert(key, (Instant::now(), answer));
+        answer.ok_or(ApiError::NotFound)
+    }
+
+    /// Drops every remembered answer (after a change of who may see what).
+    pub fn forget_all(&self) {
+        self.answers.lock().expect("not poisoned").clear();
+    }
 }
 
 /// Users are visible within their organisation (a guardian sees who the counsellor is).

@@ -107,6 +107,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Open subscription sockets per user.
     pub sockets: crate::sockets::Sockets,
+    /// Subscribers' rights, re-checked before every event.
+    pub rights: crate::access::RecentRights,
     pub metrics: Metrics,
     pub blobs: Arc<dyn BlobStore>,
     /// The same store when it is the local one: the gateway then serves its signed URLs.
@@ -139,6 +141,7 @@ impl AppState {
             sign_ins,
             login_throttle,
             sockets: crate::sockets::Sockets::new(settings.ws_max_sockets_per_user),
+            rights: crate::access::RecentRights::new(std::time::Duration::from_secs(settings.sign_in_check_secs)),
             metrics,
             blobs: services.blobs,
             local_blobs: services.local_blobs,

@@ -20,8 +20,14 @@ use cli::{Cli, run};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before any thread starts: it writes the environment FFmpeg reads.
+    imind_inference::restrict_ffmpeg();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    runtime.block_on(async_main())
+}
+
+async fn async_main() -> std::process::ExitCode {
     imind_api::init_logging();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

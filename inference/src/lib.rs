@@ -40,4 +40,6 @@ pub use labels::{Behaviour, Emotion, Role};
 pub use models::{EmotionClassifier, FaceDetector, PoseEstimator, default_models_dir};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
-pub use video::{Decoded, MediaLimits, VideoError, VideoInfo, probe, probe_url, probe_within, spawn_decoder};
+pub use video::{
+    Decoded, MediaLimits, VideoError, VideoInfo, probe, probe_url, probe_within, restrict_ffmpeg, spawn_decoder,
+};

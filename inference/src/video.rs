@@ -79,9 +79,10 @@ const FORMATS: &str = "mov,mp4,m4a,3gp,3g2,mj2,avi,matroska,webm,mpegts,mpeg,flv
 /// Protocols it may read through: the file, or the blob store's presigned HTTP(S) URL.
 const PROTOCOLS: &str = "file,http,https,tcp,tls,crypto";
 
-/// Tells OpenCV's FFmpeg backend which demuxers and protocols it may use, once, before the
-/// first file is opened.
-fn restrict_ffmpeg() {
+/// Tells OpenCV's FFmpeg backend which demuxers and protocols it may use. Done once, before the
+/// first file is opened; a program calls it at start-up, before it starts threads, since it
+/// writes the environment.
+pub fn restrict_ffmpeg() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let ours = format!("format_whitelist;{FORMATS}|protocol_whitelist;{PROTOCOLS}");
@@ -89,8 +90,8 @@ fn restrict_ffmpeg() {
             Ok(given) if !given.is_empty() => format!("{given}|{ours}"),
             _ => ours,
         };
-        // SAFETY: written once, before this process opens its first video; nothing else here
-        // writes the environment.
+        // SAFETY: written once, before this process opens its first video (`imind` calls this
+        // before starting its runtime); nothing else here writes the environment.
         unsafe { std::env::set_var("OPENCV_FFMPEG_CAPTURE_OPTIONS", options) };
     });
 }
@@ -210,17 +211,35 @@ pub fn spawn_decoder(
     let (sender, receiver) = sync_channel(capacity);
     let fps = info.fps;
     let step_ms = analysis_fps.filter(|rate| *rate > 0.0 && *rate < fps).map(|rate| 1000.0 / rate);
+    let bounds = Bounds::of(info);
     let handle = std::thread::Builder::new()
         .name("imind-decode".into())
-        .spawn(move || decode_loop(capture, fps, step_ms, sender, cancel))
+        .spawn(move || decode_loop(capture, fps, step_ms, bounds, sender, cancel))
         .map_err(|error| VideoError::Corrupt(format!("could not start the decoder: {error}")))?;
     Ok((receiver, handle))
+}
+
+/// What the probed header promised: the limits were checked against it, so a stream that
+/// goes beyond it (frames larger, or far more of them) is refused as it is decoded.
+#[derive(Clone, Copy)]
+struct Bounds {
+    width: i32,
+    height: i32,
+    frames: i64,
+}
+
+impl Bounds {
+    fn of(info: &VideoInfo) -> Self {
+        // Headers round and estimate (variable frame rates especially): twice as many, and more.
+        Self { width: info.width, height: info.height, frames: info.frame_count.saturating_mul(2) + 1000 }
+    }
 }
 
 fn decode_loop(
     mut capture: VideoCapture,
     fps: f64,
     step_ms: Option<f64>,
+    bounds: Bounds,
     sender: SyncSender<Decoded>,
     cancel: CancellationToken,
 ) {
@@ -228,6 +247,11 @@ fn decode_loop(
     let mut next_sample_ms = 0.0;
     loop {
         if cancel.is_cancelled() {
+            return;
+        }
+        if index >= bounds.frames {
+            let reason = format!("more frames than its header says ({})", bounds.frames);
+            let _ = sender.send(Decoded::Failed(VideoError::TooLarge(reason)));
             return;
         }
         // `grab` decodes; only sampled frames pay for the colour conversion and the copy.
@@ -248,11 +272,19 @@ fn decode_loop(
                 }
             }
             let mut bgr = Mat::default();
-            let frame = capture
-                .retrieve(&mut bgr, 0)
-                .ok()
-                .filter(|ok| *ok && !bgr.empty())
-                .and_then(|_| image::bgr_to_rgb(&bgr).ok());
+            let retrieved = capture.retrieve(&mut bgr, 0).ok().filter(|ok| *ok && !bgr.empty());
+            if retrieved.is_some() && (bgr.cols() > bounds.width || bgr.rows() > bounds.height) {
+                let reason = format!(
+                    "a frame of {}×{} in a video whose header says {}×{}",
+                    bgr.cols(),
+                    bgr.rows(),
+                    bounds.width,
+                    bounds.height
+                );
+                let _ = sender.send(Decoded::Failed(VideoError::TooLarge(reason)));
+                return;
+            }
+            let frame = retrieved.and_then(|_| image::bgr_to_rgb(&bgr).ok());
             match frame {
                 Some(rgb) => {
                     let frame = Frame { index, timestamp_ms: timestamp.round() as i64, rgb };

@@ -79,6 +79,8 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(stored.id))
         .filter(refresh_token::Column::UsedAt.is_null())
+        // A logout that lands between the read above and this update wins.
+        .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
     if marked.rows_affected == 0 {

@@ -1,10 +1,19 @@
 //! Password guessing is slowed, not rewarded with a lock-out: sign-in attempts are metered per
-//! client address, per account, and per account from one address (token buckets, `governor`).
-//! A refused attempt is told when to try again; a bucket refills by itself, so an attacker can
-//! slow a real user's sign-in but never lock them out for good. The buckets live in each
-//! gateway's memory: with N gateways an attacker gets N shares (argon2's cost bounds them).
+//! account from one address, per client address, and per account (token buckets, `governor`),
+//! in that order, and the first refusal ends the attempt without touching the later buckets. A
+//! refused attempt is told when to try again; a bucket refills by itself. The per-account
+//! bucket does not apply to an address that signed in to the account before, so an attacker who
+//! keeps an account's bucket empty slows strangers, not its owner. IPv6 addresses count by
+//! their /64 (one host owns that many). The buckets live in each gateway's memory: with N
+//! gateways an attacker gets N shares (argon2's cost bounds them).
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota,
@@ -13,6 +22,8 @@ use governor::{
 
 /// Keys remembered per bucket set before idle ones are dropped.
 const MAX_KEYS: usize = 100_000;
+/// How long an address that signed in to an account stays known for it.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Attempts per minute (and the burst allowed before that rate applies).
 #[derive(Clone, Copy, Debug)]
@@ -27,7 +38,20 @@ pub struct LoginThrottle {
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
     per_account_and_address: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
+    /// Addresses that signed in to an account, and when.
+    known: Mutex<HashMap<(String, IpAddr), Instant>>,
     clock: DefaultClock,
+}
+
+/// The part of an address that one client controls: all of IPv4, the /64 of IPv6.
+fn client_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
 }
 
 fn quota(per_minute: u32, burst: u32) -> Quota {
@@ -46,28 +70,55 @@ impl LoginThrottle {
                 limits.per_account_and_address_per_minute,
                 limits.burst,
             )),
+            known: Mutex::default(),
             clock: DefaultClock::default(),
         }
+    }
+
+    /// Remembers that `address` signed in to `account`.
+    pub fn signed_in(&self, account: &str, address: Option<IpAddr>) {
+        let Some(address) = address.map(client_key) else { return };
+        let mut known = self.known.lock().expect("not poisoned");
+        if known.len() >= MAX_KEYS {
+            known.retain(|_, at| at.elapsed() < KNOWN_FOR);
+            if known.len() >= MAX_KEYS {
+                known.clear();
+            }
+        }
+        known.insert((account.to_owned(), address), Instant::now());
+    }
+
+    fn is_known(&self, account: &str, address: Option<IpAddr>) -> bool {
+        let Some(address) = address else { return false };
+        let known = self.known.lock().expect("not poisoned");
+        known.get(&(account.to_owned(), address)).is_some_and(|at| at.elapsed() < KNOWN_FOR)
     }
 
     /// Takes one attempt to sign in to `account` (a lower-cased e-mail; `None` for a refresh)
     /// from `address`; `Err` says how long to wait before the next may succeed.
     pub fn attempt(&self, account: Option<&str>, address: Option<IpAddr>) -> Result<(), Duration> {
-        let mut wait = Duration::ZERO;
-        let mut take = |outcome: Result<(), governor::NotUntil<_>>| {
-            if let Err(not_until) = outcome {
-                wait = wait.max(not_until.wait_time_from(self.clock.now()));
-            }
+        let address = address.map(client_key);
+        let refused = |outcome: Result<(), governor::NotUntil<_>>| {
+            outcome.err().map(|not_until| not_until.wait_time_from(self.clock.now()).max(Duration::from_secs(1)))
         };
-        if let Some(address) = address {
-            take(self.per_address.check_key(&address));
-        }
-        if let Some(account) = account {
-            take(self.per_account.check_key(&account.to_owned()));
-            take(self.per_account_and_address.check_key(&(account.to_owned(), address)));
-        }
         self.forget_idle();
-        if wait.is_zero() { Ok(()) } else { Err(wait.max(Duration::from_secs(1))) }
+        if let Some(account) = account
+            && let Some(wait) = refused(self.per_account_and_address.check_key(&(account.to_owned(), address)))
+        {
+            return Err(wait);
+        }
+        if let Some(address) = address
+            && let Some(wait) = refused(self.per_address.check_key(&address))
+        {
+            return Err(wait);
+        }
+        if let Some(account) = account
+            && !self.is_known(account, address)
+            && let Some(wait) = refused(self.per_account.check_key(&account.to_owned()))
+        {
+            return Err(wait);
+        }
+        Ok(())
     }
 
     fn forget_idle(&self) {
@@ -104,5 +155,53 @@ mod tests {
         let wait = throttle.attempt(Some("a@b.org"), attacker).unwrap_err();
         assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(20), "{wait:?}");
         assert!(throttle.attempt(Some("a@b.org"), user).is_ok(), "the real user's address has its own bucket");
+    }
+
+    #[test]
+    fn a_drained_account_bucket_does_not_lock_out_an_address_that_signed_in_before() {
+        let limits = LoginLimits {
+            per_address_per_minute: 1000,
+            per_account_per_minute: 1,
+            per_account_and_address_per_minute: 1000,
+            burst: 1,
+        };
+        let throttle = LoginThrottle::new(limits);
+        let owner = Some(IpAddr::from([10, 0, 0, 2]));
+        throttle.signed_in("a@b.org", owner);
+        // Strangers empty the account's bucket (its burst is 4)…
+        for n in 0..4 {
+            assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 1, 0, n]))).is_ok(), "{n}");
+        }
+        assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 1, 0, 9]))).is_err());
+        // …but its owner's address is not refused.
+        assert!(throttle.attempt(Some("a@b.org"), owner).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_takes_nothing_from_the_other_buckets() {
+        let limits = LoginLimits {
+            per_address_per_minute: 1000,
+            per_account_per_minute: 1,
+            per_account_and_address_per_minute: 1,
+            burst: 1,
+        };
+        let throttle = LoginThrottle::new(limits);
+        let attacker = Some(IpAddr::from([10, 0, 0, 1]));
+        assert!(throttle.attempt(Some("a@b.org"), attacker).is_ok());
+        for _ in 0..10 {
+            assert!(throttle.attempt(Some("a@b.org"), attacker).is_err());
+        }
+        // The account's own bucket (burst 4) lost one token only: three are left for others.
+        for n in 0..3 {
+            assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 2, 0, n]))).is_ok(), "{n}");
+        }
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_64_prefix() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let two: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_key(one), client_key(two));
+        assert_ne!(client_key(one), client_key("2001:db8:1:3::1".parse().unwrap()));
     }
 }

@@ -50,8 +50,17 @@ impl LocalStore {
         let path = self.path(key)?;
         let dir = path.parent().context("a blob key has a folder")?;
         tokio::fs::create_dir_all(dir).await?;
-        let partial = dir.join(format!(".partial-{}", uuid::Uuid::new_v4()));
-        let mut file = tokio::fs::File::create(&partial).await?;
+        // One name per key, created exclusively: a second upload to the same URL while the
+        // first is under way is refused rather than written beside it.
+        let name = path.file_name().context("a blob key names a file")?.to_string_lossy().into_owned();
+        let partial = dir.join(format!(".partial-{name}"));
+        let mut file = match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&partial).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Ok(Err("an upload to this URL is already under way".to_owned()));
+            }
+            Err(error) => return Err(error.into()),
+        };
         let mut buffer = vec![0u8; 1 << 20];
         let mut written = 0u64;
         let outcome = loop {

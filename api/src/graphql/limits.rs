@@ -61,8 +61,9 @@ impl Shape {
         let mut shape = Shape::default();
         for (_, operation) in document.operations.iter() {
             let mut names = Vec::new();
-            root_field_names(&operation.node.selection_set.node, document, &mut names, 0);
-            shape.root_fields = shape.root_fields.max(names.len());
+            let complete = root_field_names(&operation.node.selection_set.node, document, &mut names, 0);
+            let root_fields = if complete { names.len() } else { usize::MAX };
+            shape.root_fields = shape.root_fields.max(root_fields);
             if operation.node.ty == OperationType::Mutation {
                 let sign_ins = names.iter().filter(|name| SIGN_IN_FIELDS.contains(name)).count();
                 shape.sign_ins = shape.sign_ins.max(sign_ins);
@@ -88,32 +89,31 @@ impl Shape {
     }
 }
 
-/// The names of the fields at the top of `selection_set`, through fragments (a fragment spread
-/// more than a few levels deep is a cycle, which validation refuses anyway).
+/// The names of the fields at the top of `selection_set`, through fragments. `false` when
+/// fragments nest deeper than any honest request does (a way around the limits, or a cycle).
 fn root_field_names<'a>(
     selection_set: &'a SelectionSet,
     document: &'a ExecutableDocument,
     names: &mut Vec<&'a str>,
     depth: usize,
-) {
+) -> bool {
     if depth > 8 {
-        return;
+        return false;
     }
-    for selection in &selection_set.items {
-        match &selection.node {
-            Selection::Field(field) => names.push(field.node.name.node.as_str()),
-            Selection::InlineFragment(fragment) => {
-                root_field_names(&fragment.node.selection_set.node, document, names, depth + 1);
-            }
-            Selection::FragmentSpread(spread) => {
-                let fragment: Option<&FragmentDefinition> =
-                    document.fragments.get(&spread.node.fragment_name.node).map(|f| &f.node);
-                if let Some(fragment) = fragment {
-                    root_field_names(&fragment.selection_set.node, document, names, depth + 1);
-                }
-            }
+    selection_set.items.iter().all(|selection| match &selection.node {
+        Selection::Field(field) => {
+            names.push(field.node.name.node.as_str());
+            true
         }
-    }
+        Selection::InlineFragment(fragment) => {
+            root_field_names(&fragment.node.selection_set.node, document, names, depth + 1)
+        }
+        Selection::FragmentSpread(spread) => {
+            let fragment: Option<&FragmentDefinition> =
+                document.fragments.get(&spread.node.fragment_name.node).map(|f| &f.node);
+            fragment.is_none_or(|fragment| root_field_names(&fragment.selection_set.node, document, names, depth + 1))
+        }
+    })
 }
 
 fn aliases(selection_set: &SelectionSet) -> usize {
@@ -222,6 +222,16 @@ mod tests {
             fragment b on Query { b1: slow b2: slow b3: slow b4: slow }";
         let response = schema.execute(spread).await;
         assert!(response.errors[0].message.contains("top level"), "fragments count: {:?}", response.errors);
+    }
+
+    #[test]
+    fn fragments_nested_past_reason_count_as_over() {
+        let mut query = String::from("a: slow");
+        for _ in 0..9 {
+            query = format!("... on Query {{ {query} }}");
+        }
+        let document = async_graphql::parser::parse_query(format!("{{ {query} }}")).unwrap();
+        assert!(Shape::of(&document).check(&LIMITS).unwrap_err().contains("top level"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::{
     types::{AnalysisEvent, SessionEvent},
 };
 use crate::{
-    access::{self, ChildAction, Target},
+    access::{ChildAction, Target},
     auth::Credential,
     error::{ApiError, ApiResult},
     jobs::events::{JobEvent, JobEventKind},
@@ -149,7 +149,7 @@ async fn still_readable(state: &AppState, credential: &Credential, target: Targe
     if !state.sign_ins.stands(credential).await? {
         return Err(ApiError::Unauthenticated);
     }
-    access::authorize(&state.db, &credential.viewer, target, ChildAction::Read).await.map(drop)
+    state.rights.authorize(&state.db, &credential.viewer, target, ChildAction::Read).await.map(drop)
 }
 
 /// `event`, unless it is an older progress report than `last` (then its intervals, if any,

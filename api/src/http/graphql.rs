@@ -133,7 +133,15 @@ async fn read_request(
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "no room for the upload", code::INTERNAL)
         })?;
         let reader = multipart::Reader::new(body.into_data_stream(), content_type, idle).map_err(rejection)?;
-        let parsed = reader.read(length, max, copy.to_path_buf()).await.map_err(rejection)?;
+        // The parts before the file are small: they get the whole pause allowance in all, not
+        // per chunk (the file part may take as long as it keeps moving).
+        let parsed = tokio::time::timeout(idle, reader.read(length, max, copy.to_path_buf()))
+            .await
+            .map_err(|_| {
+                let message = format!("the request's parts did not arrive within {} s", idle.as_secs());
+                Rejection::new(StatusCode::REQUEST_TIMEOUT, message, code::BAD_USER_INPUT)
+            })?
+            .map_err(rejection)?;
         return Ok((parsed.request, parsed.file.map(|(file, pump)| LiveUpload { file, pump, copy })));
     }
     let read = tokio::time::timeout(idle, axum::body::to_bytes(body, MAX_JSON_BODY)).await.map_err(|_| {

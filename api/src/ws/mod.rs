@@ -45,6 +45,8 @@ use crate::{
 /// At most this many ready messages are written together, so one busy connection can't hold
 /// a runtime thread for long.
 const MAX_BATCH: usize = 32;
+/// How long a write may wait for a client to read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Speaks `protocol` on `socket` until either side closes it. Its log lines (and masked errors)
 /// carry the connection's id.
@@ -142,8 +144,11 @@ async fn run(
             let Some((index, event)) = next_event(&mut connection.subscriptions).now_or_never() else { break };
             connection.on_event(index, event, &mut outgoing);
         }
-        if send_all(&mut socket, &mut outgoing).await.is_err() {
-            break "a failed write";
+        // A client that stops reading is not waited for forever.
+        match tokio::time::timeout(WRITE_TIMEOUT, send_all(&mut socket, &mut outgoing)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break "a failed write",
+            Err(_) => break "a client that stopped reading",
         }
         if connection.sampled {
             for published in connection.handed_out.drain(..) {

@@ -53,7 +53,10 @@ impl AccountMutation {
         // Verify even for unknown addresses, so timing does not tell which addresses exist.
         let verified = password::verify(password, found.as_ref().map(|user| user.password_hash.clone())).await?;
         match found {
-            Some(user) if verified => issue_tokens(ctx, user, None).await,
+            Some(user) if verified => {
+                state.login_throttle.signed_in(&user.email, ctx.request().client_address);
+                issue_tokens(ctx, user, None).await
+            }
             _ => Err(ApiError::InvalidCredentials),
         }
     }

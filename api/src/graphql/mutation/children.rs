@@ -72,14 +72,22 @@ impl ChildMutation {
         }
         let links = links(db, &viewer, input.counsellor_ids.as_deref(), input.guardian_ids.as_deref()).await?;
         let changes = ChildChanges::parse(input.name.as_deref(), input.birth_date.map(|date| date.0), input.notes)?;
-        Ok(Child(children::update(db, child.row, changes, links).await?))
+        let relinked = links.counsellors.is_some() || links.guardians.is_some();
+        let child = children::update(db, child.row, changes, links).await?;
+        if relinked {
+            // Subscribers' remembered rights are stale now (other gateways: within the TTL).
+            ctx.state().rights.forget_all();
+        }
+        Ok(Child(child))
     }
 
     /// Erases a child and everything recorded about them: sessions, analyses, results, videos.
     async fn delete_child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &id, ChildAction::Delete).await?;
         let state = ctx.state();
-        children::erase(&state.db, state.blobs.as_ref(), child_id).await
+        let erased = children::erase(&state.db, state.blobs.as_ref(), child_id).await?;
+        state.rights.forget_all();
+        Ok(erased)
     }
 }
 
