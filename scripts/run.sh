@@ -20,4 +20,4 @@ fi
 step "building imind (release)"
 cargo build --release --locked -p imind
 step "starting: GraphiQL at http://${IMIND_BIND:-127.0.0.1:8080}/ — demo logins in README.md"
-exec ./target/release/imind serve "${args[@]}" "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/imind" serve "${args[@]}" "$@"

@@ -33,4 +33,4 @@ cargo test --workspace --locked
 start_postgres
 step "tests on PostgreSQL ($IMIND_TEST_POSTGRES_URL_REDACTED)"
 # The distributed tests run `imind worker` processes: the binary the SQLite pass just built.
-IMIND_BIN="$PWD/target/debug/imind" IMIND_TEST_POSTGRES_URL="$PG_URL" cargo test -p imind-tests --locked
+IMIND_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/imind" IMIND_TEST_POSTGRES_URL="$PG_URL" cargo test -p imind-tests --locked
