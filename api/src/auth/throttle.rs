@@ -138,15 +138,18 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    fn throttle(per_address: u32, per_account: u32, per_account_and_address: u32, burst: u32) -> LoginThrottle {
+        LoginThrottle::new(LoginLimits {
+            per_address_per_minute: per_address,
+            per_account_per_minute: per_account,
+            per_account_and_address_per_minute: per_account_and_address,
+            burst,
+        })
+    }
+
     #[test]
     fn an_account_is_slowed_from_one_address_but_not_locked_for_another() {
-        let limits = LoginLimits {
-            per_address_per_minute: 60,
-            per_account_per_minute: 60,
-            per_account_and_address_per_minute: 3,
-            burst: 3,
-        };
-        let throttle = LoginThrottle::new(limits);
+        let throttle = throttle(60, 60, 3, 3);
         let attacker = Some(IpAddr::from([10, 0, 0, 1]));
         let user = Some(IpAddr::from([10, 0, 0, 2]));
         for _ in 0..3 {
@@ -159,13 +162,7 @@ mod tests {
 
     #[test]
     fn a_drained_account_bucket_does_not_lock_out_an_address_that_signed_in_before() {
-        let limits = LoginLimits {
-            per_address_per_minute: 1000,
-            per_account_per_minute: 1,
-            per_account_and_address_per_minute: 1000,
-            burst: 1,
-        };
-        let throttle = LoginThrottle::new(limits);
+        let throttle = throttle(1000, 1, 1000, 1);
         let owner = Some(IpAddr::from([10, 0, 0, 2]));
         throttle.signed_in("a@b.org", owner);
         // Strangers empty the account's bucket (its burst is 4)…
@@ -179,13 +176,7 @@ mod tests {
 
     #[test]
     fn a_refusal_takes_nothing_from_the_other_buckets() {
-        let limits = LoginLimits {
-            per_address_per_minute: 1000,
-            per_account_per_minute: 1,
-            per_account_and_address_per_minute: 1,
-            burst: 1,
-        };
-        let throttle = LoginThrottle::new(limits);
+        let throttle = throttle(1000, 1, 1, 1);
         let attacker = Some(IpAddr::from([10, 0, 0, 1]));
         assert!(throttle.attempt(Some("a@b.org"), attacker).is_ok());
         for _ in 0..10 {
