@@ -14,7 +14,7 @@ use crate::{
     blob::BlobStore,
     domain::{self, Label},
     error::ApiResult,
-    sessions, videos,
+    sessions,
 };
 
 /// A child's details, checked.
@@ -113,9 +113,7 @@ pub async fn erase(db: &impl ConnectionTrait, blobs: &dyn BlobStore, child_id: U
     let keys = sessions::video_keys(db, session::Column::ChildId.eq(child_id)).await?;
     // Foreign keys cascade to sessions, jobs, tracked objects and intervals.
     let deleted = child::Entity::delete_by_id(child_id).exec(db).await?;
-    for key in keys {
-        videos::remove_quietly(blobs, &key).await;
-    }
+    sessions::remove_videos(blobs, keys).await;
     Ok(deleted.rows_affected == 1)
 }
 

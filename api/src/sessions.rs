@@ -76,10 +76,15 @@ pub async fn erase(db: &impl ConnectionTrait, blobs: &dyn BlobStore, session_id:
     let keys = video_keys(db, session::Column::Id.eq(session_id)).await?;
     // Foreign keys cascade to jobs, tracked objects and intervals.
     let deleted = session::Entity::delete_by_id(session_id).exec(db).await?;
+    remove_videos(blobs, keys).await;
+    Ok(deleted.rows_affected == 1)
+}
+
+/// Removes the videos of sessions whose rows are gone.
+pub async fn remove_videos(blobs: &dyn BlobStore, keys: Vec<String>) {
     for key in keys {
         videos::remove_quietly(blobs, &key).await;
     }
-    Ok(deleted.rows_affected == 1)
 }
 
 /// Every stored or half-uploaded video of the sessions matching `filter`.

@@ -66,7 +66,7 @@ impl Videos<'_> {
         let info = match probed {
             Ok(info) => info,
             Err(reason) => {
-                self.remove_quietly(key).await;
+                remove_quietly(self.blobs, key).await;
                 return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
             }
         };
@@ -76,7 +76,7 @@ impl Videos<'_> {
         let (sha256, size) = match hashed {
             Ok(hashed) => hashed,
             Err(error) => {
-                self.remove_quietly(key).await;
+                remove_quietly(self.blobs, key).await;
                 return Err(ApiError::UnsupportedMedia(format!("the video could not be read back: {error}")));
             }
         };
@@ -109,12 +109,12 @@ impl Videos<'_> {
         let updated = match model.update(self.db).await {
             Ok(updated) => updated,
             Err(error) => {
-                self.remove_quietly(key).await;
+                remove_quietly(self.blobs, key).await;
                 return Err(error.into());
             }
         };
         if let Some(previous) = previous.filter(|previous| previous != key) {
-            self.remove_quietly(&previous).await;
+            remove_quietly(self.blobs, &previous).await;
         }
         Ok(updated)
     }
@@ -212,7 +212,7 @@ impl Videos<'_> {
             Ok(info) => info,
             Err(reason) => {
                 if streamed {
-                    self.remove_quietly(key).await;
+                    remove_quietly(self.blobs, key).await;
                 }
                 return Err(ApiError::UnsupportedMedia(format!("not a video that can be analysed: {reason}")));
             }
@@ -245,7 +245,7 @@ impl Videos<'_> {
         model.video_upload_expires_at = Set(Some(signed.expires_at));
         model.update(self.db).await?;
         if let Some(abandoned) = abandoned {
-            self.remove_quietly(&abandoned).await;
+            remove_quietly(self.blobs, &abandoned).await;
         }
         Ok(signed)
     }
@@ -278,15 +278,10 @@ impl Videos<'_> {
             }
         }
     }
-
-    /// Deletes a blob, logging (not failing) when the store refuses: the database no longer
-    /// points at it, so at worst it is an orphan to clean up.
-    pub async fn remove_quietly(&self, key: &str) {
-        remove_quietly(self.blobs, key).await;
-    }
 }
 
-/// Deletes a blob, logging (not failing) when the store refuses.
+/// Deletes a blob, logging (not failing) when the store refuses: the database no longer points
+/// at it, so at worst it is an orphan to clean up.
 pub async fn remove_quietly(blobs: &dyn BlobStore, key: &str) {
     if let Err(error) = blobs.delete(key).await {
         tracing::warn!(key, error = format!("{error:#}"), "could not delete a blob");

@@ -66,15 +66,4 @@ impl Caller {
             Caller::Anonymous | Caller::Malformed | Caller::Rejected => Err(crate::error::ApiError::Unauthenticated),
         }
     }
-
-    /// The same caller, or `Rejected` once its sign-in or its user is no more (see [`SignIns`]).
-    pub async fn checked(self, sign_ins: &SignIns) -> crate::error::ApiResult<Caller> {
-        match self {
-            Caller::Authenticated(credential) if !sign_ins.stands(&credential).await? => {
-                tracing::info!(user = %credential.viewer.user_id, "refused the token of an ended sign-in");
-                Ok(Caller::Rejected)
-            }
-            other => Ok(other),
-        }
-    }
 }

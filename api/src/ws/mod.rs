@@ -366,11 +366,7 @@ async fn connection_data(
         .as_object()
         .and_then(|fields| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization")))
         .map(|(_, value)| value.as_str().unwrap_or_default());
-    let caller = Caller::from_authorization(header, &app.jwt).checked(&app.sign_ins).await.map_err(|error| {
-        tracing::error!(%error, "checking a subscriber's sign-in");
-        "internal error"
-    })?;
-    let credential = match caller {
+    let credential = match Caller::from_authorization(header, &app.jwt) {
         Caller::Authenticated(credential) => credential,
         Caller::Anonymous | Caller::Malformed => {
             return Err(
@@ -379,6 +375,13 @@ async fn connection_data(
         }
         Caller::Rejected => return Err("invalid or expired access token"),
     };
+    let stands = app.sign_ins.stands(&credential).await.map_err(|error| {
+        tracing::error!(%error, "checking a subscriber's sign-in");
+        "internal error"
+    })?;
+    if !stands {
+        return Err("invalid or expired access token");
+    }
     let mut data = Data::default();
     data.insert(RequestContext::checked(Caller::Authenticated(credential), connection_id, Some(client)));
     data.insert(graphql::connection_loader(app));
