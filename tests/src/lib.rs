@@ -331,8 +331,10 @@ impl TestApp {
             .output()
             .await
             .expect("curl runs");
-        serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("JSON from the server: {}", String::from_utf8_lossy(&output.stdout)))
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+            let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            panic!("JSON from the server: {stdout} (curl said: {stderr})")
+        })
     }
 
     /// A new session of `child` (through the API); returns its id.

@@ -2,7 +2,7 @@
 //! a deadline for each request's head (a client that trickles its headers in holds a
 //! connection for nothing), a cap on open connections (WebSockets included: the permit lives
 //! with the socket), TCP_NODELAY — and the client's address on every request
-//! (`ConnectInfo<SocketAddr>`). On shutdown it stops accepting, lets requests in flight finish
+//! (`ConnectInfo<SocketAddr>`) — and a lingering close (below). On shutdown it stops accepting, lets requests in flight finish
 //! (subscription sockets close themselves on the same token) and returns.
 
 use std::{
@@ -20,7 +20,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore},
 };
@@ -73,7 +73,7 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(address));
             request
         });
-        let io = TokioIo::new(Counted { stream, _slot: permit });
+        let io = TokioIo::new(Counted { stream: Some(stream), slot: Some(permit) });
         let connection = http.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
@@ -98,41 +98,78 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long a closed connection keeps reading what its client still sends (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(3);
+
 /// A connection holding one of the server's connection slots until it is dropped (an upgraded
-/// WebSocket keeps the stream, and so the slot).
+/// WebSocket keeps the stream, and so the slot), and then for its lingering close.
 struct Counted {
-    stream: TcpStream,
-    _slot: OwnedSemaphorePermit,
+    /// Taken only when the connection is dropped.
+    stream: Option<TcpStream>,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Counted {
+    fn stream(self: Pin<&mut Self>) -> Pin<&mut TcpStream> {
+        Pin::new(self.get_mut().stream.as_mut().expect("the stream is only taken on drop. This is a bug."))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let (Some(stream), Some(slot)) = (self.stream.take(), self.slot.take()) else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(linger(stream, slot));
+        }
+    }
+}
+
+/// A lingering close: an answer sent before the request's body was read (a refused upload)
+/// is followed by a FIN, and what the client still sends is read and dropped for a moment.
+/// Closing with unread bytes would send a reset instead, and a reset makes the client's
+/// kernel throw away the answer it has not read yet — the client would see a broken pipe, not
+/// the refusal.
+async fn linger(mut stream: TcpStream, _slot: OwnedSemaphorePermit) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut sink = vec![0; 16 * 1024];
+    while let Ok(Ok(read)) = tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+        if read == 0 {
+            break;
+        }
+    }
 }
 
 impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.stream().poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.stream().poll_write(cx, buf)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream().poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream().poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        self.stream().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream.as_ref().is_some_and(TcpStream::is_write_vectored)
     }
 }
