@@ -6,12 +6,10 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use entity::{
     behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion, ObjectRole, Role, SessionStatus},
-    tracked_object, user,
+    tracked_object,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
 pub use self::logins::*;
@@ -49,7 +47,7 @@ const CHILDREN: [DemoChild; 3] = [
 ];
 
 pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
-    if user::Entity::find().filter(user::Column::Email.eq(ADMIN)).one(db).await?.is_some() {
+    if !users::accounts_of(db, ADMIN, Some(ORGANISATION)).await?.is_empty() {
         tracing::info!("demo data already present");
         return Ok(());
     }

@@ -4,7 +4,8 @@
 use chrono::Utc;
 use entity::{enums::Role, organisation, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -60,7 +61,27 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
     }
 }
 
-/// Adds a user. The unique index on `users.email` decides whether the address is taken.
+/// The accounts an e-mail address has (in `organisation`, by name, if given); at most
+/// [`MAX_ACCOUNTS_PER_ADDRESS`] are considered for a sign-in.
+pub async fn accounts_of(
+    db: &impl ConnectionTrait,
+    email: &str,
+    organisation: Option<&str>,
+) -> ApiResult<Vec<user::Model>> {
+    let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
+    if let Some(name) = organisation {
+        query = query.inner_join(organisation::Entity).filter(organisation::Column::Name.eq(name));
+    }
+    Ok(query.order_by_asc(user::Column::Id).limit(MAX_ACCOUNTS_PER_ADDRESS).all(db).await?)
+}
+
+/// One person working for this many organisations is already unusual; the bound keeps a
+/// sign-in to a fixed number of password checks.
+pub const MAX_ACCOUNTS_PER_ADDRESS: u64 = 8;
+
+/// Adds a user. The unique index on (organisation, e-mail) decides whether the address is
+/// taken; an account with the same address in another organisation is no business of this
+/// one and does not stop it.
 pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: NewUser) -> ApiResult<user::Model> {
     let password_hash = password::hash(new.password.into_inner()).await?;
     let row = user::ActiveModel {
@@ -74,7 +95,10 @@ pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: 
     };
     row.insert(db).await.map_err(|error| {
         if is_unique_violation(&error) {
-            ApiError::bad_input(format!("a user with e-mail {} already exists", new.email.as_str()))
+            ApiError::bad_input(format!(
+                "a user with e-mail {} already exists in this organisation",
+                new.email.as_str()
+            ))
         } else {
             error.into()
         }

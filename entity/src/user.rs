@@ -8,8 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub organisation_id: Uuid,
-    /// Stored lower-cased so look-ups are case-insensitive on every backend.
-    #[sea_orm(unique)]
+    /// Stored lower-cased so look-ups are case-insensitive on every backend. Unique within
+    /// the organisation (`ux_users_organisation_email`): one person may work for two.
     pub email: String,
     pub name: String,
     /// PHC string (argon2id); never leaves the gateway.

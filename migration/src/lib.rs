@@ -3,12 +3,14 @@
 //!
 //! # Layout
 //! One migration per file, named after it (sea-orm's rule): `m20261125_000001_initial_schema`
-//! (every table, index and cascade), `m20261125_000002_pending_uploads` (direct uploads).
+//! (every table, index and cascade), `m20261125_000002_pending_uploads` (direct uploads),
+//! `m20261201_000003_email_per_organisation` (an address is unique within an organisation).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial_schema;
 mod m20261125_000002_pending_uploads;
+mod m20261201_000003_email_per_organisation;
 
 pub struct Migrator;
 
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial_schema::Migration),
             Box::new(m20261125_000002_pending_uploads::Migration),
+            Box::new(m20261201_000003_email_per_organisation::Migration),
         ]
     }
 }

@@ -69,6 +69,14 @@ async fn fresh_database_url(data_dir: &TempDir) -> String {
     }
 }
 
+/// A database with no tables yet (for migration tests), and the directory it lives in.
+pub async fn empty_database() -> (TempDir, DatabaseConnection) {
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let url = fresh_database_url(&data_dir).await;
+    let db = imind_api::connect_database(&url, 2, None).await.expect("connecting to the test database");
+    (data_dir, db)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(false, |_| {}).await
 }

@@ -8,6 +8,7 @@ mod demo;
 mod distributed;
 mod errors;
 mod limits;
+mod migrations;
 mod mutations;
 mod n_plus_one;
 mod pagination;

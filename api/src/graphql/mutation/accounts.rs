@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{enums::Role, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use crate::{
     access::{self, OrganisationAction},
@@ -40,24 +40,38 @@ pub struct CreateUserInput {
 
 #[Object]
 impl AccountMutation {
-    /// Signs in with e-mail and password.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<AuthPayload> {
+    /// Signs in with e-mail and password. An address may have accounts in several
+    /// organisations: the password picks the account, and where it fits more than one,
+    /// `organisation` (its name) says which.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        organisation: Option<String>,
+    ) -> ApiResult<AuthPayload> {
         let state = ctx.state();
         let email = Email::parse(&email).ok();
         let account = email.as_ref().map(Email::as_str);
         state.login_throttle.attempt(account, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
-        let found = match account {
-            Some(email) => user::Entity::find().filter(user::Column::Email.eq(email)).one(&state.db).await?,
-            None => None,
+        let accounts = match account {
+            Some(email) => users::accounts_of(&state.db, email, organisation.as_deref()).await?,
+            None => Vec::new(),
         };
-        // Verify even for unknown addresses, so timing does not tell which addresses exist.
-        let verified = password::verify(password, found.as_ref().map(|user| user.password_hash.clone())).await?;
-        match found {
-            Some(user) if verified => {
+        // Checked even for unknown addresses, so timing does not tell which addresses exist.
+        let hashes = accounts.iter().map(|user| user.password_hash.clone()).collect();
+        let fits = password::verify_each(password, hashes).await?;
+        let mut matching = accounts.into_iter().zip(fits).filter_map(|(user, fits)| fits.then_some(user));
+        match (matching.next(), matching.next()) {
+            (Some(user), None) => {
                 state.login_throttle.signed_in(&user.email, ctx.request().client_address);
                 issue_tokens(ctx, user, None).await
             }
-            _ => Err(ApiError::InvalidCredentials),
+            (None, _) => Err(ApiError::InvalidCredentials),
+            // Only someone who holds the password of both accounts learns this.
+            (Some(_), Some(_)) => Err(ApiError::bad_input(
+                "this e-mail and password sign in to more than one organisation: name one with `organisation`",
+            )),
         }
     }
 

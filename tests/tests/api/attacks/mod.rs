@@ -1,6 +1,7 @@
 //! Attacks on the gateway, one file per area. Each test performs an attack that succeeded on the
 //! gateway before the defence it checks (the closing notes of the hardening issue list them).
 
+mod accounts;
 mod cost;
 mod multipart;
 mod sessions;
