@@ -2,21 +2,23 @@
 # The whole test suite, as CI runs it: formatting, lints, then every test on SQLite and again
 # on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops. It also
 # installs OpenCV, unpacks ONNX Runtime, fetches the test footage and builds the S3-compatible
-# test server s3s-fs (all cached under ~/.cache/imind), and the reference graphql-ws client
-# (npm, pinned by tests/ws-client/package-lock.json).
+# test server s3s-fs (all cached under ~/.cache/imind), the reference graphql-ws client and
+# playwright-core (npm, pinned by the package-lock.json files under tests/), and Debian's
+# Chromium for what a browser shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_rust
-ensure_apt_packages postgresql fonts-dejavu-core $OPENCV_PACKAGES
+ensure_apt_packages postgresql fonts-dejavu-core chromium $OPENCV_PACKAGES
 IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
 IMIND_S3S_FS=$(scripts/setup-s3s.sh)
 export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR IMIND_S3S_FS
 command -v npm >/dev/null 2>&1 || ensure_apt_packages nodejs npm
-step "npm ci (graphql-ws reference client)"
+step "npm ci (graphql-ws reference client; playwright-core for the browser tests)"
 npm ci --prefix tests/ws-client --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 export CARGO_INCREMENTAL=0
 export RUST_BACKTRACE=1

@@ -376,6 +376,23 @@ impl TestApp {
             .collect()
     }
 
+    /// Runs `query` in the playground page in Debian's Chromium (driven by playwright-core, every
+    /// host but loopback unresolvable), typed in and run as a person would; returns
+    /// `{"result", "requests", "errors"}` (see `tests/browser/playground.mjs`).
+    pub async fn in_playground(&self, query: &str, headers: Value) -> Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/playground.mjs");
+        let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/node_modules/playwright-core");
+        assert!(std::path::Path::new(modules).is_dir(), "run `npm ci --prefix tests/browser` (scripts/test.sh does)");
+        let output = tokio::process::Command::new("node")
+            .arg(script)
+            .args([self.address.clone(), query.to_owned(), headers.to_string()])
+            .output()
+            .await
+            .expect("node runs");
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("the playground did not answer: {}", String::from_utf8_lossy(&output.stderr)))
+    }
+
     /// Videos in the blob store (either kind).
     pub fn stored_videos(&self) -> usize {
         match &self.s3 {

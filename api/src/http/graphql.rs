@@ -193,7 +193,7 @@ pub(super) async fn get(
     let upgrade =
         parts.headers.get(header::UPGRADE).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if !upgrade {
-        return playground().await.into_response();
+        return playground::page().await.into_response();
     }
     // The first subprotocol offered that we speak; none named means the legacy protocol.
     let offered = parts.headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|value| value.to_str().ok());

@@ -1,22 +1,22 @@
 //! HTTP routes: `/graphql` ([`graphql`]: requests, uploads as they arrive, the WebSocket
-//! upgrade), the GraphiQL playground at `/`, the local store's signed URLs ([`blobs`]), health,
+//! upgrade), the GraphiQL playground at `/` ([`playground`], served from the gateway itself), the local store's signed URLs ([`blobs`]), health,
 //! readiness and metrics. Request ids are set here; errors get their codes and masking in the
 //! schema (`graphql::errors`), the same for every transport.
 
 mod blobs;
 mod graphql;
+mod playground;
 mod serve;
 
 pub use serve::{ServerLimits, serve};
 
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderMap, HeaderName, Request, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use subtle::ConstantTimeEq;
@@ -46,7 +46,10 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
     let subscriptions = SharedSubscriptions::new(schema.clone());
     let state = HttpState { app, schema, subscriptions };
     let mut router = Router::new()
-        .route("/", get(playground))
+        .route("/", get(playground::page))
+        .route("/playground/{name}", get(playground::asset))
+        // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/graphql", get(graphql::get).post(graphql::post))
         // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
@@ -65,25 +68,6 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-/// Where the playground page may load from and talk to: its scripts and styles from the one
-/// CDN GraphiQL's page names, its requests to this gateway only; nobody may frame it (a page
-/// where people paste tokens).
-const PLAYGROUND_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
-    style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; img-src 'self' data:; \
-    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
-async fn playground() -> Response {
-    let page =
-        GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("i-mind API").finish();
-    let headers = [
-        (header::CONTENT_SECURITY_POLICY, PLAYGROUND_POLICY),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-    ];
-    (headers, Html(page)).into_response()
 }
 
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {

@@ -1,7 +1,12 @@
 //! What the gateway exposes besides the API: metrics, and the demo logins.
 
 use imind_api::{Application, Secret, Settings};
-use imind_tests::{JWT_SECRET, spawn_app_with};
+use imind_tests::{
+    JWT_SECRET,
+    fixtures::{self, COUNSELLOR, World},
+    spawn_app_with,
+};
+use serde_json::json;
 
 fn settings(data_dir: &tempfile::TempDir) -> Settings {
     Settings {
@@ -23,6 +28,27 @@ async fn the_playground_cannot_be_framed_or_sniffed() {
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
     }
+}
+
+/// Before, the page loaded GraphiQL and React from unpkg.com: on a network without internet it
+/// stayed at "Loading…", and where it had internet a CDN's script ran beside pasted tokens.
+/// Now the gateway serves every file itself, and the page works with only loopback reachable.
+#[tokio::test]
+async fn the_playground_works_without_internet() {
+    let app = spawn_app_with(false, |_| {}).await;
+    World::build(&app.db).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let run = app.in_playground("{ me { email } }", json!({ "Authorization": format!("Bearer {token}") })).await;
+    assert_eq!(run["result"]["data"]["me"]["email"], COUNSELLOR, "{run}");
+    let requests = run["requests"].as_array().unwrap();
+    assert!(requests.len() >= 6, "the page and its files: {run}");
+    assert!(requests.iter().all(|url| url.as_str().unwrap().starts_with(&app.address)), "{run}");
+    assert_eq!(run["errors"], json!([]), "no script error, no refused resource");
+    // Vendored files are cached for good; they carry their version in their name.
+    let (status, _) = app.get("/playground/graphiql-3.9.0.min.js").await;
+    assert_eq!(status, 200);
+    let (status, _) = app.get("/playground/..%2Fserve.rs").await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]

@@ -1,0 +1,86 @@
+//! The GraphiQL playground at `/` (and `GET /graphql` without an upgrade), served entirely by
+//! the gateway: GraphiQL and React are vendored in `api/assets/playground` at pinned versions
+//! (`scripts/vendor-playground.sh`), so the page works on a clinic network without internet and
+//! runs no third-party script where people paste tokens. Its policy allows scripts from this
+//! gateway only, no inline script, and no framing.
+
+use axum::{
+    extract::Path,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// Scripts, styles and requests from this gateway only (`'unsafe-inline'` styles: GraphiQL's
+/// editors set style elements at run time; its fonts and icons are `data:` URLs).
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    font-src data:; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'none'";
+
+/// The same headers on the page and on every asset.
+const HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, POLICY),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
+
+const PAGE: &str = include_str!("../../assets/playground/index.html");
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    /// Vendored files carry their version in their name and never change under it.
+    immutable: bool,
+}
+
+macro_rules! asset {
+    ($name:literal, $content_type:literal, $immutable:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../assets/playground/", $name)),
+            immutable: $immutable,
+        }
+    };
+}
+
+const ASSETS: [Asset; 6] = [
+    asset!("graphiql-3.9.0.min.js", "text/javascript; charset=utf-8", true),
+    asset!("graphiql-3.9.0.min.css", "text/css; charset=utf-8", true),
+    asset!("react-18.3.1.production.min.js", "text/javascript; charset=utf-8", true),
+    asset!("react-dom-18.3.1.production.min.js", "text/javascript; charset=utf-8", true),
+    asset!("start.js", "text/javascript; charset=utf-8", false),
+    asset!("page.css", "text/css; charset=utf-8", false),
+];
+
+pub async fn page() -> Response {
+    let cache = (header::CACHE_CONTROL, "no-cache");
+    (HEADERS, [cache, (header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
+}
+
+/// `GET /playground/{name}`: one of the page's files.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|asset| asset.name == name) else {
+        return (StatusCode::NOT_FOUND, HEADERS, "no such file").into_response();
+    };
+    let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    (HEADERS, [(header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page names exactly the files served, all from this gateway.
+    #[test]
+    fn the_page_loads_only_served_files() {
+        let referenced: Vec<&str> =
+            PAGE.split(['"', '\'']).filter(|part| part.starts_with('/') || part.contains("://")).collect();
+        for reference in &referenced {
+            let name = reference.strip_prefix("/playground/").unwrap_or_else(|| panic!("{reference} is not ours"));
+            assert!(ASSETS.iter().any(|asset| asset.name == name), "{name} is not served");
+        }
+        assert_eq!(referenced.len(), ASSETS.len(), "every asset is used: {referenced:?}");
+    }
+}

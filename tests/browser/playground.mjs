@@ -1,0 +1,48 @@
+// Opens the gateway's playground in Debian's Chromium with every host but loopback unresolvable,
+// runs one operation the way a person would (editor, headers tab, run button) and prints
+// {"result": <the result pane, parsed>, "requests": [urls], "errors": [console errors]}.
+// Usage: node playground.mjs <base url> <query> <headers as JSON>
+import { chromium } from "playwright-core";
+
+const [base, query, headers] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.IMIND_CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    // A CDN (or anything else) would be unreachable, as on a clinic network without internet.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  const requests = [];
+  const errors = [];
+  page.on("request", (request) => requests.push(request.url()));
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(base + "/", { waitUntil: "load" });
+  await page.waitForSelector(".graphiql-container", { timeout: 15000 });
+  const setEditor = (selector, value) =>
+    page.evaluate(([selector, value]) => document.querySelector(selector).CodeMirror.setValue(value), [selector, value]);
+  await setEditor(".graphiql-query-editor .CodeMirror", query);
+  await page.getByRole("button", { name: "Headers" }).click();
+  await setEditor(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", headers);
+  await page.click(".graphiql-execute-button");
+  const result = await page.waitForFunction(
+    () => {
+      const text = document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue() ?? "";
+      return text.trim().startsWith("{") && text;
+    },
+    null,
+    { timeout: 15000 },
+  );
+  console.log(JSON.stringify({ result: JSON.parse(await result.jsonValue()), requests, errors }));
+} finally {
+  await browser.close();
+}
