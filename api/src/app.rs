@@ -13,6 +13,7 @@ use crate::{
     jobs::worker::{self, WorkerContext},
     metrics::Metrics,
     state::{AppState, Services},
+    sweeper,
 };
 
 pub struct Application {
@@ -88,6 +89,13 @@ impl Application {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "i-mind gateway listening; GraphiQL at /");
         let settings = &self.state.settings;
+        tokio::spawn(sweeper::run(
+            self.state.db.clone(),
+            self.state.blobs.clone(),
+            Duration::from_secs(settings.upload_url_ttl_secs),
+            Duration::from_secs(settings.upload_sweep_secs.max(1)),
+            token.clone(),
+        ));
         let limits = http::ServerLimits {
             header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
             max_connections: settings.max_connections,

@@ -88,8 +88,18 @@ pub struct Settings {
     pub max_video_frames: i64,
     /// Longest video accepted (default three hours).
     pub max_video_duration_secs: i64,
+    /// The program that probes and decodes videos in child processes (`imind` names itself);
+    /// unset: in this process, where a file that makes the decoder run away takes the whole
+    /// server with it.
+    pub media_child_program: Option<PathBuf>,
+    /// Memory each of those child processes may use, in MiB (default 3072: a 4K decode with
+    /// FFmpeg's frame threads needs well under that).
+    pub media_child_memory_mb: u64,
     /// How long a direct-upload URL stays valid.
     pub upload_url_ttl_secs: u64,
+    /// How often abandoned direct uploads (older than their URL, awaited by no session) are
+    /// swept from the store.
+    pub upload_sweep_secs: u64,
     /// How long a `videoUrl` stays valid.
     pub video_url_ttl_secs: u64,
     /// Run analysis workers inside `imind serve` (the embedded default). Gateways of a
@@ -182,7 +192,10 @@ impl Default for Settings {
             max_video_pixels: 4096 * 2304,
             max_video_frames: 60 * 3 * 3600,
             max_video_duration_secs: 3 * 3600,
+            media_child_program: None,
+            media_child_memory_mb: 3072,
             upload_url_ttl_secs: 3600,
+            upload_sweep_secs: 600,
             video_url_ttl_secs: 900,
             embedded_worker: true,
             worker_concurrency: 1,
@@ -229,6 +242,17 @@ impl Settings {
             max_pixels: self.max_video_pixels,
             max_frames: self.max_video_frames,
             max_duration_ms: self.max_video_duration_secs.saturating_mul(1000),
+        }
+    }
+
+    /// Where videos are probed and decoded.
+    pub fn decoding(&self) -> imind_inference::Decoding {
+        match &self.media_child_program {
+            Some(program) => imind_inference::Decoding::Isolated {
+                program: program.clone(),
+                max_memory_bytes: self.media_child_memory_mb.saturating_mul(1 << 20),
+            },
+            None => imind_inference::Decoding::InProcess,
         }
     }
 

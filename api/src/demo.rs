@@ -47,7 +47,7 @@ const CHILDREN: [DemoChild; 3] = [
 ];
 
 pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
-    if !users::accounts_of(db, ADMIN, Some(ORGANISATION)).await?.is_empty() {
+    if users::account_for_sign_in(db, ADMIN, Some(ORGANISATION)).await?.is_some() {
         tracing::info!("demo data already present");
         return Ok(());
     }

@@ -12,7 +12,7 @@
 //! - `auth` — passwords, access tokens, refresh tokens, and the caller a token proves;
 //!   `access` — THE place where rights are decided (role × action × which children).
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
-//!   upload (probe, hash, store, record).
+//!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
 //!   the demo seed share these).
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
@@ -43,6 +43,7 @@ mod sessions;
 mod sockets;
 mod sql;
 mod state;
+mod sweeper;
 mod telemetry;
 mod users;
 mod videos;

@@ -159,6 +159,7 @@ impl AppState {
             blobs: self.blobs.as_ref(),
             temp_dir: self.settings.temp_dir(),
             limits: self.settings.media_limits(),
+            decoding: self.settings.decoding(),
         }
     }
 }

@@ -4,8 +4,8 @@
 use chrono::Utc;
 use entity::{enums::Role, organisation, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionSession,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -61,23 +61,21 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
     }
 }
 
-/// The accounts an e-mail address has (in `organisation`, by name, if given); at most
-/// [`MAX_ACCOUNTS_PER_ADDRESS`] are considered for a sign-in.
-pub async fn accounts_of(
+/// The account a sign-in with this e-mail address means: the one in `organisation` (by name)
+/// if given, else the address's first account. One account, so that a sign-in costs one
+/// password check whatever the address has elsewhere (several side by side would show in the
+/// time it takes).
+pub async fn account_for_sign_in(
     db: &impl ConnectionTrait,
     email: &str,
     organisation: Option<&str>,
-) -> ApiResult<Vec<user::Model>> {
+) -> ApiResult<Option<user::Model>> {
     let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
     if let Some(name) = organisation {
         query = query.inner_join(organisation::Entity).filter(organisation::Column::Name.eq(name));
     }
-    Ok(query.order_by_asc(user::Column::Id).limit(MAX_ACCOUNTS_PER_ADDRESS).all(db).await?)
+    Ok(query.order_by_asc(user::Column::CreatedAt).order_by_asc(user::Column::Id).one(db).await?)
 }
-
-/// One person working for this many organisations is already unusual; the bound keeps a
-/// sign-in to a fixed number of password checks.
-pub const MAX_ACCOUNTS_PER_ADDRESS: u64 = 8;
 
 /// Adds a user. The unique index on (organisation, e-mail) decides whether the address is
 /// taken; an account with the same address in another organisation is no business of this

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::Utc;
 use entity::{enums::SessionStatus, session};
-use imind_inference::{MediaLimits, VideoInfo, probe_url, probe_within};
+use imind_inference::{Decoding, MediaLimits, MediaSource, VideoError, VideoInfo};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
 use sha2::Digest;
 
@@ -28,6 +28,8 @@ pub struct Videos<'a> {
     pub temp_dir: PathBuf,
     /// What a video may demand of the decoder (bigger ones are refused at upload).
     pub limits: MediaLimits,
+    /// Where uploads are probed.
+    pub decoding: Decoding,
 }
 
 fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
@@ -47,6 +49,15 @@ fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
 }
 
 impl Videos<'_> {
+    /// Runs a probe off the async executor (it blocks on FFmpeg or on the child doing it).
+    async fn probe(
+        &self,
+        probe: impl FnOnce(&Decoding, &MediaLimits) -> Result<VideoInfo, VideoError> + Send + 'static,
+    ) -> ApiResult<Result<VideoInfo, VideoError>> {
+        let (decoding, limits) = (self.decoding.clone(), self.limits);
+        Ok(tokio::task::spawn_blocking(move || probe(&decoding, &limits)).await.map_err(anyhow::Error::new)?)
+    }
+
     /// A temporary file for an upload's local copy, removed when dropped.
     pub fn temp_file(&self) -> ApiResult<tempfile::TempPath> {
         blob::temp_file(&self.temp_dir, "upload-")
@@ -60,8 +71,7 @@ impl Videos<'_> {
         let local = copy.path().to_owned();
         let probed = {
             let local = local.clone();
-            let limits = self.limits;
-            tokio::task::spawn_blocking(move || probe_within(&local, &limits)).await.map_err(anyhow::Error::new)?
+            self.probe(move |decoding, limits| decoding.probe(MediaSource::File(&local), limits)).await?
         };
         let info = match probed {
             Ok(info) => info,
@@ -199,13 +209,11 @@ impl Videos<'_> {
             Some(put) => {
                 put.finish().await.context("storing the video")?;
                 let url = self.blobs.presign_get(key, std::time::Duration::from_secs(300)).await?.url;
-                let limits = self.limits;
-                tokio::task::spawn_blocking(move || probe_url(&url, &limits)).await.map_err(anyhow::Error::new)?
+                self.probe(move |decoding, limits| decoding.probe(MediaSource::Url(&url), limits)).await?
             }
             None => {
                 let path = live.path.clone();
-                let limits = self.limits;
-                tokio::task::spawn_blocking(move || probe_within(&path, &limits)).await.map_err(anyhow::Error::new)?
+                self.probe(move |decoding, limits| decoding.probe(MediaSource::File(&path), limits)).await?
             }
         };
         let info = match probed {

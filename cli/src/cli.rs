@@ -88,6 +88,23 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// Settings for a process that serves others: unless configured otherwise, videos are probed
+/// and decoded by this same program in child processes (`imind media-child`) — the running
+/// binary itself (`/proc/self/exe`), not whatever an upgrade has since put at its path.
+fn server_settings(config: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(config)?;
+    if settings.media_child_program.is_none() {
+        let running = PathBuf::from("/proc/self/exe");
+        let program = if running.exists() {
+            running
+        } else {
+            std::env::current_exe().context("finding this program for its media children")?
+        };
+        settings.media_child_program = Some(program);
+    }
+    Ok(settings)
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze { file, fps, batch_size, threads, json, timeline } => {
@@ -101,12 +118,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { demo } => {
-            let settings = Settings::load(cli.config)?;
+            let settings = server_settings(cli.config)?;
             let app = Application::build(settings, demo).await?;
             app.run_until(shutdown_signal()).await
         }
         Command::Worker { concurrency } => {
-            let mut settings = Settings::load(cli.config)?;
+            let mut settings = server_settings(cli.config)?;
             if let Some(concurrency) = concurrency {
                 settings.worker_concurrency = concurrency;
             }

@@ -23,6 +23,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     // Before any thread starts: it writes the environment FFmpeg reads.
     imind_inference::restrict_ffmpeg();
+    // `imind media-child …`: this program probing or decoding one video for its parent, with
+    // nothing else (no logging on the stdout it answers on, no runtime).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(imind_inference::CHILD_ARGUMENT) {
+        return imind_inference::child_main(&args[1..]);
+    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async_main())
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     behaviour::{BehaviourRules, CHANNELS},
     error::InferenceError,
+    isolated::{Decoding, MediaSource},
     labels::{Behaviour, Emotion, Role},
     models::{
         BoundingBox, EmotionClassifier, Face, FaceDetector, Person, PoseEstimator, default_models_dir,
@@ -26,7 +27,7 @@ use crate::{
     runtime::{Runtime, RuntimeOptions},
     timeline::{Interval, Timeline, TimelineOptions},
     tracker::{Appearance, TrackedDetection, Tracker, TrackerOptions},
-    video::{Decoded, Frame, MediaLimits, VideoError, VideoInfo, probe_within, spawn_decoder},
+    video::{Decoded, Frame, MediaLimits, VideoError, VideoInfo, decoded_size},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct AnalysisOptions {
     pub min_interval_ms: i64,
     /// Videos over these are refused before analysis.
     pub limits: MediaLimits,
+    /// Where the video is probed and decoded.
+    pub decoding: Decoding,
     pub models_dir: PathBuf,
 }
 
@@ -65,6 +68,7 @@ impl Default for AnalysisOptions {
             pose_input_long_side: 256,
             min_interval_ms: 1_000,
             limits: MediaLimits::default(),
+            decoding: Decoding::InProcess,
             models_dir: default_models_dir(),
         }
     }
@@ -210,8 +214,8 @@ pub fn analyze(
     cancel: &CancellationToken,
 ) -> Result<AnalysisResult, AnalysisError> {
     let started = Instant::now();
-    let info = probe_within(path, &options.limits)?;
-    let frame_size = (info.width, info.height);
+    let info = options.decoding.probe(MediaSource::File(path), &options.limits)?;
+    let frame_size = decoded_size(info.width, info.height);
     (engine.faces.input_width, engine.faces.input_height) =
         network_size(info.width, info.height, options.face_input_long_side);
     (engine.poses.input_width, engine.poses.input_height) =
@@ -222,8 +226,9 @@ pub fn analyze(
     };
     let frames_total = (info.duration_ms / period_ms).max(1);
     let timeline_options = TimelineOptions { radius: 2, period_ms, min_duration_ms: options.min_interval_ms };
-    let batch_size = batch_size_for(options.batch_size, info.width, info.height);
-    let (frames, decoder) = spawn_decoder(path, &info, options.analysis_fps, batch_size * 2, cancel.clone())?;
+    let batch_size = batch_size_for(options.batch_size, frame_size.0, frame_size.1);
+    let (frames, decoder) =
+        options.decoding.spawn_decoder(path, &info, options.analysis_fps, batch_size * 2, cancel.clone())?;
 
     let mut tracker = Tracker::new(TrackerOptions::default());
     let mut rules = BehaviourRules::default();

@@ -30,6 +30,13 @@ pub fn resize(src: &Mat, width: i32, height: i32) -> Result<Mat> {
     Ok(dst)
 }
 
+/// Area-averaging shrink (OpenCV's INTER_AREA: no aliasing when downscaling).
+pub fn shrink(src: &Mat, width: i32, height: i32) -> Result<Mat> {
+    let mut dst = Mat::default();
+    imgproc::resize(src, &mut dst, Size::new(width, height), 0.0, 0.0, imgproc::INTER_AREA)?;
+    Ok(dst)
+}
+
 /// A copy of `rect` (clipped to the image) as grayscale (ITU-R 601 luma).
 pub fn gray_crop(rgb: &Mat, rect: Rect) -> Result<Mat> {
     let bounds = Rect::new(0, 0, rgb.cols(), rgb.rows());

@@ -16,6 +16,8 @@
 //! - `tracker` — stable person ids: Hungarian assignment, re-identification of returners.
 //! - `video` — `probe` and the decoder thread (OpenCV/FFmpeg), with typed errors for files
 //!   that are not analysable videos.
+//! - `isolated` — the same in a child process with a memory limit (`Decoding::Isolated`), so
+//!   that a file which makes the decoder run away fails alone.
 //! - `error` — typed errors. Cancellation is tokio-util's `CancellationToken`, the one the
 //!   gateway uses too: the pipeline and the decoder check it between frames.
 
@@ -23,6 +25,7 @@ mod analysis;
 mod behaviour;
 mod error;
 pub mod image;
+mod isolated;
 mod labels;
 mod models;
 mod role;
@@ -36,10 +39,12 @@ pub use analysis::{
     Timings, TrackedObject, analyze,
 };
 pub use error::{InferenceError, Result};
+pub use isolated::{CHILD_ARGUMENT, Decoding, MediaSource, child_main};
 pub use labels::{Behaviour, Emotion, Role};
 pub use models::{EmotionClassifier, FaceDetector, PoseEstimator, default_models_dir};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
 pub use video::{
-    Decoded, MediaLimits, VideoError, VideoInfo, probe, probe_url, probe_within, restrict_ffmpeg, spawn_decoder,
+    Decoded, MAX_DECODED_SIDE, MediaLimits, VideoError, VideoInfo, decoded_size, probe, probe_url, probe_within,
+    restrict_ffmpeg, spawn_decoder,
 };

@@ -13,14 +13,14 @@ use opencv::{
     prelude::*,
     videoio::{self, VideoCapture},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::image;
 
 /// What a video is, as far as analysis cares.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoInfo {
     pub duration_ms: i64,
@@ -33,7 +33,7 @@ pub struct VideoInfo {
 }
 
 /// Why a file can't be analysed, in words a counsellor can read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum VideoError {
     #[error("the file {0} does not exist")]
     NotFound(PathBuf),
@@ -59,7 +59,7 @@ const MAX_SIDE: i32 = 16_384;
 
 /// What a video may demand of the decoder before it is refused: checked from the container's
 /// header, before any frame is decoded for analysis.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MediaLimits {
     /// Pixels per frame (real recordings are at most 4K).
     pub max_pixels: u64,
@@ -115,6 +115,19 @@ fn properties(capture: &VideoCapture, limits: &MediaLimits) -> Result<(f64, i64,
     let frames = get(videoio::CAP_PROP_FRAME_COUNT);
     let width = get(videoio::CAP_PROP_FRAME_WIDTH) as i32;
     let height = get(videoio::CAP_PROP_FRAME_HEIGHT) as i32;
+    check(fps, frames, width, height, limits)?;
+    let fourcc = get(videoio::CAP_PROP_FOURCC) as u32;
+    let codec: String = fourcc.to_le_bytes().iter().map(|b| *b as char).filter(|c| c.is_ascii_graphic()).collect();
+    Ok((fps, frames.max(0.0) as i64, width, height, codec))
+}
+
+/// `info` (from somewhere less trusted than this process's own probe: a media child) within
+/// `limits`.
+pub(crate) fn admit(info: &VideoInfo, limits: &MediaLimits) -> Result<(), VideoError> {
+    check(info.fps, info.frame_count as f64, info.width, info.height, limits)
+}
+
+fn check(fps: f64, frames: f64, width: i32, height: i32, limits: &MediaLimits) -> Result<(), VideoError> {
     if width <= 0 || height <= 0 {
         return Err(VideoError::NotAVideo);
     }
@@ -140,9 +153,7 @@ fn properties(capture: &VideoCapture, limits: &MediaLimits) -> Result<(f64, i64,
             limits.max_duration_ms / 1000
         )));
     }
-    let fourcc = get(videoio::CAP_PROP_FOURCC) as u32;
-    let codec: String = fourcc.to_le_bytes().iter().map(|b| *b as char).filter(|c| c.is_ascii_graphic()).collect();
-    Ok((fps, frames.max(0.0) as i64, width, height, codec))
+    Ok(())
 }
 
 /// Duration, frame rate, frame count, size and codec — after checking the first frame decodes.
@@ -179,12 +190,28 @@ fn probe_capture(mut capture: VideoCapture, limits: &MediaLimits) -> Result<Vide
     Ok(VideoInfo { duration_ms, fps, frame_count, width, height, codec })
 }
 
+/// Frames reach analysis at most this long on their long side: the networks see far less
+/// (faces at 320, poses at 256 pixels), the expression classifier works on 48 × 48 face crops,
+/// and a 4K frame costs four times a 1080p one in every buffer it passes through.
+pub const MAX_DECODED_SIDE: i32 = 1920;
+
+/// The size the frames of a `width` × `height` video are decoded to: shrunk, aspect kept, to
+/// at most [`MAX_DECODED_SIDE`].
+pub fn decoded_size(width: i32, height: i32) -> (i32, i32) {
+    let long = width.max(height);
+    if long <= MAX_DECODED_SIDE {
+        return (width, height);
+    }
+    let scale = |side: i32| ((side as i64 * MAX_DECODED_SIDE as i64 + long as i64 / 2) / long as i64).max(1) as i32;
+    (scale(width), scale(height))
+}
+
 /// One decoded frame chosen for analysis.
 pub struct Frame {
     /// Index in the video.
     pub index: i64,
     pub timestamp_ms: i64,
-    /// 8-bit RGB.
+    /// 8-bit RGB, [`decoded_size`].
     pub rgb: Mat,
 }
 
@@ -284,7 +311,14 @@ fn decode_loop(
                 let _ = sender.send(Decoded::Failed(VideoError::TooLarge(reason)));
                 return;
             }
-            let frame = retrieved.and_then(|_| image::bgr_to_rgb(&bgr).ok());
+            let frame = retrieved.and_then(|_| {
+                let (width, height) = decoded_size(bgr.cols(), bgr.rows());
+                if (width, height) == (bgr.cols(), bgr.rows()) {
+                    image::bgr_to_rgb(&bgr).ok()
+                } else {
+                    image::shrink(&bgr, width, height).and_then(|small| image::bgr_to_rgb(&small)).ok()
+                }
+            });
             match frame {
                 Some(rgb) => {
                     let frame = Frame { index, timestamp_ms: timestamp.round() as i64, rgb };

@@ -39,15 +39,19 @@ const REBUILT: &str = "users_rebuilt";
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
+            // In the migration's transaction: the new indexes exist from the moment the old
+            // constraint is gone.
             DbBackend::Postgres => {
-                manager
-                    .get_connection()
-                    .execute_unprepared("ALTER TABLE users DROP CONSTRAINT users_email_key")
-                    .await?;
+                let db = manager.get_connection();
+                db.execute_unprepared("ALTER TABLE users DROP CONSTRAINT users_email_key").await?;
+                for index in INDEXES {
+                    db.execute_unprepared(index).await?;
+                }
+                Ok(())
             }
-            _ => rebuild_sqlite_users(manager, false).await?,
+            DbBackend::Sqlite => rebuild_sqlite_users(manager, false).await,
+            other => Err(DbErr::Migration(format!("{other:?} is not supported"))),
         }
-        create_indexes(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -64,27 +68,18 @@ impl MigrationTrait for Migration {
                     .await?;
             }
             // The rebuilt table has none of this migration's indexes.
-            _ => rebuild_sqlite_users(manager, true).await?,
+            DbBackend::Sqlite => rebuild_sqlite_users(manager, true).await?,
+            other => return Err(DbErr::Migration(format!("{other:?} is not supported"))),
         }
         Ok(())
     }
 }
 
 /// One account per organisation and address; sign-in looks accounts up by address.
-async fn create_indexes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    manager
-        .create_index(
-            Index::create()
-                .name("ux_users_organisation_email")
-                .table(Users::Table)
-                .col(Users::OrganisationId)
-                .col(Users::Email)
-                .unique()
-                .take(),
-        )
-        .await?;
-    manager.create_index(Index::create().name("ix_users_email").table(Users::Table).col(Users::Email).take()).await
-}
+const INDEXES: [&str; 2] = [
+    "CREATE UNIQUE INDEX ux_users_organisation_email ON users (organisation_id, email)",
+    "CREATE INDEX ix_users_email ON users (email)",
+];
 
 /// The `users` table as the first migration made it, with or without a unique e-mail column.
 fn users_table(name: impl IntoIden, email_unique: bool) -> TableCreateStatement {
@@ -119,7 +114,7 @@ async fn rebuild_sqlite_users(manager: &SchemaManager<'_>, email_unique: bool) -
     let mut connection = db.get_sqlite_connection_pool().acquire().await.map_err(sqlx_error)?;
     let create = users_table(Alias::new(REBUILT), email_unique).to_string(SqliteQueryBuilder);
     let columns = "id, organisation_id, email, name, password_hash, role, created_at";
-    let steps = [
+    let mut steps = vec![
         "PRAGMA foreign_keys = OFF".to_owned(),
         "BEGIN IMMEDIATE".to_owned(),
         create,
@@ -128,6 +123,10 @@ async fn rebuild_sqlite_users(manager: &SchemaManager<'_>, email_unique: bool) -
         format!("ALTER TABLE {REBUILT} RENAME TO users"),
         "CREATE INDEX ix_users_organisation ON users (organisation_id)".to_owned(),
     ];
+    // Inside the transaction: uniqueness never lapses.
+    if !email_unique {
+        steps.extend(INDEXES.map(str::to_owned));
+    }
     let result = async {
         for step in &steps {
             sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(step.as_str())).execute(&mut *connection).await?;
@@ -149,7 +148,13 @@ async fn rebuild_sqlite_users(manager: &SchemaManager<'_>, email_unique: bool) -
         // Nothing of a failed rebuild stays (the transaction may already be gone).
         let _ = sea_orm::sqlx::query("ROLLBACK").execute(&mut *connection).await;
     }
-    sea_orm::sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *connection).await.map_err(sqlx_error)?;
+    let restored = sea_orm::sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *connection).await;
+    if outcome.is_err() || restored.is_err() {
+        // A connection that may still have foreign keys off never goes back to the pool: on
+        // it, erasing a child would not cascade.
+        drop(connection.detach());
+    }
+    restored.map_err(sqlx_error)?;
     outcome
 }
 

@@ -203,6 +203,8 @@ pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Setting
         database_max_connections: 5,
         bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: imind_api::Secret(JWT_SECRET.into()),
+        // As `imind serve` does: videos are probed and decoded by `imind media-child`.
+        media_child_program: Some(worker::imind_binary()),
         ..Settings::default()
     };
     configure(&mut settings);
@@ -321,6 +323,17 @@ impl TestApp {
 
     /// `uploadSessionVideo` through curl, speaking the GraphQL multipart request spec.
     pub async fn upload_video(&self, token: &str, session: uuid::Uuid, file: &std::path::Path) -> Value {
+        // Sent only once the server asks for it: a request refused from its headers (too
+        // large) is answered before the body is on its way.
+        self.upload_video_with(token, session, file, "expect: 100-continue").await
+    }
+
+    /// `upload_video`, sending the body at once (no `Expect`), as browsers do.
+    pub async fn upload_video_at_once(&self, token: &str, session: uuid::Uuid, file: &std::path::Path) -> Value {
+        self.upload_video_with(token, session, file, "expect:").await
+    }
+
+    async fn upload_video_with(&self, token: &str, session: uuid::Uuid, file: &std::path::Path, expect: &str) -> Value {
         const UPLOAD: &str = "mutation ($s: ID!, $file: Upload!) { uploadSessionVideo(sessionId: $s, file: $file) {
             status video { sizeBytes sha256 durationMs fps width height } videoUrl } }";
         let operations =
@@ -328,9 +341,7 @@ impl TestApp {
         let output = tokio::process::Command::new("curl")
             .args(["-sS", "-X", "POST", &format!("{}/graphql", self.address)])
             .args(["-H", &format!("authorization: Bearer {token}"), "-H", "apollo-require-preflight: true"])
-            // Sent only once the server asks for it: a request refused from its headers (too
-            // large) is answered before the body is on its way, not reset mid-upload.
-            .args(["-H", "expect: 100-continue"])
+            .args(["-H", expect])
             .arg("-F")
             .arg(format!("operations={operations}"))
             .args(["-F", r#"map={"0":["variables.file"]}"#])

@@ -29,22 +29,6 @@ pub async fn verify(password: String, stored_hash: Option<String>) -> anyhow::Re
     tokio::task::spawn_blocking(move || verify_blocking(&password, stored_hash.as_deref())).await?
 }
 
-/// Whether `password` fits each of `stored_hashes` (an address with accounts in several
-/// organisations), checked side by side so that the answer takes about as long as one check;
-/// no hashes spends the time of one and fits nothing.
-pub async fn verify_each(password: String, stored_hashes: Vec<String>) -> anyhow::Result<Vec<bool>> {
-    if stored_hashes.is_empty() {
-        verify(password, None).await?;
-        return Ok(Vec::new());
-    }
-    let password = std::sync::Arc::new(password);
-    let checks = stored_hashes.into_iter().map(|hash| {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || verify_blocking(&password, Some(&hash)))
-    });
-    futures_util::future::join_all(checks).await.into_iter().map(|check| check?).collect()
-}
-
 fn verify_blocking(password: &str, stored_hash: Option<&str>) -> anyhow::Result<bool> {
     let (hash, known) = match stored_hash {
         Some(hash) => (hash, true),
@@ -60,10 +44,6 @@ fn verify_blocking(password: &str, stored_hash: Option<&str>) -> anyhow::Result<
 mod tests {
     use super::*;
 
-    async fn first_of(password: &str) -> String {
-        hash(password.into()).await.unwrap()
-    }
-
     #[tokio::test]
     async fn hashes_verify_and_are_salted() {
         let first = hash("correct horse".into()).await.unwrap();
@@ -73,9 +53,5 @@ mod tests {
         assert!(verify("correct horse".into(), Some(first.clone())).await.unwrap());
         assert!(!verify("wrong horse".into(), Some(first)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
-        let other = hash("battery staple".into()).await.unwrap();
-        let both = vec![first_of("correct horse").await, other];
-        assert_eq!(verify_each("battery staple".into(), both).await.unwrap(), [false, true]);
-        assert!(verify_each("anything".into(), Vec::new()).await.unwrap().is_empty());
     }
 }

@@ -2,8 +2,10 @@
 //! account from one address, per client address, and per account (token buckets, `governor`),
 //! in that order, and the first refusal ends the attempt without touching the later buckets. A
 //! refused attempt is told when to try again; a bucket refills by itself. The per-account
-//! bucket does not apply to an address that signed in to the account before, so an attacker who
-//! keeps an account's bucket empty slows strangers, not its owner. IPv6 addresses count by
+//! bucket does not apply to an address that signed in to the account before (that user, not
+//! just that e-mail: an address may have accounts in several organisations, and one of them
+//! could be an attacker's), so an attacker who keeps an account's bucket empty slows strangers,
+//! not its owner. IPv6 addresses count by
 //! their /64 (one host owns that many). The buckets live in each gateway's memory: with N
 //! gateways an attacker gets N shares (argon2's cost bounds them).
 
@@ -14,6 +16,8 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use uuid::Uuid;
 
 use governor::{
     DefaultKeyedRateLimiter, Quota,
@@ -38,8 +42,8 @@ pub struct LoginThrottle {
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
     per_account_and_address: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
-    /// Addresses that signed in to an account, and when.
-    known: Mutex<HashMap<(String, IpAddr), Instant>>,
+    /// Addresses that signed in as a user, and when.
+    known: Mutex<HashMap<(Uuid, IpAddr), Instant>>,
     clock: DefaultClock,
 }
 
@@ -75,8 +79,8 @@ impl LoginThrottle {
         }
     }
 
-    /// Remembers that `address` signed in to `account`.
-    pub fn signed_in(&self, account: &str, address: Option<IpAddr>) {
+    /// Remembers that `address` signed in as `user`.
+    pub fn signed_in(&self, user: Uuid, address: Option<IpAddr>) {
         let Some(address) = address.map(client_key) else { return };
         let mut known = self.known.lock().expect("not poisoned");
         if known.len() >= MAX_KEYS {
@@ -85,18 +89,19 @@ impl LoginThrottle {
                 known.clear();
             }
         }
-        known.insert((account.to_owned(), address), Instant::now());
+        known.insert((user, address), Instant::now());
     }
 
-    fn is_known(&self, account: &str, address: Option<IpAddr>) -> bool {
-        let Some(address) = address else { return false };
+    fn is_known(&self, user: Option<Uuid>, address: Option<IpAddr>) -> bool {
+        let (Some(user), Some(address)) = (user, address) else { return false };
         let known = self.known.lock().expect("not poisoned");
-        known.get(&(account.to_owned(), address)).is_some_and(|at| at.elapsed() < KNOWN_FOR)
+        known.get(&(user, address)).is_some_and(|at| at.elapsed() < KNOWN_FOR)
     }
 
-    /// Takes one attempt to sign in to `account` (a lower-cased e-mail; `None` for a refresh)
-    /// from `address`; `Err` says how long to wait before the next may succeed.
-    pub fn attempt(&self, account: Option<&str>, address: Option<IpAddr>) -> Result<(), Duration> {
+    /// Takes one attempt to sign in to `account` (a lower-cased e-mail; `None` for a refresh),
+    /// which would be `user` if the password fits, from `address`; `Err` says how long to wait
+    /// before the next may succeed.
+    pub fn attempt(&self, account: Option<&str>, user: Option<Uuid>, address: Option<IpAddr>) -> Result<(), Duration> {
         let address = address.map(client_key);
         let refused = |outcome: Result<(), governor::NotUntil<_>>| {
             outcome.err().map(|not_until| not_until.wait_time_from(self.clock.now()).max(Duration::from_secs(1)))
@@ -113,7 +118,7 @@ impl LoginThrottle {
             return Err(wait);
         }
         if let Some(account) = account
-            && !self.is_known(account, address)
+            && !self.is_known(user, address)
             && let Some(wait) = refused(self.per_account.check_key(&account.to_owned()))
         {
             return Err(wait);
@@ -153,38 +158,43 @@ mod tests {
         let attacker = Some(IpAddr::from([10, 0, 0, 1]));
         let user = Some(IpAddr::from([10, 0, 0, 2]));
         for _ in 0..3 {
-            assert!(throttle.attempt(Some("a@b.org"), attacker).is_ok());
+            assert!(throttle.attempt(Some("a@b.org"), None, attacker).is_ok());
         }
-        let wait = throttle.attempt(Some("a@b.org"), attacker).unwrap_err();
+        let wait = throttle.attempt(Some("a@b.org"), None, attacker).unwrap_err();
         assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(20), "{wait:?}");
-        assert!(throttle.attempt(Some("a@b.org"), user).is_ok(), "the real user's address has its own bucket");
+        assert!(throttle.attempt(Some("a@b.org"), None, user).is_ok(), "the real user's address has its own bucket");
     }
 
     #[test]
     fn a_drained_account_bucket_does_not_lock_out_an_address_that_signed_in_before() {
         let throttle = throttle(1000, 1, 1000, 1);
         let owner = Some(IpAddr::from([10, 0, 0, 2]));
-        throttle.signed_in("a@b.org", owner);
+        let (user, decoy) = (Some(Uuid::now_v7()), Some(Uuid::now_v7()));
+        throttle.signed_in(user.unwrap(), owner);
         // Strangers empty the account's bucket (its burst is 4)…
         for n in 0..4 {
-            assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 1, 0, n]))).is_ok(), "{n}");
+            assert!(throttle.attempt(Some("a@b.org"), user, Some(IpAddr::from([10, 1, 0, n]))).is_ok(), "{n}");
         }
-        assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 1, 0, 9]))).is_err());
+        assert!(throttle.attempt(Some("a@b.org"), user, Some(IpAddr::from([10, 1, 0, 9]))).is_err());
         // …but its owner's address is not refused.
-        assert!(throttle.attempt(Some("a@b.org"), owner).is_ok());
+        assert!(throttle.attempt(Some("a@b.org"), user, owner).is_ok());
+        // An address known for a decoy account with the same e-mail (an attacker's, in another
+        // organisation) is a stranger to the real one.
+        throttle.signed_in(decoy.unwrap(), Some(IpAddr::from([10, 1, 0, 9])));
+        assert!(throttle.attempt(Some("a@b.org"), user, Some(IpAddr::from([10, 1, 0, 9]))).is_err());
     }
 
     #[test]
     fn a_refusal_takes_nothing_from_the_other_buckets() {
         let throttle = throttle(1000, 1, 1, 1);
         let attacker = Some(IpAddr::from([10, 0, 0, 1]));
-        assert!(throttle.attempt(Some("a@b.org"), attacker).is_ok());
+        assert!(throttle.attempt(Some("a@b.org"), None, attacker).is_ok());
         for _ in 0..10 {
-            assert!(throttle.attempt(Some("a@b.org"), attacker).is_err());
+            assert!(throttle.attempt(Some("a@b.org"), None, attacker).is_err());
         }
         // The account's own bucket (burst 4) lost one token only: three are left for others.
         for n in 0..3 {
-            assert!(throttle.attempt(Some("a@b.org"), Some(IpAddr::from([10, 2, 0, n]))).is_ok(), "{n}");
+            assert!(throttle.attempt(Some("a@b.org"), None, Some(IpAddr::from([10, 2, 0, n]))).is_ok(), "{n}");
         }
     }
 

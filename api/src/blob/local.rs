@@ -153,6 +153,37 @@ impl BlobStore for LocalStore {
         Ok(())
     }
 
+    async fn keys_older_than(&self, prefix: &str, age: Duration) -> anyhow::Result<Vec<String>> {
+        let (root, start) = (self.root.clone(), self.path(prefix.trim_end_matches('/'))?);
+        tokio::task::spawn_blocking(move || {
+            let cutoff = std::time::SystemTime::now() - age;
+            let mut keys = Vec::new();
+            let mut folders = vec![start];
+            while let Some(folder) = folders.pop() {
+                let entries = match std::fs::read_dir(&folder) {
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                    entries => entries?,
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    // `.partial-…` files are uploads being written, not objects.
+                    if entry.file_name().to_string_lossy().starts_with('.') {
+                        continue;
+                    }
+                    let metadata = entry.metadata()?;
+                    if metadata.is_dir() {
+                        folders.push(entry.path());
+                    } else if metadata.modified()? < cutoff {
+                        let relative = entry.path().strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
+                        keys.push(relative);
+                    }
+                }
+            }
+            Ok(keys)
+        })
+        .await?
+    }
+
     async fn presign_put(
         &self,
         key: &str,

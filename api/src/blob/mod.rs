@@ -49,6 +49,8 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
     /// Moves the object to `to` (which must not exist yet).
     async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
+    /// Keys under `prefix` whose objects were last written more than `age` ago.
+    async fn keys_older_than(&self, prefix: &str, age: Duration) -> anyhow::Result<Vec<String>>;
     /// A URL the client may PUT exactly `size` bytes to, until `ttl` passes.
     async fn presign_put(
         &self,
@@ -106,9 +108,11 @@ pub fn video_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uui
 
 /// Where a direct upload lands before `completeVideoUpload` moves it to a `video_key`:
 /// `incoming/` and a video key. A signed URL replayed after completion writes here, never over
-/// the stored video (an S3 bucket may expire the prefix with a lifecycle rule).
+/// the stored video; what no session waits for is swept once its URL has expired.
+pub const INCOMING: &str = "incoming/";
+
 pub fn upload_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uuid) -> String {
-    format!("incoming/{}", video_key(organisation, child, session))
+    format!("{INCOMING}{}", video_key(organisation, child, session))
 }
 
 fn short(uuid: uuid::Uuid) -> String {

@@ -198,6 +198,23 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
+    async fn keys_older_than(&self, prefix: &str, age: Duration) -> anyhow::Result<Vec<String>> {
+        let cutoff = std::time::SystemTime::now() - age;
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            for object in page.context("listing the store")?.contents() {
+                let written = object.last_modified().and_then(|at| std::time::SystemTime::try_from(*at).ok());
+                if let (Some(key), Some(written)) = (object.key(), written)
+                    && written < cutoff
+                {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
         // A server-side copy (videos stay under the 5 GiB a single copy allows), then the delete.
         let source = format!("{}/{}", self.bucket, from);

@@ -11,9 +11,10 @@ use axum::{
 };
 
 /// Scripts, styles and requests from this gateway only (`'unsafe-inline'` styles: GraphiQL's
-/// editors set style elements at run time; its fonts and icons are `data:` URLs).
+/// editors set style elements at run time; its fonts and icons are `data:` URLs; `'self'`
+/// covers this gateway's own `ws:`/`wss:` address).
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    font-src data:; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
+    font-src data:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
     base-uri 'none'; form-action 'none'";
 
 /// The same headers on the page and on every asset.
@@ -82,5 +83,18 @@ mod tests {
             assert!(ASSETS.iter().any(|asset| asset.name == name), "{name} is not served");
         }
         assert_eq!(referenced.len(), ASSETS.len(), "every asset is used: {referenced:?}");
+    }
+
+    /// The vendored files are the ones `scripts/vendor-playground.sh` pinned.
+    #[test]
+    fn vendored_files_match_their_checksums() {
+        let sums = include_str!("../../assets/playground/SHA256SUMS");
+        let vendored: Vec<&Asset> = ASSETS.iter().filter(|asset| asset.immutable).collect();
+        for asset in &vendored {
+            let line = sums.lines().find(|line| line.ends_with(&format!("./{}", asset.name)));
+            let expected = line.unwrap_or_else(|| panic!("{} has no checksum", asset.name)).split_whitespace().next();
+            assert_eq!(expected, Some(crate::digest::sha256_hex(asset.body).as_str()), "{}", asset.name);
+        }
+        assert_eq!(sums.lines().count(), vendored.len());
     }
 }

@@ -3,11 +3,16 @@
 //!
 //! cargo run --release -p imind-inference-bench -- FILE [--fps 2] [--batch-size 8]
 //!     [--threads 2] [--cuda] [--fer-python ~/.cache/imind/venv-fer/bin/python]
+//!     [--media-child target/release/imind]
 
-use std::{path::PathBuf, process::Command, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
 
 use clap::Parser;
-use imind_inference::{AnalysisOptions, Decoded, Engine, NoSink, RuntimeOptions, analyze, probe, spawn_decoder};
+use imind_inference::{AnalysisOptions, Decoded, Decoding, Engine, NoSink, RuntimeOptions, VideoInfo, analyze, probe};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -27,6 +32,25 @@ struct Args {
     /// A Python with `fer` installed, for the side-by-side run.
     #[arg(long)]
     fer_python: Option<PathBuf>,
+    /// The `imind` binary: decode once more through its media child, side by side.
+    #[arg(long)]
+    media_child: Option<PathBuf>,
+}
+
+/// Decodes every frame; returns frames per second and how many.
+fn decode_every_frame(decoding: &Decoding, file: &Path, info: &VideoInfo) -> anyhow::Result<(f64, u64)> {
+    let started = Instant::now();
+    let (frames, thread) = decoding.spawn_decoder(file, info, None, 16, CancellationToken::new())?;
+    let mut decoded = 0u64;
+    for message in frames {
+        match message {
+            Decoded::Frame(_) => decoded += 1,
+            Decoded::End { .. } => break,
+            Decoded::Failed(error) => anyhow::bail!(error),
+        }
+    }
+    let _ = thread.join();
+    Ok((decoded as f64 / started.elapsed().as_secs_f64(), decoded))
 }
 
 fn peak_rss_mb() -> f64 {
@@ -57,20 +81,13 @@ fn main() -> anyhow::Result<()> {
     );
 
     // Decoding alone: every frame, through the same decoder thread and colour conversion.
-    let started = Instant::now();
-    let (frames, thread) = spawn_decoder(&args.file, &info, None, 16, CancellationToken::new())?;
-    let mut decoded = 0u64;
-    for message in frames {
-        match message {
-            Decoded::Frame(_) => decoded += 1,
-            Decoded::End { .. } => break,
-            Decoded::Failed(error) => anyhow::bail!(error),
-        }
+    let (decode_fps, decoded) = decode_every_frame(&Decoding::InProcess, &args.file, &info)?;
+    println!("decode only:      {decode_fps:8.1} frames/s ({decoded} frames)");
+    if let Some(program) = &args.media_child {
+        let isolated = Decoding::Isolated { program: program.clone(), max_memory_bytes: 3 << 30 };
+        let (child_fps, _) = decode_every_frame(&isolated, &args.file, &info)?;
+        println!("  in a child:     {child_fps:8.1} frames/s ({:.2}× in-process)", child_fps / decode_fps);
     }
-    let _ = thread.join();
-    let decode_seconds = started.elapsed().as_secs_f64();
-    let decode_fps = decoded as f64 / decode_seconds;
-    println!("decode only:      {decode_fps:8.1} frames/s ({decoded} frames in {decode_seconds:.2} s)");
 
     let options = AnalysisOptions {
         analysis_fps: Some(args.fps).filter(|fps| *fps > 0.0),

@@ -3,5 +3,6 @@
 mod bomb;
 mod common;
 mod footage;
+mod isolated;
 mod parity;
 mod video;

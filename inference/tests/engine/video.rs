@@ -5,7 +5,7 @@ use super::common;
 
 use std::path::{Path, PathBuf};
 
-use imind_inference::{Decoded, VideoError, probe, spawn_decoder};
+use imind_inference::{Decoded, MAX_DECODED_SIDE, VideoError, decoded_size, probe, spawn_decoder};
 use tokio_util::sync::CancellationToken;
 
 fn scratch(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
@@ -149,4 +149,41 @@ fn wav_tone() -> Vec<u8> {
         out.extend_from_slice(&sample.to_le_bytes());
     }
     out
+}
+
+/// Frames over 1920 pixels on their long side reach analysis shrunk, aspect kept: a 2560×1440
+/// video's frames arrive as 1920×1080 (a 4K frame would cost four times a 1080p one in every
+/// buffer).
+#[test]
+fn large_frames_are_shrunk_at_decode() {
+    use opencv::{
+        core::{CV_8UC3, Mat, Scalar, Size},
+        prelude::*,
+        videoio::VideoWriter,
+    };
+    assert_eq!(decoded_size(3840, 2160), (1920, 1080));
+    assert_eq!(decoded_size(1080, 1920), (1080, 1920));
+    assert_eq!(decoded_size(4096, 2304), (1920, 1080));
+    assert_eq!(decoded_size(768, 576), (768, 576));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qhd.avi");
+    let fourcc = VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap();
+    let mut writer = VideoWriter::new(path.to_str().unwrap(), fourcc, 10.0, Size::new(2560, 1440), true).unwrap();
+    let frame = Mat::new_rows_cols_with_default(1440, 2560, CV_8UC3, Scalar::all(90.0)).unwrap();
+    for _ in 0..3 {
+        writer.write(&frame).unwrap();
+    }
+    writer.release().unwrap();
+    let info = probe(&path).unwrap();
+    assert_eq!((info.width, info.height), (2560, 1440), "the video's own size is reported");
+    let (frames, thread) = spawn_decoder(&path, &info, None, 4, CancellationToken::new()).unwrap();
+    let sizes: Vec<(i32, i32)> = frames
+        .into_iter()
+        .filter_map(|message| match message {
+            Decoded::Frame(frame) => Some((frame.rgb.cols(), frame.rgb.rows())),
+            _ => None,
+        })
+        .collect();
+    thread.join().unwrap();
+    assert_eq!(sizes, vec![(MAX_DECODED_SIDE, 1080); 3]);
 }

@@ -308,6 +308,52 @@ async fn upload_urls_are_single_use(store: Store) {
     }
 }
 
+/// Before, an S3 URL replayed after completion (or a session's erasure) left an object under
+/// `incoming/` for good — erased children's footage could come back and stay. Now what no
+/// session awaits is swept once its URL can no longer write; an awaited upload is kept.
+async fn abandoned_uploads_are_swept(store: Store) {
+    let (app, world, token) = world(store, |settings| {
+        settings.upload_url_ttl_secs = 2;
+        settings.upload_sweep_secs = 1;
+    })
+    .await;
+    let clip = footage("carphone_pristine.mp4");
+    let bytes = std::fs::read(&clip).unwrap();
+    let completed = global_id("Session", world.own_analysed.session);
+    let ticket = app.graphql(Some(&token), CREATE, json!({ "s": completed, "size": bytes.len() })).await;
+    let ticket = ticket.data()["createVideoUpload"].clone();
+    assert_eq!(put(&ticket, &clip).await, 200);
+    app.graphql(Some(&token), COMPLETE, json!({ "s": completed })).await.data();
+    match store {
+        Store::S3 => assert_eq!(put(&ticket, &clip).await, 200, "S3 takes a replay until the URL expires"),
+        // The local store refuses replays; what a crash between two steps could leave behind:
+        Store::Local => {
+            let orphan = app.settings.data_dir.join("blobs/incoming/o/left/behind");
+            std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+            std::fs::write(&orphan, &bytes).unwrap();
+        }
+    }
+    assert_eq!(app.stored_videos(), 2, "the video and an orphan");
+    // Another session's upload is stored but not yet completed: awaited, so kept.
+    let waiting = app.create_session(&token, world.own, "Waiting").await;
+    let waiting = global_id("Session", waiting);
+    let pending = app.graphql(Some(&token), CREATE, json!({ "s": waiting, "size": bytes.len() })).await;
+    assert_eq!(put(&pending.data()["createVideoUpload"], &clip).await, 200);
+    assert_eq!(app.stored_videos(), 3);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while app.stored_videos() > 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.stored_videos(), 2, "the orphan is swept, the video and the awaited upload stay");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let done = app.graphql(Some(&token), COMPLETE, json!({ "s": waiting })).await;
+    assert_eq!(done.data()["completeVideoUpload"]["video"]["sha256"], sha256_hex(&bytes), "{}", done.body);
+    let served = "query($id: ID!) { session(id: $id) { video { sha256 } } }";
+    let served = app.graphql(Some(&token), served, json!({ "id": completed })).await;
+    assert_eq!(served.data()["session"]["video"]["sha256"], sha256_hex(&bytes));
+}
+
 /// Served videos are downloads of opaque bytes, not pages a browser might render.
 async fn served_videos_are_attachments(store: Store) {
     let (app, world, token) = world(store, |_| {}).await;
@@ -343,4 +389,5 @@ on_both_stores!(
     an_unusual_ending_is_refused_cleanly_or_accepted,
     upload_urls_are_single_use,
     served_videos_are_attachments,
+    abandoned_uploads_are_swept,
 );

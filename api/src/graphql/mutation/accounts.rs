@@ -41,8 +41,8 @@ pub struct CreateUserInput {
 #[Object]
 impl AccountMutation {
     /// Signs in with e-mail and password. An address may have accounts in several
-    /// organisations: the password picks the account, and where it fits more than one,
-    /// `organisation` (its name) says which.
+    /// organisations: `organisation` (its name) says which; without it, the address's first
+    /// account is meant.
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -51,27 +51,25 @@ impl AccountMutation {
         organisation: Option<String>,
     ) -> ApiResult<AuthPayload> {
         let state = ctx.state();
+        let address = ctx.request().client_address;
         let email = Email::parse(&email).ok();
-        let account = email.as_ref().map(Email::as_str);
-        state.login_throttle.attempt(account, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
-        let accounts = match account {
-            Some(email) => users::accounts_of(&state.db, email, organisation.as_deref()).await?,
-            None => Vec::new(),
+        let account = match &email {
+            Some(email) => users::account_for_sign_in(&state.db, email.as_str(), organisation.as_deref()).await?,
+            None => None,
         };
+        let user_id = account.as_ref().map(|user| user.id);
+        state
+            .login_throttle
+            .attempt(email.as_ref().map(Email::as_str), user_id, address)
+            .map_err(ApiError::TooManyRequests)?;
         // Checked even for unknown addresses, so timing does not tell which addresses exist.
-        let hashes = accounts.iter().map(|user| user.password_hash.clone()).collect();
-        let fits = password::verify_each(password, hashes).await?;
-        let mut matching = accounts.into_iter().zip(fits).filter_map(|(user, fits)| fits.then_some(user));
-        match (matching.next(), matching.next()) {
-            (Some(user), None) => {
-                state.login_throttle.signed_in(&user.email, ctx.request().client_address);
+        let verified = password::verify(password, account.as_ref().map(|user| user.password_hash.clone())).await?;
+        match account {
+            Some(user) if verified => {
+                state.login_throttle.signed_in(user.id, address);
                 issue_tokens(ctx, user, None).await
             }
-            (None, _) => Err(ApiError::InvalidCredentials),
-            // Only someone who holds the password of both accounts learns this.
-            (Some(_), Some(_)) => Err(ApiError::bad_input(
-                "this e-mail and password sign in to more than one organisation: name one with `organisation`",
-            )),
+            _ => Err(ApiError::InvalidCredentials),
         }
     }
 
@@ -79,7 +77,7 @@ impl AccountMutation {
     /// stops working; presenting it again revokes the whole sign-in.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<AuthPayload> {
         let state = ctx.state();
-        state.login_throttle.attempt(None, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
+        state.login_throttle.attempt(None, None, ctx.request().client_address).map_err(ApiError::TooManyRequests)?;
         let (user_id, next) = refresh::rotate(&state.db, &refresh_token, state.settings.refresh_token_ttl_secs).await?;
         let user = user::Entity::find_by_id(user_id).one(&state.db).await?.ok_or(ApiError::Unauthenticated)?;
         issue_tokens(ctx, user, Some(next)).await

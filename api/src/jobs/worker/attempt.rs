@@ -218,6 +218,7 @@ fn analysis_options(context: &WorkerContext, job: &analysis_job::Model) -> Analy
         batch_size: stored.batch_size.unwrap_or(defaults.batch_size).max(1),
         models_dir: context.settings.models_dir.clone().unwrap_or(defaults.models_dir.clone()),
         limits: context.settings.media_limits(),
+        decoding: context.settings.decoding(),
         ..defaults
     }
 }

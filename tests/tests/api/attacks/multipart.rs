@@ -87,27 +87,9 @@ async fn a_refused_upload_is_answered_not_reset() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("large.mp4");
     std::fs::write(&file, vec![b'v'; 32 << 20]).unwrap();
-    let operations = json!({
-        "query": UPLOAD,
-        "variables": { "s": global_id("Session", world.own_analysed.session), "file": null },
-    });
     for attempt in 0..5 {
-        let output = tokio::process::Command::new("curl")
-            .args(["-sS", "-X", "POST", &format!("{}/graphql", app.address)])
-            .args(["-H", &format!("authorization: Bearer {token}"), "-H", "apollo-require-preflight: true"])
-            .args(["-H", "expect:"])
-            .arg("-F")
-            .arg(format!("operations={operations}"))
-            .args(["-F", r#"map={"0":["variables.file"]}"#])
-            .arg("-F")
-            .arg(format!("0=@{};type=video/mp4", file.display()))
-            .output()
-            .await
-            .expect("curl runs");
-        let response: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
-            panic!("attempt {attempt}: no answer; curl said {}", String::from_utf8_lossy(&output.stderr))
-        });
-        assert_eq!(response["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE", "{response}");
+        let response = app.upload_video_at_once(&token, world.own_analysed.session, &file).await;
+        assert_eq!(response["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE", "attempt {attempt}: {response}");
     }
     assert_eq!(app.stored_videos(), 0);
 }
