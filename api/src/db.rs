@@ -6,13 +6,18 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, private_files};
 
 pub async fn connect(url: &str, max_connections: u32, metrics: Option<&Metrics>) -> anyhow::Result<DatabaseConnection> {
-    if let Some(dir) =
-        sqlite_file(url).and_then(|path| Path::new(path).parent()).filter(|dir| !dir.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(file) = sqlite_file(url).filter(|path| !path.is_empty() && !path.starts_with(':')).map(Path::new) {
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            private_files::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        // Created here as 0600 (SQLite gives its -wal and -shm files the same mode).
+        match private_files::new_file().open(file) {
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => private_files::restrict(file)?,
+            opened => drop(opened.with_context(|| format!("creating {}", file.display()))?),
+        }
     }
     let mut options = ConnectOptions::new(url);
     options

@@ -8,7 +8,8 @@
 //! - `config` — layered settings: defaults → `imind.toml` → `IMIND_*` variables.
 //! - `error` — the one error enum and its codes; `domain` — validated input values;
 //!   `digest` — SHA-256 hex; `sql` — the few hand-written statements; `metrics`, `telemetry`.
-//! - `db` — connections and migrations; `blob` — where videos live (local directory or S3).
+//! - `db` — connections and migrations; `blob` — where videos live (local directory or S3);
+//!   `private_files` — what the data directory holds is readable by this service's user only.
 //! - `auth` — passwords, access tokens, refresh tokens, and the caller a token proves;
 //!   `access` — THE place where rights are decided (role × action × which children).
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
@@ -39,6 +40,7 @@ mod http;
 mod jobs;
 mod metrics;
 mod multipart;
+mod private_files;
 mod sessions;
 mod sockets;
 mod sql;

@@ -21,6 +21,7 @@ use crate::{
         worker::WorkerContext,
     },
     metrics::Metrics,
+    private_files,
     videos::Videos,
 };
 
@@ -79,7 +80,8 @@ impl Services {
                 Arc::new(PostgresBus::start(pool, shutdown.clone()).await?)
             }
         };
-        std::fs::create_dir_all(settings.temp_dir()).context("creating the data directory")?;
+        private_files::create_dir_all(&settings.temp_dir()).context("creating the data directory")?;
+        private_files::restrict_dir(&settings.data_dir).context("making the data directory private")?;
         let queue = Queue::new(db.clone(), bus.clone(), QueueSettings::from(settings.as_ref()));
         Ok(Self { settings, db, blobs, local_blobs, bus, queue, secret })
     }
@@ -183,16 +185,10 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
 
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        private_files::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = private_files::new_file().open(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlobStore, SignedRequest, UrlSigner};
+use crate::private_files;
 
 pub struct LocalStore {
     root: PathBuf,
@@ -21,7 +22,7 @@ pub struct LocalStore {
 
 impl LocalStore {
     pub fn new(root: PathBuf, public_url: String, signer: UrlSigner) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        private_files::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         Ok(Self { root, public_url: public_url.trim_end_matches('/').to_owned(), signer })
     }
 
@@ -49,12 +50,12 @@ impl LocalStore {
     ) -> anyhow::Result<Result<u64, String>> {
         let path = self.path(key)?;
         let dir = path.parent().context("a blob key has a folder")?;
-        tokio::fs::create_dir_all(dir).await?;
+        private_files::create_dir_all_async(dir).await?;
         // One name per key, created exclusively: a second upload to the same URL while the
         // first is under way is refused rather than written beside it.
         let name = path.file_name().context("a blob key names a file")?.to_string_lossy().into_owned();
         let partial = dir.join(format!(".partial-{name}"));
-        let mut file = match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&partial).await {
+        let mut file = match tokio::fs::OpenOptions::from(private_files::new_file()).open(&partial).await {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Ok(Err("an upload to this URL is already under way".to_owned()));
@@ -116,12 +117,13 @@ impl BlobStore for LocalStore {
     async fn put_file(&self, key: &str, path: &Path) -> anyhow::Result<()> {
         let target = self.path(key)?;
         let dir = target.parent().context("a blob key has a folder")?;
-        tokio::fs::create_dir_all(dir).await?;
+        private_files::create_dir_all_async(dir).await?;
         let partial = dir.join(format!(".partial-{}", uuid::Uuid::new_v4()));
         // Same file system: a rename is instant; otherwise copy, then rename into place.
         if tokio::fs::rename(path, &partial).await.is_err() {
             tokio::fs::copy(path, &partial).await.with_context(|| format!("copying into {}", target.display()))?;
         }
+        private_files::restrict(&partial)?;
         tokio::fs::rename(&partial, &target).await?;
         Ok(())
     }
@@ -148,7 +150,7 @@ impl BlobStore for LocalStore {
 
     async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
         let target = self.path(to)?;
-        tokio::fs::create_dir_all(target.parent().context("a blob key has a folder")?).await?;
+        private_files::create_dir_all_async(target.parent().context("a blob key has a folder")?).await?;
         tokio::fs::rename(self.path(from)?, &target).await.context("moving the upload into place")?;
         Ok(())
     }

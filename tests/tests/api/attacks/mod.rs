@@ -2,6 +2,7 @@
 //! gateway before the defence it checks (the closing notes of the hardening issue list them).
 
 mod accounts;
+mod at_rest;
 mod cost;
 mod multipart;
 mod sessions;
