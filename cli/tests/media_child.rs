@@ -14,9 +14,14 @@ fn isolated(max_memory_mb: u64) -> Decoding {
     Decoding::Isolated { program: env!("CARGO_BIN_EXE_imind").into(), max_memory_bytes: max_memory_mb << 20 }
 }
 
+/// A file fetched by scripts/fetch-footage.sh (`IMIND_FOOTAGE_DIR`, else the cache).
 fn footage(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IMIND_FOOTAGE_DIR").expect("IMIND_FOOTAGE_DIR (scripts/fetch-footage.sh)");
-    Path::new(&dir).join(name)
+    let dir = std::env::var_os("IMIND_FOOTAGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/footage"));
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: run scripts/fetch-footage.sh", path.display());
+    path
 }
 
 /// A decoded frame as compared: index, timestamp, rows, cols, sum of the pixels.
@@ -172,7 +177,7 @@ fn a_decoder_bomb_fails_in_the_child() {
          {after_child:.0} MB decoding it in a child ({in_child} frames, {child_ending}), → {after_in_process:.0} MB \
          decoding it here ({in_process} frames, {ending})"
     );
-    assert!(after_child - start < 100.0, "the child's memory is its own: {start:.0} → {after_child:.0} MB");
+    assert!(after_child - start < 150.0, "the child's memory is its own: {start:.0} → {after_child:.0} MB");
     assert!(after_in_process - after_child > 300.0, "here, the decoder takes what it wants: {after_in_process:.0} MB");
     assert_eq!(in_child, in_process, "the child hands over what this process would have decoded");
     // Held to less memory than one big frame needs, the child cannot decode them at all.

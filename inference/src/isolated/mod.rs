@@ -107,8 +107,9 @@ impl Decoding {
         let mut command = child_command(program, *max_memory_bytes);
         command.arg("decode").arg(path).args([info_json, fps]);
         let running = Running::start(command, *max_memory_bytes)?;
-        let (cols, rows) = video::decoded_size(info.width, info.height);
-        let max_frame = MaxFrame { rows, cols };
+        // A decoded frame is never larger than the header says, nor than the shrink allows.
+        let side = |header: i32| header.min(video::MAX_DECODED_SIDE);
+        let max_frame = MaxFrame { rows: side(info.height), cols: side(info.width) };
         let (sender, receiver) = sync_channel(capacity);
         let handle = std::thread::Builder::new()
             .name("imind-decode-child".into())
