@@ -45,7 +45,8 @@ pub async fn sweep_once(db: &DatabaseConnection, blobs: &dyn BlobStore, url_ttl:
     Ok(swept)
 }
 
-/// Sweeps every `every` until `shutdown`.
+/// Sweeps every `every` until `shutdown`; the first sweep waits one period (not at start-up,
+/// where every gateway of a deployment would list the store at once).
 pub async fn run(
     db: DatabaseConnection,
     blobs: std::sync::Arc<dyn BlobStore>,
@@ -53,7 +54,7 @@ pub async fn run(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(every);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

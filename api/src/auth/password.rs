@@ -26,18 +26,17 @@ static DECOY_HASH: LazyLock<String> =
 
 /// `None` as the stored hash means "no such user": still spends the time, always false.
 pub async fn verify(password: String, stored_hash: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, stored_hash.as_deref())).await?
-}
-
-fn verify_blocking(password: &str, stored_hash: Option<&str>) -> anyhow::Result<bool> {
-    let (hash, known) = match stored_hash {
-        Some(hash) => (hash, true),
-        None => (DECOY_HASH.as_str(), false),
-    };
-    let parsed =
-        PasswordHash::new(hash).map_err(|error| anyhow::anyhow!("stored password hash is malformed: {error}"))?;
-    let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-    Ok(known && matches)
+    tokio::task::spawn_blocking(move || {
+        let (hash, known) = match &stored_hash {
+            Some(hash) => (hash.as_str(), true),
+            None => (DECOY_HASH.as_str(), false),
+        };
+        let parsed =
+            PasswordHash::new(hash).map_err(|error| anyhow::anyhow!("stored password hash is malformed: {error}"))?;
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        Ok(known && matches)
+    })
+    .await?
 }
 
 #[cfg(test)]

@@ -205,9 +205,8 @@ impl Running {
         let waiting_since = Arc::new(AtomicU64::new(NOT_WAITING));
         let watchdog =
             Watchdog::start(self.child.id(), Some(cancel.clone()), DECODE_SILENCE, Some(waiting_since.clone()));
-        let started = Instant::now();
         let ending = loop {
-            waiting_since.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            waiting_since.store(watchdog.started.elapsed().as_millis() as u64, Ordering::Relaxed);
             let message = framing::read(&mut self.stdout, max_frame);
             waiting_since.store(NOT_WAITING, Ordering::Relaxed);
             let decoded = match message {
@@ -277,6 +276,8 @@ impl Drop for Running {
 /// Kills a child that runs too long, goes silent or is cancelled. Stopped before the child is
 /// reaped, so the pid it may kill cannot belong to another process yet.
 struct Watchdog {
+    /// What `waiting_since` counts from.
+    started: Instant,
     done: Arc<AtomicBool>,
     thread: JoinHandle<bool>,
 }
@@ -291,10 +292,10 @@ impl Watchdog {
         waiting_since: Option<Arc<AtomicU64>>,
     ) -> Self {
         let done = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
         let thread = std::thread::spawn({
             let done = done.clone();
             move || {
-                let started = Instant::now();
                 while !done.load(Ordering::Acquire) {
                     let since = waiting_since.as_ref().map_or(0, |since| since.load(Ordering::Relaxed));
                     let silent = since != NOT_WAITING
@@ -309,7 +310,7 @@ impl Watchdog {
                 false
             }
         });
-        Self { done, thread }
+        Self { started, done, thread }
     }
 
     /// Ends the watch; whether it had to kill the child for its silence (or slowness).
