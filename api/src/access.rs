@@ -7,7 +7,14 @@
 //!   upload videos, run analyses and label tracked people. May create children (they are
 //!   assigned to the creator). May not delete children or change who is assigned.
 //! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
-//!   videos themselves, nor to the counsellors' notes.
+//!   videos themselves, nor to the counsellors' notes. A guardian gives and withdraws consent
+//!   for their own children, and sees who accessed their records (`Child.accessLog`).
+//! - Consent may also be recorded by a counsellor of the child (from a guardian's paper form)
+//!   or an admin. The organisation's whole audit log is for admins only.
+//! - Exports of a child: admins, the child's counsellors and guardians; with the videos only
+//!   for those who may watch them; with the notes only for those who may read them; an export
+//!   is seen by whoever asked for it and by admins ([`may_see_export`]). Retention
+//!   policies: everyone of the organisation may read them, admins set them.
 //!
 //! Visibility is a SQL condition on `children` ([`child_scope`]): every entry point (a root
 //! list, `node`, `child`, `session`, `job`, every mutation) resolves its target's child under
@@ -49,6 +56,12 @@ pub enum ChildAction {
     Record,
     /// Watch or download the session videos.
     WatchVideo,
+    /// Give or withdraw consent for the child.
+    ManageConsent,
+    /// See who read or changed the child's records.
+    ReadAccessLog,
+    /// Export everything recorded about the child (videos only with `WatchVideo` too).
+    Export,
 }
 
 /// Actions on the organisation itself rather than on one child.
@@ -56,6 +69,10 @@ pub enum ChildAction {
 pub enum OrganisationAction {
     CreateChild,
     ManageUsers,
+    ReadAuditLog,
+    /// Read how long the organisation keeps videos and records.
+    ReadRetentionPolicy,
+    SetRetentionPolicy,
 }
 
 /// Something that belongs to exactly one child.
@@ -65,6 +82,7 @@ pub enum Target {
     Session(Uuid),
     Object(Uuid),
     Job(Uuid),
+    Export(Uuid),
     EmotionInterval(Uuid),
     BehaviourInterval(Uuid),
 }
@@ -73,15 +91,19 @@ pub fn role_allows(role: Role, action: ChildAction) -> bool {
     use ChildAction::*;
     match role {
         Role::Admin => true,
-        Role::Counsellor => matches!(action, Read | ReadNotes | Edit | Record | WatchVideo),
-        Role::Guardian => action == Read,
+        Role::Counsellor => matches!(action, Read | ReadNotes | Edit | Record | WatchVideo | ManageConsent | Export),
+        Role::Guardian => matches!(action, Read | ManageConsent | ReadAccessLog | Export),
     }
 }
 
 pub fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
     match action {
         OrganisationAction::CreateChild => matches!(role, Role::Admin | Role::Counsellor),
-        OrganisationAction::ManageUsers => role == Role::Admin,
+        OrganisationAction::ManageUsers | OrganisationAction::ReadAuditLog | OrganisationAction::SetRetentionPolicy => {
+            role == Role::Admin
+        }
+        // Families are entitled to know how long their child's videos are kept.
+        OrganisationAction::ReadRetentionPolicy => true,
     }
 }
 
@@ -114,6 +136,7 @@ pub async fn authorize(
         Target::Job(id) => {
             ("JOIN sessions s ON s.child_id = c.id JOIN analysis_jobs j ON j.session_id = s.id", "j.id", id)
         }
+        Target::Export(id) => ("JOIN child_exports x ON x.child_id = c.id", "x.id", id),
         Target::Object(id) => {
             ("JOIN sessions s ON s.child_id = c.id JOIN tracked_objects o ON o.session_id = s.id", "o.id", id)
         }
@@ -201,6 +224,18 @@ pub fn user_scope(viewer: &Viewer) -> Uuid {
     viewer.organisation_id
 }
 
+/// An export is its requester's (it may hold what others of the child's people may not see:
+/// videos, notes), and the organisation's admins'. Checked after `authorize(Export)`.
+pub fn may_see_export(viewer: &Viewer, requested_by: Option<Uuid>) -> bool {
+    viewer.role == Role::Admin || requested_by == Some(viewer.user_id)
+}
+
+/// Where an audit entry came from (client address, request id, operation) is for admins; a
+/// guardian reading their child's access log sees who, when and what.
+pub fn may_see_audit_origin(viewer: &Viewer) -> bool {
+    viewer.role == Role::Admin
+}
+
 pub fn authorize_in_organisation(viewer: &Viewer, action: OrganisationAction) -> ApiResult<()> {
     if role_allows_in_organisation(viewer.role, action) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
@@ -210,7 +245,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn guardians_only_read() {
+    fn guardians_read_and_decide_consent() {
         for action in [
             ChildAction::ReadNotes,
             ChildAction::Edit,
@@ -221,7 +256,11 @@ mod tests {
         ] {
             assert!(!role_allows(Role::Guardian, action), "{action:?}");
         }
-        assert!(role_allows(Role::Guardian, ChildAction::Read));
+        for action in [ChildAction::Read, ChildAction::ManageConsent, ChildAction::ReadAccessLog] {
+            assert!(role_allows(Role::Guardian, action), "{action:?}");
+        }
+        assert!(!role_allows_in_organisation(Role::Guardian, OrganisationAction::ReadAuditLog));
+        assert!(!role_allows_in_organisation(Role::Counsellor, OrganisationAction::ReadAuditLog));
     }
 
     #[test]
@@ -230,5 +269,6 @@ mod tests {
         assert!(!role_allows(Role::Counsellor, ChildAction::Delete));
         assert!(!role_allows(Role::Counsellor, ChildAction::Assign));
         assert!(role_allows(Role::Counsellor, ChildAction::Record));
+        assert!(!role_allows(Role::Counsellor, ChildAction::ReadAccessLog));
     }
 }

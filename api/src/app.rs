@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Settings,
     db, demo, graphql, http,
-    jobs::worker::{self, WorkerContext},
+    jobs::{
+        maintenance::Maintenance,
+        worker::{self, WorkerContext},
+    },
     metrics::Metrics,
     state::{AppState, Services},
     sweeper,
@@ -113,6 +116,8 @@ impl Application {
             let _ = workers.await;
         }
         served.context("serving HTTP")?;
+        // Every request has finished: what they read is written before the pool closes.
+        self.state.reads.close().await;
         self.state.db.clone().close().await.context("closing the database pool")?;
         Ok(())
     }
@@ -130,6 +135,15 @@ pub async fn run_worker_process(
     shutdown.await;
     token.cancel();
     workers.await?;
+    services.reads.close().await;
     services.db.close().await?;
     Ok(())
+}
+
+/// The maintenance steps (retention, exports) of a worker connected as `settings` say, for
+/// running them by hand with a clock of one's own (tests, operators).
+pub async fn connect_maintenance(settings: Settings) -> anyhow::Result<Maintenance> {
+    let public_url = settings.public_url.clone();
+    let services = Services::connect(Arc::new(settings), public_url, None, &CancellationToken::new()).await?;
+    Ok(Maintenance::new(services.db, services.blobs, services.settings))
 }

@@ -11,10 +11,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    audit::{self, AuditEntry},
     blob::BlobStore,
     domain::{self, Label},
     error::ApiResult,
-    sessions,
+    exports, sessions,
 };
 
 /// A child's details, checked.
@@ -65,6 +66,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     organisation_id: Uuid,
     new: NewChild,
     links: Links,
+    audit: Option<AuditEntry>,
 ) -> ApiResult<child::Model> {
     let now = Utc::now();
     let row = child::ActiveModel {
@@ -79,6 +81,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let child = row.insert(&txn).await?;
     replace_links(&txn, child.id, links).await?;
+    if let Some(entry) = audit {
+        audit::append(&txn, entry.child(child.id)).await?;
+    }
     txn.commit().await?;
     Ok(child)
 }
@@ -88,6 +93,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     child: child::Model,
     changes: ChildChanges,
     links: Links,
+    audit: Vec<AuditEntry>,
 ) -> ApiResult<child::Model> {
     let child_id = child.id;
     let mut model = child.into_active_model();
@@ -104,15 +110,33 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let child = model.update(&txn).await?;
     replace_links(&txn, child_id, links).await?;
+    for entry in audit {
+        audit::append(&txn, entry.child(child_id)).await?;
+    }
     txn.commit().await?;
     Ok(child)
 }
 
-/// Erases a child and everything recorded about them: sessions, analyses, results, videos.
-pub async fn erase(db: &impl ConnectionTrait, blobs: &dyn BlobStore, child_id: Uuid) -> ApiResult<bool> {
-    let keys = sessions::video_keys(db, session::Column::ChildId.eq(child_id)).await?;
-    // Foreign keys cascade to sessions, jobs, tracked objects and intervals.
-    let deleted = child::Entity::delete_by_id(child_id).exec(db).await?;
+/// Erases a child and everything recorded about them: sessions, analyses, results, videos,
+/// consents, exports. The audit log keeps its entries, which name the child by id only.
+pub async fn erase<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    blobs: &dyn BlobStore,
+    child_id: Uuid,
+    audit: AuditEntry,
+) -> ApiResult<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    // No upload records a video, and no export is completed, while the keys are gathered.
+    crate::db::lock_child(&txn, child_id).await?;
+    let mut keys = sessions::video_keys(&txn, session::Column::ChildId.eq(child_id)).await?;
+    keys.extend(exports::delete_of_child(&txn, child_id, false).await?);
+    // Foreign keys cascade to sessions, jobs, tracked objects, intervals, links and consents.
+    let deleted = child::Entity::delete_by_id(child_id).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Ok(false);
+    }
+    audit::append(&txn, audit.child(child_id)).await?;
+    txn.commit().await?;
     sessions::remove_videos(blobs, keys).await;
     Ok(deleted.rows_affected == 1)
 }

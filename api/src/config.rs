@@ -77,6 +77,9 @@ pub struct Settings {
     pub s3_secret_key: Secret,
     /// Path-style bucket URLs (`endpoint/bucket/key`), which most self-hosted servers need.
     pub s3_force_path_style: bool,
+    /// Server-side encryption S3 is asked for on every video it stores: `AES256` or
+    /// `aws:kms`. Unset: the bucket's default.
+    pub s3_sse: Option<S3Encryption>,
     /// Base URL clients reach this gateway at, for the URLs it signs itself (local store).
     /// Empty: `http://<bind address>`.
     pub public_url: String,
@@ -135,6 +138,12 @@ pub struct Settings {
     pub ws_keepalive_secs: u64,
     /// How long a subscription socket may stay open without `connection_init` (then 4408).
     pub ws_init_timeout_ms: u64,
+    /// How often workers enforce the organisations' retention policies (and delete expired
+    /// exports); one worker of a deployment does it each time.
+    pub retention_every_secs: u64,
+    /// Log reads of children's data in the audit log (changes and sign-ins are always logged).
+    /// Off only to measure what the logging costs.
+    pub audit_reads: bool,
     /// Where the ONNX models are (default: the repository's `models/`, or `IMIND_MODELS_DIR`).
     pub models_dir: Option<PathBuf>,
 }
@@ -145,6 +154,25 @@ pub enum EventBusKind {
     Auto,
     Local,
     Postgres,
+}
+
+/// The server-side encryption S3 applies to stored objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum S3Encryption {
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "aws:kms")]
+    Kms,
+}
+
+impl S3Encryption {
+    /// The value of `x-amz-server-side-encryption`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aes256 => "AES256",
+            Self::Kms => "aws:kms",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +215,7 @@ impl Default for Settings {
             s3_access_key: String::new(),
             s3_secret_key: Secret::default(),
             s3_force_path_style: true,
+            s3_sse: None,
             public_url: String::new(),
             max_upload_bytes: 4 << 30,
             max_video_pixels: 4096 * 2304,
@@ -212,6 +241,8 @@ impl Default for Settings {
             ws_max_sockets_per_user: 64,
             ws_keepalive_secs: 15,
             ws_init_timeout_ms: 10_000,
+            retention_every_secs: 3600,
+            audit_reads: true,
             models_dir: None,
         }
     }

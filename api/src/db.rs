@@ -4,7 +4,10 @@ use std::{path::Path, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
+};
 
 use crate::{metrics::Metrics, private_files};
 
@@ -45,6 +48,34 @@ pub async fn connect(url: &str, max_connections: u32, metrics: Option<&Metrics>)
         });
     }
     Ok(db)
+}
+
+/// A transaction that reads before it writes. On SQLite it takes the write lock at BEGIN
+/// (waiting up to the busy timeout): a deferred one that read first fails at once when another
+/// connection commits a write before its own first write (SQLITE_BUSY_SNAPSHOT), and the audit
+/// log's writer commits often. Elsewhere (PostgreSQL, nested) a plain begin.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
+}
+
+/// Locks the child's row until the transaction ends (PostgreSQL; SQLite's write transactions
+/// are serialised already). Changes to what a child's consent allows take it, so a withdrawal
+/// and an upload, or an erasure and an upload, never interleave.
+pub async fn lock_child(txn: &impl ConnectionTrait, child_id: uuid::Uuid) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let lock = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM children WHERE id = $1 FOR UPDATE",
+            [child_id.into()],
+        );
+        txn.query_one_raw(lock).await?;
+    }
+    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use entity::{
     behaviour_interval, emotion_interval,
-    enums::{Behaviour, Emotion, ObjectRole, Role, SessionStatus},
+    enums::{Behaviour, ConsentKind, Emotion, ObjectRole, Role, SessionStatus},
     tracked_object,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 pub use self::logins::*;
 use crate::{
     children::{self, Links, NewChild},
+    consents::{self, Giver},
     jobs::queue,
     sessions::{self, NewSession},
     users::{self, NewUser},
@@ -46,6 +47,9 @@ const CHILDREN: [DemoChild; 3] = [
     DemoChild { name: "Leo Example", birth_date: (2018, 1, 27), counselled: false, guarded: false, sessions: 1 },
 ];
 
+/// The consent text the demo's guardians agreed to.
+const CONSENT_TEXT_VERSION: &str = "demo-2026-11";
+
 pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
     if users::account_for_sign_in(db, ADMIN, Some(ORGANISATION)).await?.is_some() {
         tracing::info!("demo data already present");
@@ -74,7 +78,17 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
             counsellors: Some(if demo.counselled { vec![counsellor] } else { Vec::new() }),
             guardians: Some(if demo.guarded { vec![guardian] } else { Vec::new() }),
         };
-        let child = children::create(&txn, organisation.id, new, links).await?;
+        let child = children::create(&txn, organisation.id, new, links, None).await?;
+        // The guardian's consent; for children without a linked guardian, the paper form the
+        // counsellor recorded.
+        let giver = if demo.guarded {
+            Giver { user: guardian, role: Role::Guardian }
+        } else {
+            Giver { user: counsellor, role: Role::Counsellor }
+        };
+        for kind in [ConsentKind::Recording, ConsentKind::AutomatedAnalysis] {
+            consents::give(&txn, child.id, kind, giver, CONSENT_TEXT_VERSION, None).await?;
+        }
         for number in 0..demo.sessions {
             let recorded_at = first_session + Duration::days(7 * number as i64 + child_index as i64);
             // Later sessions go a little better: the trend view has something to show.

@@ -18,6 +18,7 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const UNSUPPORTED_MEDIA: &str = "UNSUPPORTED_MEDIA";
     pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
+    pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -36,6 +37,9 @@ pub enum ApiError {
     TooManyRequests(std::time::Duration),
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// The child's guardians have not consented to this (or withdrew it).
+    #[error("this needs the {} consent of the child's guardian (giveConsent)", .0.as_str())]
+    ConsentRequired(entity::enums::ConsentKind),
     /// Also what a caller sees for things that exist but are not theirs to see, so that ids
     /// can't be probed.
     #[error("not found")]
@@ -63,6 +67,7 @@ impl ApiError {
             Self::Unauthenticated | Self::InvalidCredentials => code::UNAUTHENTICATED,
             Self::TooManyRequests(_) => code::TOO_MANY_REQUESTS,
             Self::Forbidden => code::FORBIDDEN,
+            Self::ConsentRequired(_) => code::CONSENT_REQUIRED,
             Self::NotFound => code::NOT_FOUND,
             Self::BadUserInput(_) => code::BAD_USER_INPUT,
             Self::PayloadTooLarge(_) => code::PAYLOAD_TOO_LARGE,

@@ -8,14 +8,16 @@
 //! - `config` — layered settings: defaults → `imind.toml` → `IMIND_*` variables.
 //! - `error` — the one error enum and its codes; `domain` — validated input values;
 //!   `digest` — SHA-256 hex; `sql` — the few hand-written statements; `metrics`, `telemetry`.
-//! - `db` — connections and migrations; `blob` — where videos live (local directory or S3);
+//! - `db` — connections and migrations; `audit` — the append-only access audit log (changes
+//!   in their own transactions, reads batched); `blob` — where videos live (local directory or S3);
 //!   `private_files` — what the data directory holds is readable by this service's user only.
 //! - `auth` — passwords, access tokens, refresh tokens, and the caller a token proves;
 //!   `access` — THE place where rights are decided (role × action × which children).
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
 //!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
-//!   the demo seed share these).
+//!   the demo seed share these); `consents` — what a child's guardians agreed to, and what
+//!   withdrawing it removes.
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
 //!   `demo` — the `--demo` seed.
 //! - `sockets` — open subscription sockets per user; `state` — the shared services
@@ -26,21 +28,25 @@
 
 mod access;
 mod app;
+mod audit;
 mod auth;
 mod blob;
 mod children;
 mod config;
+mod consents;
 mod db;
 mod demo;
 mod digest;
 mod domain;
 mod error;
+mod exports;
 mod graphql;
 mod http;
 mod jobs;
 mod metrics;
 mod multipart;
 mod private_files;
+mod retention;
 mod sessions;
 mod sockets;
 mod sql;
@@ -51,14 +57,16 @@ mod users;
 mod videos;
 mod ws;
 
-pub use app::{Application, run_worker_process};
-pub use config::{BlobStoreKind, EventBusKind, Secret, Settings};
+pub use app::{Application, connect_maintenance, run_worker_process};
+pub use config::{BlobStoreKind, EventBusKind, S3Encryption, Secret, Settings};
 pub use db::{connect as connect_database, migrate as migrate_database};
 pub use demo::{logins as demo_logins, seed as seed_demo};
 pub use graphql::sdl as schema_sdl;
 pub use jobs::{
     bus::{EventBus, LocalBus},
+    maintenance::{ExportOutcome, Maintenance},
     queue,
 };
+pub use retention::RetentionReport;
 pub use telemetry::{init as init_logging, init_for_tests as init_test_logging};
 pub use users::{NewUser, create_user, ensure_organisation};

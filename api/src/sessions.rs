@@ -3,10 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::{enums::SessionStatus, session};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait,
+    sea_query::SimpleExpr,
+};
 use uuid::Uuid;
 
 use crate::{
+    audit::{self, AuditEntry},
     blob::BlobStore,
     domain::{self, Label},
     error::ApiResult,
@@ -30,6 +34,10 @@ impl NewSession {
         title: &str,
         notes: Option<String>,
     ) -> ApiResult<Self> {
+        // A day of slack for clocks and time zones; later than that is a mistake.
+        if recorded_at > Utc::now() + chrono::Duration::days(1) {
+            return Err(crate::error::ApiError::bad_input("recordedAt lies in the future"));
+        }
         Ok(Self {
             child_id,
             counsellor_id,
@@ -71,13 +79,47 @@ pub async fn create(db: &impl ConnectionTrait, new: NewSession) -> ApiResult<ses
 }
 
 /// Erases a session and everything under it: its analyses, results and video.
-pub async fn erase(db: &impl ConnectionTrait, blobs: &dyn BlobStore, session_id: Uuid) -> ApiResult<bool> {
+pub async fn erase<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    blobs: &dyn BlobStore,
+    session_id: Uuid,
+    audit: AuditEntry,
+) -> ApiResult<bool> {
     use sea_orm::ColumnTrait;
-    let keys = video_keys(db, session::Column::Id.eq(session_id)).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let Some(session) = session::Entity::find_by_id(session_id).one(&txn).await? else { return Ok(false) };
+    // No upload records a video of it while its keys are gathered (see `db::lock_child`).
+    crate::db::lock_child(&txn, session.child_id).await?;
+    let keys = video_keys(&txn, session::Column::Id.eq(session_id)).await?;
     // Foreign keys cascade to jobs, tracked objects and intervals.
-    let deleted = session::Entity::delete_by_id(session_id).exec(db).await?;
+    let deleted = session::Entity::delete_by_id(session_id).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Ok(false);
+    }
+    audit::append(&txn, audit.session(session_id)).await?;
+    txn.commit().await?;
     remove_videos(blobs, keys).await;
     Ok(deleted.rows_affected == 1)
+}
+
+/// The update that detaches the stored or half-uploaded video from the sessions it matches
+/// (their status is left to the caller).
+pub fn detach_video(update: sea_orm::UpdateMany<session::Entity>) -> sea_orm::UpdateMany<session::Entity> {
+    use sea_orm::sea_query::Expr;
+    let text = || Expr::value(Option::<String>::None);
+    let int = || Expr::value(Option::<i64>::None);
+    update
+        .col_expr(session::Column::VideoBlobKey, text())
+        .col_expr(session::Column::VideoSizeBytes, int())
+        .col_expr(session::Column::VideoSha256, text())
+        .col_expr(session::Column::VideoDurationMs, int())
+        .col_expr(session::Column::VideoFps, Expr::value(Option::<f64>::None))
+        .col_expr(session::Column::VideoWidth, Expr::value(Option::<i32>::None))
+        .col_expr(session::Column::VideoHeight, Expr::value(Option::<i32>::None))
+        .col_expr(session::Column::VideoUploadKey, text())
+        .col_expr(session::Column::VideoUploadSize, int())
+        .col_expr(session::Column::VideoUploadExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
 }
 
 /// Removes the videos of sessions whose rows are gone.

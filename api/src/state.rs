@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    audit::ReadLog,
     auth::{LoginLimits, LoginThrottle, SignIns, jwt::JwtKeys},
     blob::{BlobStore, LocalStore, S3Settings, S3Store, UrlSigner},
     config::{BlobStoreKind, EventBusKind, Settings},
@@ -35,6 +36,8 @@ pub struct Services {
     pub local_blobs: Option<Arc<LocalStore>>,
     pub bus: Arc<dyn EventBus>,
     pub queue: Queue,
+    /// Where reads of children's data are logged (changes are logged in their transactions).
+    pub reads: ReadLog,
     /// The server secret (signs access tokens and the local store's URLs).
     pub secret: Arc<[u8]>,
 }
@@ -65,6 +68,7 @@ impl Services {
                     access_key: settings.s3_access_key.clone(),
                     secret_key: settings.s3_secret_key.0.clone(),
                     force_path_style: settings.s3_force_path_style,
+                    encryption: settings.s3_sse,
                 });
                 store.ensure_bucket().await.context("reaching the S3 bucket (IMIND_S3_*)")?;
                 (Arc::new(store), None)
@@ -83,7 +87,8 @@ impl Services {
         private_files::create_dir_all(&settings.temp_dir()).context("creating the data directory")?;
         private_files::restrict_dir(&settings.data_dir).context("making the data directory private")?;
         let queue = Queue::new(db.clone(), bus.clone(), QueueSettings::from(settings.as_ref()));
-        Ok(Self { settings, db, blobs, local_blobs, bus, queue, secret })
+        let reads = ReadLog::start(db.clone(), settings.audit_reads);
+        Ok(Self { settings, db, blobs, local_blobs, bus, queue, reads, secret })
     }
 
     /// What the analysis workers of this process need.
@@ -117,6 +122,7 @@ pub struct AppState {
     pub local_blobs: Option<Arc<LocalStore>>,
     pub bus: Arc<dyn EventBus>,
     pub queue: Queue,
+    pub reads: ReadLog,
     /// Cancelled when the process shuts down: workers stop, subscriptions close.
     pub shutdown: CancellationToken,
 }
@@ -149,6 +155,7 @@ impl AppState {
             local_blobs: services.local_blobs,
             bus: services.bus,
             queue: services.queue,
+            reads: services.reads,
             shutdown,
             settings,
         }
@@ -162,6 +169,7 @@ impl AppState {
             temp_dir: self.settings.temp_dir(),
             limits: self.settings.media_limits(),
             decoding: self.settings.decoding(),
+            audit: None,
         }
     }
 }

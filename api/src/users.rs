@@ -36,6 +36,9 @@ impl NewUser {
 /// The organisation with this name, created if missing. Inserted in a savepoint, so that a
 /// concurrent creation of the same name (the unique index refuses ours) leaves an enclosing
 /// transaction usable and we take theirs.
+/// How long a new organisation keeps videos after their analysis, until an admin says otherwise.
+pub const DEFAULT_VIDEO_RETENTION_DAYS: i32 = 30;
+
 pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     name: &str,
@@ -46,8 +49,13 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
         return Ok(organisation);
     }
     let savepoint = db.begin().await?;
-    let row =
-        organisation::ActiveModel { id: Set(Uuid::now_v7()), name: Set(name.clone()), created_at: Set(Utc::now()) };
+    let row = organisation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.clone()),
+        created_at: Set(Utc::now()),
+        video_retention_days: Set(Some(DEFAULT_VIDEO_RETENTION_DAYS)),
+        child_retention_days: Set(None),
+    };
     match row.insert(&savepoint).await {
         Ok(organisation) => {
             savepoint.commit().await?;

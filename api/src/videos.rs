@@ -8,14 +8,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
-use entity::{enums::SessionStatus, session};
+use entity::{
+    enums::{ConsentKind, SessionStatus},
+    session,
+};
 use imind_inference::{Decoding, MediaLimits, MediaSource, VideoError, VideoInfo};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
 use sha2::Digest;
 
 use crate::{
+    audit::{self, AuditEntry},
     blob::{self, BlobStore, LocalCopy, SignedRequest},
-    digest,
+    consents, digest,
     error::{ApiError, ApiResult},
     multipart::{FileChunk, LiveFile, MultipartError},
 };
@@ -30,6 +34,8 @@ pub struct Videos<'a> {
     pub limits: MediaLimits,
     /// Where uploads are probed.
     pub decoding: Decoding,
+    /// The audit entry of the change, written with it.
+    pub audit: Option<AuditEntry>,
 }
 
 fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
@@ -49,6 +55,11 @@ fn hash_file(mut file: std::fs::File) -> std::io::Result<(String, u64)> {
 }
 
 impl Videos<'_> {
+    /// The same, writing `entry` in the audit log with the change.
+    pub fn audited(self, entry: AuditEntry) -> Self {
+        Self { audit: Some(entry), ..self }
+    }
+
     /// Runs a probe off the async executor (it blocks on FFmpeg or on the child doing it).
     async fn probe(
         &self,
@@ -56,6 +67,14 @@ impl Videos<'_> {
     ) -> ApiResult<Result<VideoInfo, VideoError>> {
         let (decoding, limits) = (self.decoding.clone(), self.limits);
         Ok(tokio::task::spawn_blocking(move || probe(&decoding, &limits)).await.map_err(anyhow::Error::new)?)
+    }
+
+    /// Appends the audit entry of the change (if any) in its transaction.
+    async fn append_audit(&self, txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+        match self.audit.clone() {
+            Some(entry) => audit::append(txn, entry).await,
+            None => Ok(()),
+        }
     }
 
     /// A temporary file for an upload's local copy, removed when dropped.
@@ -103,7 +122,7 @@ impl Videos<'_> {
         info: &VideoInfo,
     ) -> ApiResult<session::Model> {
         let previous = session.video_blob_key.clone();
-        let mut model = session.into_active_model();
+        let mut model = session.clone().into_active_model();
         model.status = Set(SessionStatus::Ready);
         model.video_blob_key = Set(Some(key.to_owned()));
         model.video_size_bytes = Set(Some(size as i64));
@@ -116,11 +135,22 @@ impl Videos<'_> {
         model.video_upload_size = Set(None);
         model.video_upload_expires_at = Set(None);
         model.updated_at = Set(Utc::now());
-        let updated = match model.update(self.db).await {
+        let child_id = session.child_id;
+        let recorded = async {
+            let txn = crate::db::begin_write(self.db).await?;
+            // Consent may have been withdrawn while the video arrived (or is being now).
+            crate::db::lock_child(&txn, child_id).await?;
+            consents::require(&txn, child_id, ConsentKind::Recording).await?;
+            let updated = model.update(&txn).await?;
+            self.append_audit(&txn).await?;
+            txn.commit().await?;
+            ApiResult::Ok(updated)
+        };
+        let updated = match recorded.await {
             Ok(updated) => updated,
             Err(error) => {
                 remove_quietly(self.blobs, key).await;
-                return Err(error.into());
+                return Err(error);
             }
         };
         if let Some(previous) = previous.filter(|previous| previous != key) {
@@ -251,7 +281,10 @@ impl Videos<'_> {
         model.video_upload_key = Set(Some(key));
         model.video_upload_size = Set(Some(size as i64));
         model.video_upload_expires_at = Set(Some(signed.expires_at));
-        model.update(self.db).await?;
+        let txn = self.db.begin().await?;
+        model.update(&txn).await?;
+        self.append_audit(&txn).await?;
+        txn.commit().await?;
         if let Some(abandoned) = abandoned {
             remove_quietly(self.blobs, &abandoned).await;
         }

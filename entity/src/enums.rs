@@ -105,6 +105,19 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// What a guardian consented to for one child.
+    ConsentKind as "ConsentKind" {
+        /// Recording sessions on video and storing the videos.
+        Recording = "RECORDING",
+        /// Analysing the videos automatically (tracked people, observed expressions and
+        /// behaviour).
+        AutomatedAnalysis = "AUTOMATED_ANALYSIS",
+        /// Exporting the child's data for research.
+        ResearchExport = "RESEARCH_EXPORT",
+    }
+}
+
 /// Where a job is within its life cycle, as `AnalysisJob.stage` says it (a `String` in the API,
 /// so new stages never break clients). Stored in its lower-case spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]

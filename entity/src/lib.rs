@@ -3,33 +3,41 @@
 //! # Layout
 //! - One module per table (`organisation`, `user`, `child`, `child_counsellor`,
 //!   `child_guardian`, `session`, `analysis_job`, `tracked_object`, `emotion_interval`,
-//!   `behaviour_interval`, `refresh_token`).
+//!   `behaviour_interval`, `refresh_token`, `consent`, `audit_entry` — the `audit_log` table, `scheduled_task`, `child_export`).
 //! - [`enums`] — the closed sets the tables store (roles, statuses, labels, job stages). They
 //!   double as GraphQL enums with the `graphql` feature, so the database and the API can never
 //!   disagree about a label's spelling.
 
 pub mod analysis_job;
+pub mod audit_entry;
 pub mod behaviour_interval;
 pub mod child;
 pub mod child_counsellor;
+pub mod child_export;
 pub mod child_guardian;
+pub mod consent;
 pub mod emotion_interval;
 pub mod enums;
 pub mod organisation;
 pub mod refresh_token;
+pub mod scheduled_task;
 pub mod session;
 pub mod tracked_object;
 pub mod user;
 
 pub mod prelude {
     pub use super::analysis_job::Entity as AnalysisJob;
+    pub use super::audit_entry::Entity as AuditEntry;
     pub use super::behaviour_interval::Entity as BehaviourInterval;
     pub use super::child::Entity as Child;
     pub use super::child_counsellor::Entity as ChildCounsellor;
+    pub use super::child_export::Entity as ChildExport;
     pub use super::child_guardian::Entity as ChildGuardian;
+    pub use super::consent::Entity as Consent;
     pub use super::emotion_interval::Entity as EmotionInterval;
     pub use super::organisation::Entity as Organisation;
     pub use super::refresh_token::Entity as RefreshToken;
+    pub use super::scheduled_task::Entity as ScheduledTask;
     pub use super::session::Entity as Session;
     pub use super::tracked_object::Entity as TrackedObject;
     pub use super::user::Entity as User;

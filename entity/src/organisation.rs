@@ -9,6 +9,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// Days a video is kept after its analysis is DONE (`None`: kept until deleted).
+    pub video_retention_days: Option<i32>,
+    /// Days everything of a child is kept after their last session (`None`: until erased).
+    pub child_retention_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

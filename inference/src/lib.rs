@@ -8,7 +8,8 @@
 //!   a missing library or model fails at start-up with a message naming the fix.
 //! - `models` — one file per network (CenterFace faces, MoveNet people + keypoints,
 //!   mini-XCEPTION expressions): preprocessing, batched inference, decoding of outputs.
-//! - [`image`] — the few OpenCV conversions every model shares.
+//! - [`image`] — the few OpenCV conversions every model shares; [`chart`] — lane charts as PNG
+//!   (the timeline pictures of exports).
 //! - `behaviour` — posture, motion, hands and proximity rules on keypoints (documented there).
 //! - `labels` — the expression, behaviour and role label sets.
 //! - `timeline` — per-sample labels → smoothed intervals (documented there).
@@ -23,6 +24,7 @@
 
 mod analysis;
 mod behaviour;
+pub mod chart;
 mod error;
 pub mod image;
 mod isolated;

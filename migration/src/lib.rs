@@ -4,13 +4,16 @@
 //! # Layout
 //! One migration per file, named after it (sea-orm's rule): `m20261125_000001_initial_schema`
 //! (every table, index and cascade), `m20261125_000002_pending_uploads` (direct uploads),
-//! `m20261201_000003_email_per_organisation` (an address is unique within an organisation).
+//! `m20261201_000003_email_per_organisation` (an address is unique within an organisation),
+//! `m20261201_000004_compliance` (consent records, the append-only audit log, retention
+//! policies, scheduled tasks, child exports).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial_schema;
 mod m20261125_000002_pending_uploads;
 mod m20261201_000003_email_per_organisation;
+mod m20261201_000004_compliance;
 
 pub struct Migrator;
 
@@ -21,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial_schema::Migration),
             Box::new(m20261125_000002_pending_uploads::Migration),
             Box::new(m20261201_000003_email_per_organisation::Migration),
+            Box::new(m20261201_000004_compliance::Migration),
         ]
     }
 }

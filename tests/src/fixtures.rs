@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use entity::{
-    analysis_job, behaviour_interval, child, child_counsellor, child_guardian, emotion_interval,
-    enums::{Behaviour, Emotion, JobStatus, ObjectRole, Role, SessionStatus},
+    analysis_job, behaviour_interval, child, child_counsellor, child_guardian, consent, emotion_interval,
+    enums::{Behaviour, ConsentKind, Emotion, JobStatus, ObjectRole, Role, SessionStatus},
     session, tracked_object,
 };
 use imind_api::NewUser;
@@ -22,7 +22,35 @@ pub async fn user(db: &DatabaseConnection, organisation_id: Uuid, email: &str, r
     imind_api::create_user(db, organisation_id, new).await.unwrap().id
 }
 
+/// A child whose guardian consented to recording and automated analysis (on paper).
 pub async fn child(db: &DatabaseConnection, organisation_id: Uuid, name: &str) -> Uuid {
+    let child = child_without_consent(db, organisation_id, name).await;
+    for kind in [ConsentKind::Recording, ConsentKind::AutomatedAnalysis] {
+        give_consent(db, child, kind).await;
+    }
+    child
+}
+
+/// Records consent to `kind` for the child, as from a paper form.
+pub async fn give_consent(db: &DatabaseConnection, child_id: Uuid, kind: ConsentKind) {
+    consent::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        child_id: Set(child_id),
+        kind: Set(kind),
+        given_by: Set(None),
+        given_by_role: Set(Role::Counsellor),
+        given_at: Set(Utc::now()),
+        text_version: Set("paper-form-1".into()),
+        withdrawn_at: Set(None),
+        withdrawn_by: Set(None),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+/// A child nobody consented for yet.
+pub async fn child_without_consent(db: &DatabaseConnection, organisation_id: Uuid, name: &str) -> Uuid {
     let now = Utc::now();
     child::ActiveModel {
         id: Set(Uuid::now_v7()),

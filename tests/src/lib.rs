@@ -159,6 +159,21 @@ impl Drop for S3Server {
     }
 }
 
+fn list_files(root: &std::path::Path, dir: &std::path::Path, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            list_files(root, &path, found);
+        } else {
+            found.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned());
+        }
+    }
+}
+
 fn count_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
@@ -410,6 +425,18 @@ impl TestApp {
             Some(server) => server.object_count(),
             None => count_files(&self.settings.data_dir.join("blobs")),
         }
+    }
+
+    /// Every object in the blob store (either kind), as paths below the store's directory
+    /// (S3: the bucket's name first).
+    pub fn stored_keys(&self) -> Vec<String> {
+        let root = match &self.s3 {
+            Some(server) => server.data_dir.path().to_owned(),
+            None => self.settings.data_dir.join("blobs"),
+        };
+        let mut keys = Vec::new();
+        list_files(&root, &root, &mut keys);
+        keys
     }
 
     /// `imind_sql_statements_total` from `/metrics`.

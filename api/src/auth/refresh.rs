@@ -63,7 +63,7 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
     presented: &str,
     ttl_secs: u64,
 ) -> ApiResult<(Uuid, NewRefreshToken)> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let Some(stored) =
         refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(digest(presented))).one(&txn).await?

@@ -115,6 +115,12 @@ pub fn upload_key(organisation: uuid::Uuid, child: uuid::Uuid, session: uuid::Uu
     format!("{INCOMING}{}", video_key(organisation, child, session))
 }
 
+/// Where a child's export ZIP is kept until it expires; each attempt at building it writes
+/// its own (a late worker that lost the export removes only its own ZIP).
+pub fn export_key(organisation: uuid::Uuid, child: uuid::Uuid, export: uuid::Uuid, attempt: i32) -> String {
+    format!("exports/o/{}/c/{}/{}-{attempt}.zip", short(organisation), short(child), short(export))
+}
+
 fn short(uuid: uuid::Uuid) -> String {
     URL_SAFE_NO_PAD.encode(uuid.as_bytes())
 }

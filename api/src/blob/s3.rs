@@ -16,11 +16,14 @@ pub struct S3Settings {
     pub access_key: String,
     pub secret_key: String,
     pub force_path_style: bool,
+    /// Server-side encryption asked for on every object written (`x-amz-server-side-encryption`).
+    pub encryption: Option<crate::config::S3Encryption>,
 }
 
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    encryption: Option<aws_sdk_s3::types::ServerSideEncryption>,
 }
 
 /// Parts of a multipart upload (S3 wants ≥ 5 MiB for all but the last), and how many travel at
@@ -49,7 +52,8 @@ impl S3Store {
             .credentials_provider(Credentials::new(&settings.access_key, &settings.secret_key, None, None, "imind"))
             .http_client(http)
             .build();
-        Self { client: aws_sdk_s3::Client::from_conf(config), bucket: settings.bucket.clone() }
+        let encryption = settings.encryption.map(|sse| aws_sdk_s3::types::ServerSideEncryption::from(sse.as_str()));
+        Self { client: aws_sdk_s3::Client::from_conf(config), bucket: settings.bucket.clone(), encryption }
     }
 
     /// Creates the bucket if it does not exist (tests, first start of a cluster).
@@ -119,13 +123,21 @@ impl BlobStore for S3Store {
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
+                .set_server_side_encryption(self.encryption.clone())
                 .body(body)
                 .send()
                 .await
                 .context("storing the video")?;
             return Ok(());
         }
-        let upload = self.client.create_multipart_upload().bucket(&self.bucket).key(key).send().await?;
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_server_side_encryption(self.encryption.clone())
+            .send()
+            .await?;
         let upload_id = upload.upload_id().context("S3 returned no upload id")?.to_owned();
         match self.upload_parts(key, &upload_id, path).await {
             Ok(parts) => {
@@ -167,7 +179,14 @@ impl BlobStore for S3Store {
         let frames = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
             .map(|chunk| chunk.map(http_body::Frame::data));
         let body = ByteStream::from_body_1_x(http_body_util::StreamBody::new(frames));
-        let request = self.client.put_object().bucket(&self.bucket).key(key).content_length(size as i64).body(body);
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_server_side_encryption(self.encryption.clone())
+            .content_length(size as i64)
+            .body(body);
         let task = tokio::spawn(async move {
             request.customize().disable_payload_signing().send().await.context("storing the video")?;
             Ok(())
@@ -223,6 +242,7 @@ impl BlobStore for S3Store {
             .bucket(&self.bucket)
             .key(to)
             .copy_source(source)
+            .set_server_side_encryption(self.encryption.clone())
             .send()
             .await
             .context("copying the upload")?;
@@ -243,6 +263,8 @@ impl BlobStore for S3Store {
             .key(key)
             .content_length(size as i64)
             .content_type(content_type)
+            // Signed, so the client must send it: the object is encrypted like every other.
+            .set_server_side_encryption(self.encryption.clone())
             .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)?)
             .await?;
         Ok(SignedRequest {

@@ -1,12 +1,19 @@
 //! What resolvers find in the GraphQL context: the server's state (schema data) and the
 //! per-request caller, request id and loaders (request data).
 
-use std::{net::IpAddr, sync::OnceLock};
+use std::{
+    collections::HashSet,
+    net::IpAddr,
+    sync::{Mutex, OnceLock},
+};
 
 use async_graphql::{Context, dataloader::DataLoader, dataloader::HashMapCache};
 
 use super::loaders::Loaders;
+use uuid::Uuid;
+
 use crate::{
+    audit::{Actor, AuditAction, AuditEntry, Origin},
     auth::{Caller, Credential, SignIns, Viewer},
     error::{ApiError, ApiResult},
     state::AppState,
@@ -22,17 +29,55 @@ pub struct RequestContext {
     /// request has passed validation (`graphql::standing`), so a refused request costs no query;
     /// until then the caller counts as unauthenticated.
     standing: OnceLock<bool>,
+    /// The operation's name, for the audit log (the first one a socket runs).
+    operation_name: OnceLock<String>,
+    /// Reads already logged: one audit entry per request (or socket), action, child and
+    /// session.
+    audited: Mutex<HashSet<(AuditAction, Uuid, Option<Uuid>)>>,
 }
 
 impl RequestContext {
     /// A request whose caller is yet to be checked.
     pub fn new(caller: Caller, request_id: String, client_address: Option<IpAddr>) -> Self {
-        Self { caller, request_id, client_address, standing: OnceLock::new() }
+        Self {
+            caller,
+            request_id,
+            client_address,
+            standing: OnceLock::new(),
+            operation_name: OnceLock::new(),
+            audited: Mutex::default(),
+        }
     }
 
     /// A subscription socket's: it checks its caller itself, before each operation.
     pub fn checked(caller: Caller, request_id: String, client_address: Option<IpAddr>) -> Self {
-        Self { caller, request_id, client_address, standing: OnceLock::from(true) }
+        Self {
+            caller,
+            request_id,
+            client_address,
+            standing: OnceLock::from(true),
+            operation_name: OnceLock::new(),
+            audited: Mutex::default(),
+        }
+    }
+
+    pub fn set_operation_name(&self, name: &str) {
+        let _ = self.operation_name.set(name.to_owned());
+    }
+
+    /// Where this request came from, as the audit log records it.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            operation_name: self.operation_name.get().cloned(),
+            request_id: Some(self.request_id.clone()).filter(|id| !id.is_empty()),
+            client_address: self.client_address,
+        }
+    }
+
+    /// Whether `action` on `child` (and `session`) is yet to be logged for this request (and
+    /// now counts as logged).
+    fn first_read(&self, action: AuditAction, child: Uuid, session: Option<Uuid>) -> bool {
+        self.audited.lock().expect("not poisoned").insert((action, child, session))
     }
 
     /// Checks the caller, once.
@@ -68,6 +113,27 @@ pub trait ContextExt {
     fn viewer(&self) -> ApiResult<Viewer> {
         self.request().credential().map(|credential| credential.viewer)
     }
+
+    /// An audit entry of the authenticated caller's `action` in this request.
+    fn audit_entry(&self, action: AuditAction) -> ApiResult<AuditEntry> {
+        Ok(AuditEntry::new(action, actor(&self.viewer()?), self.request().origin()))
+    }
+
+    /// Logs that the caller read `child`'s data (once per request, action, child and session).
+    fn audit_read(&self, action: AuditAction, child: Uuid, session: Option<Uuid>) -> ApiResult<()> {
+        let viewer = self.viewer()?;
+        if self.request().first_read(action, child, session) {
+            let mut entry = AuditEntry::new(action, actor(&viewer), self.request().origin()).child(child);
+            entry.session = session;
+            self.state().reads.append(entry);
+        }
+        Ok(())
+    }
+}
+
+/// A signed-in user as the audit log names them.
+pub fn actor(viewer: &Viewer) -> Actor {
+    Actor { user: Some(viewer.user_id), organisation: Some(viewer.organisation_id), role: Some(viewer.role) }
 }
 
 impl ContextExt for Context<'_> {

@@ -1,9 +1,11 @@
 //! The one way a resolver reaches a row named by an id: decode the global id as the expected
 //! kind, let `access` decide whether the caller may do the action on the row's child, then load
 //! the row. Whatever the caller may not see answers `NOT_FOUND`, like what does not exist.
+//! A read that passes is logged in the audit log here (once per request and child); nested
+//! edges are reached only through these entry points, so the entry covers them.
 
 use async_graphql::{Context, ID};
-use entity::{analysis_job, behaviour_interval, child, emotion_interval, session, tracked_object};
+use entity::{analysis_job, behaviour_interval, child, child_export, emotion_interval, session, tracked_object};
 use sea_orm::{EntityTrait, Select};
 use uuid::Uuid;
 
@@ -13,6 +15,7 @@ use super::{
 };
 use crate::{
     access::{self, ChildAction, Target},
+    audit::AuditAction,
     error::{ApiError, ApiResult},
 };
 
@@ -43,6 +46,7 @@ guarded! {
     child: Child => Child,
     session: Session => Session,
     analysis_job: AnalysisJob => Job,
+    child_export: ChildExport => Export,
     tracked_object: TrackedObject => Object,
     emotion_interval: EmotionInterval => EmotionInterval,
     behaviour_interval: BehaviourInterval => BehaviourInterval,
@@ -60,6 +64,7 @@ pub struct Authorized<M> {
 pub async fn authorize<E: Guarded>(ctx: &Context<'_>, id: &ID, action: ChildAction) -> ApiResult<(Uuid, Uuid)> {
     let uuid = ids::decode_as(id, E::KIND)?;
     let child_id = access::authorize(&ctx.state().db, &ctx.viewer()?, E::target(uuid), action).await?;
+    audit_read(ctx, E::target(uuid), action, child_id)?;
     Ok((uuid, child_id))
 }
 
@@ -76,5 +81,18 @@ pub async fn load_uuid<E: Guarded>(
 ) -> ApiResult<Authorized<E::Model>> {
     let child_id = access::authorize(&ctx.state().db, &ctx.viewer()?, E::target(id), action).await?;
     let row = E::by_id(id).one(&ctx.state().db).await?.ok_or(ApiError::NotFound)?;
+    audit_read(ctx, E::target(id), action, child_id)?;
     Ok(Authorized { row, id, child_id })
+}
+
+/// Logs a read of the child's data; changes are logged by the mutation, in its transaction.
+pub fn audit_read(ctx: &Context<'_>, target: Target, action: ChildAction, child_id: Uuid) -> ApiResult<()> {
+    if action != ChildAction::Read {
+        return Ok(());
+    }
+    let session = match target {
+        Target::Session(session) => Some(session),
+        _ => None,
+    };
+    ctx.audit_read(AuditAction::ChildRead, child_id, session)
 }

@@ -15,10 +15,12 @@ pub enum Kind {
     EmotionInterval,
     BehaviourInterval,
     AnalysisJob,
+    AuditEntry,
+    ChildExport,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 9] = [
         Kind::User,
         Kind::Child,
         Kind::Session,
@@ -26,6 +28,8 @@ impl Kind {
         Kind::EmotionInterval,
         Kind::BehaviourInterval,
         Kind::AnalysisJob,
+        Kind::AuditEntry,
+        Kind::ChildExport,
     ];
 
     fn name(self) -> &'static str {
@@ -37,6 +41,8 @@ impl Kind {
             Kind::EmotionInterval => "EmotionInterval",
             Kind::BehaviourInterval => "BehaviourInterval",
             Kind::AnalysisJob => "AnalysisJob",
+            Kind::AuditEntry => "AuditEntry",
+            Kind::ChildExport => "ChildExport",
         }
     }
 

@@ -9,11 +9,13 @@ use std::{collections::HashMap, hash::Hash};
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
 use entity::{
-    analysis_job, behaviour_interval, child, emotion_interval,
-    enums::{Behaviour, Emotion, ObjectRole, SessionStatus},
-    session, tracked_object, user,
+    analysis_job, audit_entry, behaviour_interval, child, consent, emotion_interval,
+    enums::{Behaviour, Emotion, JobStatus, ObjectRole, SessionStatus},
+    organisation, session, tracked_object, user,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value,
+};
 use uuid::Uuid;
 
 use super::pagination::{CursorKey, Listing, Page, PageRequest, SortValue, fetch_pages};
@@ -226,6 +228,104 @@ impl Listing for BehaviourList {
     }
 }
 
+/// Filters of the audit log's listings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct AuditFilter {
+    /// Always set: entries are only ever listed within one organisation.
+    pub organisation: Uuid,
+    pub child: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    fn sql(&self) -> Sql {
+        let mut filter = Sql::new("t.organisation_id = ?", [self.organisation.into()]);
+        if let Some(child) = self.child {
+            filter.and(Sql::new("t.child_id = ?", [child.into()]));
+        }
+        if let Some(user) = self.user {
+            filter.and(Sql::new("t.actor_user_id = ?", [user.into()]));
+        }
+        if let Some(action) = &self.action {
+            filter.and(Sql::new("t.action = ?", [action.clone().into()]));
+        }
+        if let Some(from) = self.from {
+            filter.and(Sql::new("t.at >= ?", [from.into()]));
+        }
+        if let Some(to) = self.to {
+            filter.and(Sql::new("t.at < ?", [to.into()]));
+        }
+        filter
+    }
+}
+
+/// An organisation's audit log, oldest first (`auditLog`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AuditList(pub AuditFilter);
+
+impl Listing for AuditList {
+    type Model = audit_entry::Model;
+    const TABLE: &'static str = "audit_log";
+    const PARENT: &'static str = "organisation_id";
+    const SORT: &'static str = "at";
+    const DEFAULT_PAGE_SIZE: i32 = 50;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Time(model.at), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        self.0.sql()
+    }
+}
+
+/// One child's entries of the audit log, oldest first (`Child.accessLog`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AccessLogList(pub AuditFilter);
+
+impl Listing for AccessLogList {
+    type Model = audit_entry::Model;
+    const TABLE: &'static str = "audit_log";
+    const PARENT: &'static str = "child_id";
+    const SORT: &'static str = "at";
+    const DEFAULT_PAGE_SIZE: i32 = 50;
+
+    fn cursor_key(model: &Self::Model) -> CursorKey {
+        CursorKey { sort: SortValue::Time(model.at), id: model.id }
+    }
+
+    fn filter(&self) -> Sql {
+        self.0.sql()
+    }
+}
+
+/// A child's consent records, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConsentsOfChild(pub Uuid);
+
+impl Loader<ConsentsOfChild> for Loaders {
+    type Value = Vec<consent::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ConsentsOfChild]) -> Result<HashMap<ConsentsOfChild, Self::Value>, Self::Error> {
+        let records = consent::Entity::find()
+            .filter(consent::Column::ChildId.is_in(uuids(keys.iter().map(|key| key.0))))
+            .order_by_asc(consent::Column::GivenAt)
+            .order_by_asc(consent::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut by_child: HashMap<ConsentsOfChild, Self::Value> = HashMap::new();
+        for record in records {
+            by_child.entry(ConsentsOfChild(record.child_id)).or_default().push(record);
+        }
+        Ok(by_child)
+    }
+}
+
 macro_rules! by_id_loader {
     ($key:ident, $entity:ident, $doc:literal) => {
         #[doc = $doc]
@@ -251,6 +351,36 @@ macro_rules! by_id_loader {
 by_id_loader!(ChildById, child, "A child by id (a session's or a tracked person's child).");
 by_id_loader!(UserById, user, "A user by id (a session's counsellor).");
 by_id_loader!(SessionById, session, "A session by id (a job's session).");
+by_id_loader!(OrganisationById, organisation, "An organisation by id (its retention policy).");
+
+/// When a session's last DONE analysis finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LastAnalysedAt(pub Uuid);
+
+impl Loader<LastAnalysedAt> for Loaders {
+    type Value = DateTime<Utc>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[LastAnalysedAt]) -> Result<HashMap<LastAnalysedAt, Self::Value>, Self::Error> {
+        let sessions = Sql::is_in("session_id", keys.iter().map(|key| Value::from(key.0)));
+        let text = format!(
+            "SELECT session_id, MAX(finished_at) AS finished_at FROM analysis_jobs \
+             WHERE status = ? AND finished_at IS NOT NULL AND {} GROUP BY session_id",
+            sessions.text
+        );
+        let mut values = vec![Value::from(JobStatus::Done.as_str())];
+        values.extend(sessions.values);
+        let rows =
+            self.db.query_all_raw(statement(self.db.get_database_backend(), &text, values)).await.map_err(db_error)?;
+        let mut found = HashMap::new();
+        for row in rows {
+            let session: Uuid = row.try_get("", "session_id").map_err(db_error)?;
+            let finished: DateTime<Utc> = row.try_get("", "finished_at").map_err(db_error)?;
+            found.insert(LastAnalysedAt(session), finished);
+        }
+        Ok(found)
+    }
+}
 
 /// The most recent analysis job of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,5 +1,9 @@
 use async_graphql::{Context, ID, Object};
-use entity::{analysis_job, behaviour_interval, child, emotion_interval, session, tracked_object, user};
+use chrono::{DateTime, Utc};
+use entity::{
+    analysis_job, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation, session,
+    tracked_object, user,
+};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -7,12 +11,16 @@ use super::{
     context::ContextExt,
     guard::{self, Guarded},
     ids::{self, Kind},
-    loaders::ChildList,
+    loaders::{AuditFilter, AuditList, ChildList},
     pagination::{Listing, PageRequest, PagedConnection, connection_cost, fetch_pages, into_connection},
-    types::{AnalysisJob, BehaviourInterval, Child, EmotionInterval, Node, Session, TrackedObject, User},
+    types::{
+        AnalysisJob, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Node, RetentionPolicy,
+        Session, TrackedObject, User, action_filter,
+    },
 };
 use crate::{
-    access::{self, ChildAction},
+    access::{self, ChildAction, OrganisationAction},
+    audit::AuditAction,
     error::{ApiError, ApiResult},
 };
 
@@ -47,6 +55,8 @@ impl Query {
             Kind::BehaviourInterval => readable::<behaviour_interval::Entity>(ctx, uuid)
                 .await?
                 .map(|row| Node::BehaviourInterval(BehaviourInterval(row))),
+            Kind::AuditEntry => fetch_audit_entry(ctx, uuid).await?.map(Node::AuditEntry),
+            Kind::ChildExport => Some(Node::ChildExport(visible_export(ctx, uuid).await?)),
         };
         Ok(node)
     }
@@ -67,7 +77,62 @@ impl Query {
         let listing = ChildList { viewer, search };
         let mut pages = fetch_pages(&ctx.state().db, &[viewer.organisation_id], &listing, &page).await?;
         let page = pages.remove(&viewer.organisation_id).unwrap_or_else(super::pagination::Page::empty);
+        for child in &page.rows {
+            ctx.audit_read(AuditAction::ChildRead, child.id, None)?;
+        }
         Ok(into_connection::<ChildList, _>(page, Child))
+    }
+
+    /// The organisation's access audit log, oldest first (page from the end with `last`).
+    /// Admins only. `childId` and `userId` (the actor) may name erased children and users.
+    #[graphql(complexity = "connection_cost(first, last, AuditList::DEFAULT_PAGE_SIZE, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        child_id: Option<ID>,
+        user_id: Option<ID>,
+        action: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<PagedConnection<AuditEntry>> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::ReadAuditLog)?;
+        let page = PageRequest::new(first, after, last, before, AuditList::DEFAULT_PAGE_SIZE)?;
+        let filter = AuditFilter {
+            organisation: viewer.organisation_id,
+            child: child_id.map(|id| ids::decode_as(&id, Kind::Child)).transpose()?,
+            user: user_id.map(|id| ids::decode_as(&id, Kind::User)).transpose()?,
+            action: action_filter(action)?,
+            from,
+            to,
+        };
+        // What this gateway has read so far is in the log before it is listed.
+        ctx.state().reads.flush().await;
+        let listing = AuditList(filter);
+        let mut pages = fetch_pages(&ctx.state().db, &[viewer.organisation_id], &listing, &page).await?;
+        let page = pages.remove(&viewer.organisation_id).unwrap_or_else(super::pagination::Page::empty);
+        Ok(into_connection::<AuditList, _>(page, AuditEntry))
+    }
+
+    /// How long the caller's organisation keeps videos and records.
+    async fn retention_policy(&self, ctx: &Context<'_>) -> ApiResult<RetentionPolicy> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::ReadRetentionPolicy)?;
+        let organisation = organisation::Entity::find_by_id(viewer.organisation_id)
+            .one(&ctx.state().db)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(RetentionPolicy::of(&organisation))
+    }
+
+    /// An export of a child's data (see `exportChild`).
+    async fn child_export(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ChildExport>> {
+        Ok(Some(visible_export(ctx, ids::decode_as(&id, Kind::ChildExport)?).await?))
     }
 
     async fn child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Child>> {
@@ -96,4 +161,26 @@ async fn fetch_user(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<User>> {
         .one(&ctx.state().db)
         .await?;
     user.map(User).map(Some).ok_or(ApiError::NotFound)
+}
+
+/// An entry of the caller's organisation's audit log, for its admins.
+async fn fetch_audit_entry(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<AuditEntry>> {
+    let viewer = ctx.viewer()?;
+    if access::authorize_in_organisation(&viewer, OrganisationAction::ReadAuditLog).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let entry = audit_entry::Entity::find_by_id(id)
+        .filter(audit_entry::Column::OrganisationId.eq(viewer.organisation_id))
+        .one(&ctx.state().db)
+        .await?;
+    entry.map(AuditEntry).map(Some).ok_or(ApiError::NotFound)
+}
+
+/// An export of a child the caller may export, if it is theirs to see (see `access`).
+async fn visible_export(ctx: &Context<'_>, id: Uuid) -> ApiResult<ChildExport> {
+    let export = guard::load_uuid::<child_export::Entity>(ctx, id, ChildAction::Export).await?.row;
+    if !access::may_see_export(&ctx.viewer()?, export.requested_by) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(ChildExport(export))
 }

@@ -1,6 +1,7 @@
 //! Settles whether an HTTP request's caller still stands (`RequestContext::settle`) once the
 //! request has passed validation and before any resolver runs: refused requests and anonymous
-//! ones (`login`) cost no query, and every resolver sees one answer.
+//! ones (`login`) cost no query, and every resolver sees one answer. It also keeps the
+//! operation's name for the audit log.
 
 use std::sync::Arc;
 
@@ -28,6 +29,9 @@ impl Extension for CallerStanding {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        if let (Some(request), Some(name)) = (ctx.data_opt::<RequestContext>(), operation_name) {
+            request.set_operation_name(name);
+        }
         if let (Some(request), Some(state)) = (ctx.data_opt::<RequestContext>(), ctx.data_opt::<AppState>())
             && let Err(error) = request.settle(&state.sign_ins).await
         {

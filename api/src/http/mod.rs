@@ -68,6 +68,14 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(without_client_request_id))
+}
+
+/// Request ids are the server's own: a client's `x-request-id` would put its words into the
+/// logs and the audit log. (Clients correlate through the answer's header.)
+async fn without_client_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    request.headers_mut().remove(REQUEST_ID);
+    request
 }
 
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {

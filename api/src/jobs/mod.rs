@@ -10,6 +10,8 @@
 //!   the queue marks the job DONE; `labels` — the engine's labels in the API's terms.
 //! - [`worker`] — the worker pool (`imind worker`, or inside `imind serve`): claiming loop, one
 //!   attempt, progress reports, the low-priority analysis thread.
+//! - [`maintenance`] — the workers' other work: retention (a scheduled task one worker runs at
+//!   a time) and child exports (claimed with leases).
 //! - [`events`] — what travels on the bus (its own types, not database rows); [`bus`] — the
 //!   bus seam: in-process broadcast or PostgreSQL `LISTEN/NOTIFY`, so a subscriber on any
 //!   gateway sees a job run anywhere.
@@ -17,6 +19,7 @@
 pub mod bus;
 pub mod events;
 mod labels;
+pub mod maintenance;
 pub mod queue;
 mod results;
 pub mod worker;

@@ -16,7 +16,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use entity::{
     analysis_job,
-    enums::{JobStage, JobStatus, SessionStatus},
+    enums::{ConsentKind, JobStage, JobStatus, SessionStatus},
     session, tracked_object,
 };
 use imind_inference::AnalysisResult;
@@ -33,7 +33,11 @@ use super::{
     events::{JobEvent, LiveIntervals},
     results,
 };
-use crate::{config::Settings, sql};
+use crate::{
+    audit::{self, AuditEntry},
+    config::Settings,
+    sql,
+};
 
 #[derive(Clone, Copy, Debug)]
 pub struct QueueSettings {
@@ -108,6 +112,7 @@ impl Queue {
         session_id: Uuid,
         options: &JobOptions,
         idempotency_key: Option<String>,
+        audit: Option<AuditEntry>,
     ) -> Result<(analysis_job::Model, bool), sea_orm::DbErr> {
         let existing = |key: Option<String>| async move {
             let mut query = analysis_job::Entity::find().filter(analysis_job::Column::SessionId.eq(session_id));
@@ -130,6 +135,7 @@ impl Queue {
         match new_job(session_id, Some(options), idempotency_key.clone(), &self.settings).insert(&txn).await {
             Ok(job) => {
                 set_session_status(&txn, session_id, SessionStatus::Queued).await?;
+                append_audit(&txn, audit).await?;
                 self.announce(&txn, &job).await;
                 txn.commit().await?;
                 tracing::info!(job = %job.id, "analysis queued");
@@ -307,7 +313,11 @@ impl Queue {
     /// Cancels a queued or running job. `None`: it had already ended. A running job's worker
     /// stops at once on the announcement (or on its next heartbeat, which fails).
     #[tracing::instrument(skip_all, fields(job = %job_id))]
-    pub async fn cancel(&self, job_id: Uuid) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
+    pub async fn cancel(
+        &self,
+        job_id: Uuid,
+        audit: Option<AuditEntry>,
+    ) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
         let txn = self.db.begin().await?;
         let cancelled = clear_lease(analysis_job::Entity::update_many())
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Cancelled.as_str()))
@@ -321,6 +331,7 @@ impl Queue {
         if let Some(job) = &cancelled {
             let status = settled_status(&txn, job.session_id).await?;
             set_session_status(&txn, job.session_id, status).await?;
+            append_audit(&txn, audit).await?;
             self.announce(&txn, job).await;
         }
         txn.commit().await?;
@@ -333,7 +344,11 @@ impl Queue {
     /// Queues a FAILED or CANCELLED job again with a fresh set of attempts. `None`: it is not
     /// in one of those states.
     #[tracing::instrument(skip_all, fields(job = %job_id))]
-    pub async fn retry(&self, job_id: Uuid) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
+    pub async fn retry(
+        &self,
+        job_id: Uuid,
+        audit: Option<AuditEntry>,
+    ) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
         let txn = self.db.begin().await?;
         let retried = analysis_job::Entity::update_many()
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Queued.as_str()))
@@ -352,6 +367,7 @@ impl Queue {
             .pop();
         if let Some(job) = &retried {
             set_session_status(&txn, job.session_id, SessionStatus::Queued).await?;
+            append_audit(&txn, audit).await?;
             self.announce(&txn, job).await;
         }
         txn.commit().await?;
@@ -398,6 +414,70 @@ impl Queue {
         if let Err(error) = self.bus.publish(event).await {
             tracing::warn!(error = format!("{error:#}"), "publishing a job event");
         }
+    }
+
+    /// Cancels every queued or running job of `child_id`'s sessions inside `txn` (consent was
+    /// withdrawn), announcing each; their workers stop as on `cancel`.
+    pub async fn cancel_all_of_child(
+        &self,
+        txn: &impl ConnectionTrait,
+        child_id: Uuid,
+    ) -> Result<Vec<analysis_job::Model>, sea_orm::DbErr> {
+        let cancelled = clear_lease(analysis_job::Entity::update_many())
+            .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Cancelled.as_str()))
+            .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Cancelled.as_str()))
+            .col_expr(analysis_job::Column::FinishedAt, Expr::value(Utc::now()))
+            .filter(analysis_job::Column::SessionId.in_subquery(sessions_of(child_id)))
+            .filter(analysis_job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+            .exec_with_returning(txn)
+            .await?;
+        for job in &cancelled {
+            let status = settled_status(txn, job.session_id).await?;
+            set_session_status(txn, job.session_id, status).await?;
+            self.announce(txn, job).await;
+        }
+        Ok(cancelled)
+    }
+
+    /// Deletes the analysis results of `child_id`'s sessions inside `txn` (consent to
+    /// automated analysis was withdrawn): their sessions are READY again, or UPLOADING
+    /// without a video. Jobs stay as history. Cancel the child's jobs first.
+    pub async fn erase_results_of_child(
+        &self,
+        txn: &impl ConnectionTrait,
+        child_id: Uuid,
+    ) -> Result<(), sea_orm::DbErr> {
+        // Intervals go with their objects (foreign keys cascade).
+        tracked_object::Entity::delete_many()
+            .filter(tracked_object::Column::SessionId.in_subquery(sessions_of(child_id)))
+            .exec(txn)
+            .await?;
+        for (has_video, status) in [(true, SessionStatus::Ready), (false, SessionStatus::Uploading)] {
+            let video = if has_video {
+                session::Column::VideoBlobKey.is_not_null()
+            } else {
+                session::Column::VideoBlobKey.is_null()
+            };
+            session::Entity::update_many()
+                .col_expr(session::Column::Status, Expr::value(status.as_str()))
+                .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(session::Column::ChildId.eq(child_id))
+                .filter(session::Column::Status.is_in([SessionStatus::Done, SessionStatus::Failed]))
+                .filter(video)
+                .exec(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `job`'s child allows automated analysis now. A worker asks before it starts:
+    /// a job queued while consent was being withdrawn must not run.
+    pub async fn consented(&self, job: &analysis_job::Model) -> Result<bool, sea_orm::DbErr> {
+        let text = "SELECT COUNT(*) AS n FROM consents c JOIN sessions s ON s.child_id = c.child_id \
+                    WHERE s.id = ? AND c.kind = ? AND c.withdrawn_at IS NULL";
+        let values = [job.session_id.into(), ConsentKind::AutomatedAnalysis.as_str().into()];
+        let row = self.db.query_one_raw(sql::statement(self.db.get_database_backend(), text, values.into())).await?;
+        Ok(row.map(|row| row.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) > 0)
     }
 
     /// Announces `job`'s new state, from inside the transaction that made the change.
@@ -498,6 +578,22 @@ async fn settled_status(db: &impl ConnectionTrait, session_id: Uuid) -> Result<S
     let results =
         tracked_object::Entity::find().filter(tracked_object::Column::SessionId.eq(session_id)).count(db).await?;
     Ok(if results > 0 { SessionStatus::Done } else { SessionStatus::Ready })
+}
+
+/// Appends the audit entry of a change made through the API, inside the change's transaction.
+async fn append_audit(txn: &impl ConnectionTrait, entry: Option<AuditEntry>) -> Result<(), sea_orm::DbErr> {
+    match entry {
+        Some(entry) => audit::append(txn, entry).await,
+        None => Ok(()),
+    }
+}
+
+/// The ids of `child_id`'s sessions, as a subquery.
+fn sessions_of(child_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::QuerySelect;
+    sea_orm::QueryTrait::into_query(
+        session::Entity::find().select_only().column(session::Column::Id).filter(session::Column::ChildId.eq(child_id)),
+    )
 }
 
 /// The child a job's session belongs to (events carry it for dashboards).

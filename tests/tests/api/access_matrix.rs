@@ -55,6 +55,22 @@ const ADMINISTER: [Row; 4] = [
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
+/// Giving consent, exporting: the child's own people.
+const OWN_PEOPLE: [Row; 4] = [
+    [Ok, Ok, NotFound],
+    [Ok, NotFound, NotFound],
+    [Ok, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
+/// Who accessed a child's records: admins and the child's guardians.
+const ACCESS_LOG: [Row; 4] = [
+    [Ok, Ok, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Ok, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
 struct Tokens {
     admin: String,
     counsellor: String,
@@ -106,6 +122,8 @@ struct Operation {
     table: [Row; 4],
     /// Where the answer's id sits, to check that a success returned the right thing.
     returned_id: Option<(&'static str, &'static str)>,
+    /// What a refusal must not show (default: any data at all).
+    secret: Option<&'static str>,
 }
 
 fn operations() -> Vec<Operation> {
@@ -116,6 +134,7 @@ fn operations() -> Vec<Operation> {
             variables: |_, child| json!({ "id": global_id("Child", child) }),
             table: READ,
             returned_id: Some(("/child/id", "Child")),
+            secret: None,
         },
         Operation {
             name: "session(id)",
@@ -123,6 +142,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("Session", a.session) }),
             table: READ,
             returned_id: Some(("/session/id", "Session")),
+            secret: None,
         },
         Operation {
             name: "job(id)",
@@ -130,6 +150,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("AnalysisJob", a.job) }),
             table: READ,
             returned_id: Some(("/job/id", "AnalysisJob")),
+            secret: None,
         },
         Operation {
             name: "node(Child)",
@@ -137,6 +158,7 @@ fn operations() -> Vec<Operation> {
             variables: |_, child| json!({ "id": global_id("Child", child) }),
             table: READ,
             returned_id: Some(("/node/id", "Child")),
+            secret: None,
         },
         Operation {
             name: "node(Session)",
@@ -144,6 +166,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("Session", a.session) }),
             table: READ,
             returned_id: Some(("/node/id", "Session")),
+            secret: None,
         },
         Operation {
             name: "node(TrackedObject)",
@@ -151,6 +174,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
             table: READ,
             returned_id: Some(("/node/id", "TrackedObject")),
+            secret: None,
         },
         Operation {
             name: "node(EmotionInterval)",
@@ -158,6 +182,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("EmotionInterval", a.emotion_interval) }),
             table: READ,
             returned_id: Some(("/node/id", "EmotionInterval")),
+            secret: None,
         },
         Operation {
             name: "node(BehaviourInterval)",
@@ -165,6 +190,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("BehaviourInterval", a.behaviour_interval) }),
             table: READ,
             returned_id: Some(("/node/id", "BehaviourInterval")),
+            secret: None,
         },
         Operation {
             name: "node(AnalysisJob)",
@@ -172,6 +198,7 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("AnalysisJob", a.job) }),
             table: READ,
             returned_id: Some(("/node/id", "AnalysisJob")),
+            secret: None,
         },
         Operation {
             name: "updateChild(name)",
@@ -179,6 +206,7 @@ fn operations() -> Vec<Operation> {
             variables: |_, child| json!({ "id": global_id("Child", child) }),
             table: WRITE,
             returned_id: Some(("/updateChild/id", "Child")),
+            secret: None,
         },
         Operation {
             name: "createSession",
@@ -186,6 +214,7 @@ fn operations() -> Vec<Operation> {
             variables: |_, child| json!({ "id": global_id("Child", child) }),
             table: WRITE,
             returned_id: Some(("/createSession/child/id", "Child")),
+            secret: None,
         },
         Operation {
             name: "labelObject",
@@ -193,6 +222,40 @@ fn operations() -> Vec<Operation> {
             variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
             table: WRITE,
             returned_id: Some(("/labelObject/id", "TrackedObject")),
+            secret: None,
+        },
+        Operation {
+            name: "child.consents",
+            query: "query($id: ID!) { child(id: $id) { id consents { kind } } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: READ,
+            returned_id: Some(("/child/id", "Child")),
+            secret: None,
+        },
+        Operation {
+            name: "child.accessLog",
+            query: "query($id: ID!) { child(id: $id) { id accessLog { totalCount } } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: ACCESS_LOG,
+            returned_id: Some(("/child/id", "Child")),
+            // A counsellor reads the child, but not who accessed it.
+            secret: Some("/child/accessLog"),
+        },
+        Operation {
+            name: "giveConsent",
+            query: "mutation($id: ID!) { giveConsent(childId: $id, kind: RESEARCH_EXPORT, textVersion: \"v1\") { kind } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: OWN_PEOPLE,
+            returned_id: None,
+            secret: None,
+        },
+        Operation {
+            name: "exportChild",
+            query: "mutation($id: ID!) { exportChild(id: $id) { status } }",
+            variables: |_, child| json!({ "id": global_id("Child", child) }),
+            table: OWN_PEOPLE,
+            returned_id: None,
+            secret: None,
         },
         Operation {
             name: "updateChild(guardianIds)",
@@ -200,6 +263,7 @@ fn operations() -> Vec<Operation> {
             variables: |_, child| json!({ "id": global_id("Child", child) }),
             table: ADMINISTER,
             returned_id: Some(("/updateChild/id", "Child")),
+            secret: None,
         },
     ]
 }
@@ -256,6 +320,11 @@ async fn every_role_gets_exactly_its_rights_on_every_operation() {
                                 op.name, response.body
                             ));
                         }
+                    }
+                } else if let Some(secret) = op.secret {
+                    if response.body["data"].pointer(secret).is_some_and(|value| !value.is_null()) {
+                        failures
+                            .push(format!("{} as {caller:?} on {target} leaked {secret}: {}", op.name, response.body));
                     }
                 } else if response.body["data"].as_object().is_some_and(|data| data.values().any(|v| !v.is_null())) {
                     failures.push(format!("{} as {caller:?} on {target} leaked data: {}", op.name, response.body));

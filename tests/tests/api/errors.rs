@@ -39,7 +39,7 @@ async fn internal_errors_are_masked_with_the_request_id() {
 #[tokio::test]
 async fn bad_input_gets_bad_user_input() {
     let app = spawn_app().await;
-    World::build(&app.db).await;
+    let world = World::build(&app.db).await;
     let token = app.login(ADMIN, fixtures::PASSWORD).await;
     let cases = [
         ("{ child(id: \"nonsense\") { id } }", "not a valid id"),
@@ -50,6 +50,11 @@ async fn bad_input_gets_bad_user_input() {
         ("mutation { createChild(input: { name: \"   \" }) { id } }", "must not be empty"),
         ("mutation { createChild(input: { name: \"X\", birthDate: \"31/12/2020\" }) { id } }", "not a date"),
         ("{ nonsense }", "Unknown field"),
+        ("{ auditLog(action: \"child.peek\") { totalCount } }", "not an audit action"),
+        (
+            "mutation { setRetentionPolicy(input: { videoDaysAfterAnalysis: 0 }) { videoDaysAfterAnalysis } }",
+            "between 1",
+        ),
     ];
     for (query, message) in cases {
         let variables = json!({ "id": global_id("Child", uuid::Uuid::now_v7()) });
@@ -58,6 +63,10 @@ async fn bad_input_gets_bad_user_input() {
         let got = response.error_message().unwrap_or_default();
         assert!(got.contains(message), "{query}: expected `{message}` in `{got}`");
     }
+    let future = "mutation($c: ID!) { createSession(input: { childId: $c, title: \"T\", recordedAt: \"2999-01-01T00:00:00Z\" }) { id } }";
+    let response = app.graphql(Some(&token), future, json!({ "c": global_id("Child", world.own) })).await;
+    assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
+    assert!(response.error_message().unwrap().contains("future"), "{}", response.body);
 }
 
 #[tokio::test]

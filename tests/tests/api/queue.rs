@@ -36,7 +36,7 @@ async fn concurrent_claims_never_share_a_job() {
     let mut queued = HashSet::new();
     let jobs = queue(&app.db, settings);
     for session in sessions {
-        queued.insert(jobs.enqueue(session, &JobOptions::default(), None).await.unwrap().0.id);
+        queued.insert(jobs.enqueue(session, &JobOptions::default(), None, None).await.unwrap().0.id);
     }
     // Twelve claimers race for three jobs, each on its own connection.
     let mut claimers = Vec::new();
@@ -64,9 +64,9 @@ async fn expired_leases_are_taken_over_and_the_old_owner_is_shut_out() {
     let world = World::build(&app.db).await;
     let jobs = queue(&app.db, settings(300, 2));
     let session = world.own_analysed.session;
-    let (job, created) = jobs.enqueue(session, &JobOptions::default(), Some("key".into())).await.unwrap();
+    let (job, created) = jobs.enqueue(session, &JobOptions::default(), Some("key".into()), None).await.unwrap();
     assert!(created);
-    let (again, created) = jobs.enqueue(session, &JobOptions::default(), Some("key".into())).await.unwrap();
+    let (again, created) = jobs.enqueue(session, &JobOptions::default(), Some("key".into()), None).await.unwrap();
     assert!(!created && again.id == job.id, "same key, same job");
 
     let first = jobs.claim("a").await.unwrap().expect("claimable");
@@ -99,7 +99,7 @@ async fn failures_retry_after_a_back_off_then_fail() {
     let world = World::build(&app.db).await;
     let settings = settings(30_000, 2);
     let jobs = queue(&app.db, settings);
-    let (job, _) = jobs.enqueue(world.own_analysed.session, &JobOptions::default(), None).await.unwrap();
+    let (job, _) = jobs.enqueue(world.own_analysed.session, &JobOptions::default(), None, None).await.unwrap();
     let claimed = jobs.claim("a").await.unwrap().unwrap();
     let retried = jobs.fail(&claimed, "a", "storage unreachable", true).await.unwrap().unwrap();
     assert_eq!(retried.status, JobStatus::Queued);

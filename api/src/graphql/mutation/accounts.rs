@@ -3,14 +3,18 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{enums::Role, user};
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, TransactionTrait};
 
 use crate::{
     access::{self, OrganisationAction},
+    audit::{self, Actor, AuditAction, AuditEntry},
     auth::{Viewer, password, refresh},
     domain::Email,
     error::{ApiError, ApiResult},
-    graphql::{context::ContextExt, types::User},
+    graphql::{
+        context::{ContextExt, actor},
+        types::User,
+    },
     users::{self, NewUser},
 };
 
@@ -69,7 +73,13 @@ impl AccountMutation {
                 state.login_throttle.signed_in(user.id, address);
                 issue_tokens(ctx, user, None).await
             }
-            _ => Err(ApiError::InvalidCredentials),
+            account => {
+                // Logged against the account that was tried, so its organisation's admins see it.
+                let actor = account.map(|user| actor(&viewer_of(&user))).unwrap_or(Actor::SYSTEM);
+                audit::append(&state.db, AuditEntry::new(AuditAction::SignInFailed, actor, ctx.request().origin()))
+                    .await?;
+                Err(ApiError::InvalidCredentials)
+            }
         }
     }
 
@@ -86,10 +96,15 @@ impl AccountMutation {
     /// Revokes a refresh token and every token rotated from it (signs that device out).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<bool> {
         let state = ctx.state();
-        if let Some(user_id) = refresh::revoke(&state.db, &refresh_token).await? {
-            // Other gateways notice within `sign_in_check_secs`.
-            state.sign_ins.forget(user_id);
+        let txn = crate::db::begin_write(&state.db).await?;
+        let Some(user_id) = refresh::revoke(&txn, &refresh_token).await? else { return Ok(true) };
+        if let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? {
+            let entry = AuditEntry::new(AuditAction::SignOut, actor(&viewer_of(&user)), ctx.request().origin());
+            audit::append(&txn, entry).await?;
         }
+        txn.commit().await?;
+        // Other gateways notice within `sign_in_check_secs`.
+        state.sign_ins.forget(user_id);
         Ok(true)
     }
 
@@ -98,7 +113,11 @@ impl AccountMutation {
         let viewer = ctx.viewer()?;
         access::authorize_in_organisation(&viewer, OrganisationAction::ManageUsers)?;
         let new = NewUser::parse(&input.email, &input.name, input.role, input.password)?;
-        Ok(User(users::create_user(&ctx.state().db, viewer.organisation_id, new).await?))
+        let txn = ctx.state().db.begin().await?;
+        let user = users::create_user(&txn, viewer.organisation_id, new).await?;
+        audit::append(&txn, ctx.audit_entry(AuditAction::UserCreate)?).await?;
+        txn.commit().await?;
+        Ok(User(user))
     }
 }
 
@@ -108,10 +127,16 @@ async fn issue_tokens(
     refresh: Option<refresh::NewRefreshToken>,
 ) -> ApiResult<AuthPayload> {
     let state = ctx.state();
-    let viewer = Viewer { user_id: user.id, organisation_id: user.organisation_id, role: user.role };
+    let viewer = viewer_of(&user);
     let refresh = match refresh {
         Some(token) => token,
-        None => refresh::issue(&state.db, user.id, None, state.settings.refresh_token_ttl_secs).await?,
+        None => {
+            let txn = state.db.begin().await?;
+            let token = refresh::issue(&txn, user.id, None, state.settings.refresh_token_ttl_secs).await?;
+            audit::append(&txn, AuditEntry::new(AuditAction::SignIn, actor(&viewer), ctx.request().origin())).await?;
+            txn.commit().await?;
+            token
+        }
     };
     let access = state.jwt.issue(&viewer, refresh.family_id)?;
     Ok(AuthPayload {
@@ -120,4 +145,8 @@ async fn issue_tokens(
         expires_at: access.expires_at,
         user: User(user),
     })
+}
+
+fn viewer_of(user: &user::Model) -> Viewer {
+    Viewer { user_id: user.id, organisation_id: user.organisation_id, role: user.role }
 }

@@ -2,11 +2,17 @@
 //! change on the event bus; workers do the analysing.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use entity::{analysis_job, enums::JobStatus, session};
+use entity::{
+    analysis_job,
+    enums::{ConsentKind, JobStatus},
+    session,
+};
 use sea_orm::EntityTrait;
 
 use crate::{
     access::ChildAction,
+    audit::AuditAction,
+    consents,
     error::{ApiError, ApiResult},
     graphql::{context::ContextExt, guard, types::AnalysisJob},
     jobs::queue::JobOptions,
@@ -62,16 +68,20 @@ impl AnalysisMutation {
         if session.row.video_blob_key.is_none() {
             return Err(ApiError::bad_input("the session has no video yet: upload one first"));
         }
-        let (job, _) = ctx.state().queue.enqueue(session.id, &options, key).await?;
+        let state = ctx.state();
+        consents::require(&state.db, session.child_id, ConsentKind::AutomatedAnalysis).await?;
+        let entry = ctx.audit_entry(AuditAction::AnalysisStart)?.child(session.child_id).session(session.id);
+        let (job, _) = state.queue.enqueue(session.id, &options, key, Some(entry)).await?;
         Ok(AnalysisJob(job.into()))
     }
 
     /// Cancels a queued or running analysis; a running one stops within about a second. The
     /// session keeps its earlier results, if any. Cancelling a cancelled job returns it as is.
     async fn cancel_analysis(&self, ctx: &Context<'_>, job_id: ID) -> ApiResult<AnalysisJob> {
-        let (job_id, _) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
+        let (job_id, child_id) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
         let state = ctx.state();
-        if let Some(job) = state.queue.cancel(job_id).await? {
+        let entry = ctx.audit_entry(AuditAction::AnalysisCancel)?.child(child_id);
+        if let Some(job) = state.queue.cancel(job_id, Some(entry)).await? {
             return Ok(AnalysisJob(job.into()));
         }
         let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
@@ -83,9 +93,11 @@ impl AnalysisMutation {
 
     /// Queues a FAILED or CANCELLED analysis again, with a fresh set of attempts.
     async fn retry_analysis(&self, ctx: &Context<'_>, job_id: ID) -> ApiResult<AnalysisJob> {
-        let (job_id, _) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
+        let (job_id, child_id) = guard::authorize::<analysis_job::Entity>(ctx, &job_id, ChildAction::Record).await?;
         let state = ctx.state();
-        match state.queue.retry(job_id).await? {
+        consents::require(&state.db, child_id, ConsentKind::AutomatedAnalysis).await?;
+        let entry = ctx.audit_entry(AuditAction::AnalysisRetry)?.child(child_id);
+        match state.queue.retry(job_id, Some(entry)).await? {
             Some(job) => Ok(AnalysisJob(job.into())),
             None => {
                 let job = analysis_job::Entity::find_by_id(job_id).one(&state.db).await?.ok_or(ApiError::NotFound)?;

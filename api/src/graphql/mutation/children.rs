@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{self, ChildAction, OrganisationAction},
+    audit::AuditAction,
     auth::Viewer,
     children::{self, ChildChanges, Links, NewChild},
     error::{ApiError, ApiResult},
@@ -60,7 +61,8 @@ impl ChildMutation {
         if viewer.role == Role::Counsellor {
             links.counsellors = Some(vec![viewer.user_id]);
         }
-        Ok(Child(children::create(db, viewer.organisation_id, new, links).await?))
+        let entry = ctx.audit_entry(AuditAction::ChildCreate)?;
+        Ok(Child(children::create(db, viewer.organisation_id, new, links, Some(entry)).await?))
     }
 
     async fn update_child(&self, ctx: &Context<'_>, id: ID, input: UpdateChildInput) -> ApiResult<Child> {
@@ -73,7 +75,14 @@ impl ChildMutation {
         let links = links(db, &viewer, input.counsellor_ids.as_deref(), input.guardian_ids.as_deref()).await?;
         let changes = ChildChanges::parse(input.name.as_deref(), input.birth_date.map(|date| date.0), input.notes)?;
         let relinked = links.counsellors.is_some() || links.guardians.is_some();
-        let child = children::update(db, child.row, changes, links).await?;
+        let mut entries = Vec::new();
+        if input.name.is_some() || input.birth_date.is_some() || changes.notes.is_some() || !relinked {
+            entries.push(ctx.audit_entry(AuditAction::ChildUpdate)?);
+        }
+        if relinked {
+            entries.push(ctx.audit_entry(AuditAction::ChildAssign)?);
+        }
+        let child = children::update(db, child.row, changes, links, entries).await?;
         if relinked {
             // Subscribers' remembered rights are stale now (other gateways: within the TTL).
             ctx.state().rights.forget_all();
@@ -85,7 +94,8 @@ impl ChildMutation {
     async fn delete_child(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &id, ChildAction::Delete).await?;
         let state = ctx.state();
-        let erased = children::erase(&state.db, state.blobs.as_ref(), child_id).await?;
+        let entry = ctx.audit_entry(AuditAction::ChildDelete)?;
+        let erased = children::erase(&state.db, state.blobs.as_ref(), child_id, entry).await?;
         state.rights.forget_all();
         Ok(erased)
     }

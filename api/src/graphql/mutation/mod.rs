@@ -1,8 +1,12 @@
-//! Every mutation, one file per area: accounts, children, sessions and their videos, analyses.
+//! Every mutation, one file per area: accounts, children, sessions and their videos, analyses,
+//! consent, exports, retention.
 
 mod accounts;
 mod analysis;
 mod children;
+mod consents;
+mod exports;
+mod retention;
 mod sessions;
 
 use async_graphql::MergedObject;
@@ -14,4 +18,7 @@ pub struct Mutation(
     children::ChildMutation,
     sessions::SessionMutation,
     analysis::AnalysisMutation,
+    consents::ConsentMutation,
+    exports::ExportMutation,
+    retention::RetentionMutation,
 );

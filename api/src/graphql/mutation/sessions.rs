@@ -3,12 +3,17 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
-use entity::{child, enums::ObjectRole, session, tracked_object};
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use entity::{
+    child,
+    enums::{ConsentKind, ObjectRole},
+    session, tracked_object,
+};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
 
 use crate::{
     access::ChildAction,
-    blob,
+    audit::{self, AuditAction, AuditEntry},
+    blob, consents,
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
@@ -55,14 +60,19 @@ impl SessionMutation {
         let viewer = ctx.viewer()?;
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &input.child_id, ChildAction::Record).await?;
         let new = NewSession::parse(child_id, viewer.user_id, input.recorded_at, &input.title, input.notes)?;
-        Ok(Session(sessions::create(&ctx.state().db, new).await?))
+        let txn = ctx.state().db.begin().await?;
+        let session = sessions::create(&txn, new).await?;
+        audit::append(&txn, ctx.audit_entry(AuditAction::SessionCreate)?.child(child_id).session(session.id)).await?;
+        txn.commit().await?;
+        Ok(Session(session))
     }
 
     /// Erases a session and everything under it: its analyses, results and video.
     async fn delete_session(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        let (session_id, _) = guard::authorize::<session::Entity>(ctx, &id, ChildAction::Record).await?;
+        let (session_id, child_id) = guard::authorize::<session::Entity>(ctx, &id, ChildAction::Record).await?;
         let state = ctx.state();
-        sessions::erase(&state.db, state.blobs.as_ref(), session_id).await
+        let entry = ctx.audit_entry(AuditAction::SessionDelete)?.child(child_id);
+        sessions::erase(&state.db, state.blobs.as_ref(), session_id, entry).await
     }
 
     /// Uploads a session's video through GraphQL (multipart request spec). Streamed to the
@@ -79,7 +89,8 @@ impl SessionMutation {
             .data_opt::<LiveFile>()
             .ok_or_else(|| ApiError::bad_input("send the file as a GraphQL multipart request"))?;
         let key = blob::video_key(viewer.organisation_id, session.child_id, session.id);
-        Ok(Session(ctx.state().videos().accept_live(session.row, live, &key).await?))
+        let entry = upload_entry(ctx, AuditAction::VideoUpload, &session.row).await?;
+        Ok(Session(ctx.state().videos().audited(entry).accept_live(session.row, live, &key).await?))
     }
 
     /// Starts a direct upload: returns a URL to PUT exactly `sizeBytes` bytes to (a presigned
@@ -109,7 +120,9 @@ impl SessionMutation {
         let _ = content_type;
         let key = blob::upload_key(viewer.organisation_id, session.child_id, session.id);
         let ttl = std::time::Duration::from_secs(state.settings.upload_url_ttl_secs);
-        let signed = state.videos().start_direct_upload(session.row, key, size_bytes as u64, ttl).await?;
+        let entry = upload_entry(ctx, AuditAction::VideoUploadStart, &session.row).await?;
+        let signed =
+            state.videos().audited(entry).start_direct_upload(session.row, key, size_bytes as u64, ttl).await?;
         Ok(VideoUploadTicket {
             url: signed.url,
             method: signed.method.to_owned(),
@@ -124,7 +137,8 @@ impl SessionMutation {
         let viewer = ctx.viewer()?;
         let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Record).await?;
         let key = blob::video_key(viewer.organisation_id, session.child_id, session.id);
-        Ok(Session(ctx.state().videos().complete_direct_upload(session.row, &key).await?))
+        let entry = upload_entry(ctx, AuditAction::VideoUpload, &session.row).await?;
+        Ok(Session(ctx.state().videos().audited(entry).complete_direct_upload(session.row, &key).await?))
     }
 
     /// Says who a tracked person is: their role, and optionally that they are the session's
@@ -147,10 +161,21 @@ impl SessionMutation {
         if child_link.is_some() && role != ObjectRole::Child {
             return Err(ApiError::bad_input("a person linked to a child must have the role CHILD"));
         }
+        let entry = ctx.audit_entry(AuditAction::ObjectLabel)?.child(object.child_id).session(object.row.session_id);
         let mut model = object.row.into_active_model();
         model.role = Set(role);
         model.role_confidence = Set(1.0);
         model.child_id = Set(child_link);
-        Ok(TrackedObject(model.update(&ctx.state().db).await?))
+        let txn = ctx.state().db.begin().await?;
+        let labelled = model.update(&txn).await?;
+        audit::append(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(TrackedObject(labelled))
     }
+}
+
+/// The audit entry of an upload to `session`, once the child's RECORDING consent is checked.
+async fn upload_entry(ctx: &Context<'_>, action: AuditAction, session: &session::Model) -> ApiResult<AuditEntry> {
+    consents::require(&ctx.state().db, session.child_id, ConsentKind::Recording).await?;
+    Ok(ctx.audit_entry(action)?.child(session.child_id).session(session.id))
 }

@@ -5,14 +5,14 @@ use entity::{
     enums::{Emotion, SessionStatus},
 };
 
-use super::{Date, Session};
+use super::{AuditEntry, Consent, Date, Session};
 use crate::{
     access::{self, ChildAction},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
         ids::Kind,
-        loaders::{EmotionTrendOfChild, PageKey, SessionList},
+        loaders::{AccessLogList, AuditFilter, ConsentsOfChild, EmotionTrendOfChild, PageKey, SessionList},
         pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
 };
@@ -65,6 +65,45 @@ impl Child {
         let key = PageKey { parent: self.0.id, listing: SessionList { from, to, status }, page };
         let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
         Ok(into_connection::<SessionList, _>(loaded, Session))
+    }
+
+    /// Every consent given for the child, and withdrawn, oldest first.
+    async fn consents(&self, ctx: &Context<'_>) -> ApiResult<Vec<Consent>> {
+        let records = ctx.loader().load_one(ConsentsOfChild(self.0.id)).await?.unwrap_or_default();
+        Ok(records.into_iter().map(Consent).collect())
+    }
+
+    /// Who read or changed this child's records, oldest first. For admins and the child's
+    /// guardians (`FORBIDDEN` for counsellors). `action`, `from` and `to` (exclusive) filter.
+    #[graphql(complexity = "connection_cost(first, last, AccessLogList::DEFAULT_PAGE_SIZE, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        action: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<PagedConnection<AuditEntry>> {
+        let viewer = ctx.viewer()?;
+        if !access::role_allows(viewer.role, ChildAction::ReadAccessLog) {
+            return Err(ApiError::Forbidden);
+        }
+        ctx.state().reads.flush().await;
+        let page = PageRequest::new(first, after, last, before, AccessLogList::DEFAULT_PAGE_SIZE)?;
+        let filter = AuditFilter {
+            organisation: self.0.organisation_id,
+            action: super::action_filter(action)?,
+            from,
+            to,
+            ..Default::default()
+        };
+        let key = PageKey { parent: self.0.id, listing: AccessLogList(filter), page };
+        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
+        Ok(into_connection::<AccessLogList, _>(loaded, AuditEntry))
     }
 
     /// One entry per analysed session, oldest first: how much of the time the child's face was

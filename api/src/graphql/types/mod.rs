@@ -1,7 +1,9 @@
 //! GraphQL object types, one file per idea. Each wraps its database row.
 
 mod child;
+mod compliance;
 mod event;
+mod export;
 mod interval;
 mod job;
 mod node;
@@ -11,7 +13,9 @@ mod session;
 mod user;
 
 pub use child::{Child, EmotionShare};
+pub use compliance::{AuditEntry, Consent, RetentionPolicy, action_filter};
 pub use event::{AnalysisEvent, SessionEvent};
+pub use export::ChildExport;
 pub use interval::{BehaviourInterval, EmotionInterval};
 pub use job::AnalysisJob;
 pub use node::Node;

@@ -1,6 +1,8 @@
 use async_graphql::{ID, Interface};
 
-use super::{AnalysisJob, BehaviourInterval, Child, EmotionInterval, Session, TrackedObject, User};
+use super::{
+    AnalysisJob, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, TrackedObject, User,
+};
 
 /// Anything with a global id that `node(id)` can fetch again.
 #[derive(Interface)]
@@ -13,4 +15,6 @@ pub enum Node {
     EmotionInterval(EmotionInterval),
     BehaviourInterval(BehaviourInterval),
     AnalysisJob(AnalysisJob),
+    AuditEntry(AuditEntry),
+    ChildExport(ChildExport),
 }

@@ -8,13 +8,15 @@ use entity::{
 use super::{AnalysisJob, Child, TrackedObject, User};
 use crate::{
     access::{self, ChildAction},
+    audit::AuditAction,
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
         ids::Kind,
-        loaders::{ChildById, LatestJob, ObjectList, PageKey, UserById},
+        loaders::{ChildById, LastAnalysedAt, LatestJob, ObjectList, OrganisationById, PageKey, UserById},
         pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
+    retention,
 };
 
 pub struct Session(pub session::Model);
@@ -75,9 +77,24 @@ impl Session {
             return Err(ApiError::Forbidden);
         }
         let Some(key) = &self.0.video_blob_key else { return Ok(None) };
+        ctx.audit_read(AuditAction::VideoWatch, self.0.child_id, Some(self.0.id))?;
         let state = ctx.state();
         let ttl = std::time::Duration::from_secs(state.settings.video_url_ttl_secs);
         Ok(Some(state.blobs.presign_get(key, ttl).await?.url))
+    }
+
+    /// Until when the video is kept: its organisation's `videoDaysAfterAnalysis` after its
+    /// last analysis finished. Null while there is no video or no finished analysis, or when
+    /// the organisation keeps videos until they are deleted.
+    async fn video_retained_until(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        if self.0.video_blob_key.is_none() {
+            return Ok(None);
+        }
+        let Some(analysed_at) = ctx.loader().load_one(LastAnalysedAt(self.0.id)).await? else { return Ok(None) };
+        let child = ctx.loader().load_one(ChildById(self.0.child_id)).await?.ok_or(ApiError::NotFound)?;
+        let organisation =
+            ctx.loader().load_one(OrganisationById(child.organisation_id)).await?.ok_or(ApiError::NotFound)?;
+        Ok(organisation.video_retention_days.map(|days| retention::video_retained_until(analysed_at, days)))
     }
 
     /// The most recent analysis of this session's video.

@@ -53,7 +53,15 @@ pub(super) async fn run(
     shutdown: &CancellationToken,
 ) -> Option<Engine> {
     tracing::info!("claimed a job");
-    let (engine, outcome) = attempt(context, worker, &job, engine, shutdown).await;
+    let (engine, outcome) = match context.queue.consented(&job).await {
+        Ok(true) => attempt(context, worker, &job, engine, shutdown).await,
+        // Queued while consent was being withdrawn: the video must not be analysed.
+        Ok(false) => (engine, Outcome::Permanent("automated analysis of this child is not consented to".into())),
+        Err(error) => {
+            tracing::error!(%error, "checking consent");
+            (engine, Outcome::Retryable("consent could not be checked".into()))
+        }
+    };
     let ended = match outcome {
         Outcome::Finished(finished) => {
             match context.queue.complete(&job, worker, &finished.result, finished.unpublished).await {

@@ -4,6 +4,9 @@
 //! intervals every 250 ms and heartbeating every 500 ms ([`progress`]), which also notices a
 //! cancellation. The engine's models are loaded on a slot's first job and kept.
 //!
+//! Beside the slots, one task per process does the maintenance work (`maintenance`: retention,
+//! exports).
+//!
 //! Shutdown (SIGTERM): slots stop claiming; a running analysis is stopped and its job released
 //! back to the queue without counting the attempt, so another worker starts it again at once.
 
@@ -22,6 +25,7 @@ use uuid::Uuid;
 use super::{
     bus::EventBus,
     events::{JobEvent, JobEventKind},
+    maintenance::{self, Maintenance},
     queue::{Queue, QueueSettings},
 };
 use crate::{blob::BlobStore, config::Settings};
@@ -48,12 +52,15 @@ pub fn spawn(context: WorkerContext, shutdown: CancellationToken) -> JoinHandle<
     let concurrency = context.settings.worker_concurrency.max(1);
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
     let instance = &Uuid::new_v4().simple().to_string()[..8];
-    let slots: Vec<JoinHandle<()>> = (0..concurrency)
+    let mut slots: Vec<JoinHandle<()>> = (0..concurrency)
         .map(|slot| {
             let name = format!("{host}-{}-{instance}-{slot}", std::process::id());
             tokio::spawn(run_slot(context.clone(), name, shutdown.clone()))
         })
         .collect();
+    let maintenance = Maintenance::new(context.db.clone(), context.blobs.clone(), context.settings.clone());
+    let name = format!("{host}-{}-{instance}-maintenance", std::process::id());
+    slots.push(maintenance::spawn(maintenance, name, shutdown.clone()));
     tokio::spawn(async move {
         for slot in slots {
             let _ = slot.await;

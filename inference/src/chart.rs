@@ -1,0 +1,132 @@
+//! Lane charts as PNG, drawn with OpenCV (no font files needed: Hershey fonts are built in):
+//! one row per lane, a coloured bar per span on a shared time axis, the lane's name on the
+//! left and a legend below. The timeline pictures of child exports.
+
+use opencv::{
+    core::{CV_8UC3, Mat, Point, Rect, Scalar, Vector},
+    imgcodecs, imgproc,
+    prelude::*,
+};
+
+use crate::error::{InferenceError, Result};
+
+/// A row of the chart.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    pub name: String,
+    pub spans: Vec<Span>,
+}
+
+/// A bar from `start_ms` to `end_ms`, in an RGB colour.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub colour: [u8; 3],
+}
+
+const WIDTH: i32 = 1600;
+const LEFT: i32 = 240;
+const RIGHT: i32 = 30;
+const TOP: i32 = 50;
+const LANE: i32 = 26;
+const AXIS: i32 = 40;
+const LEGEND_ROW: i32 = 24;
+/// Beyond this many lanes a picture is no longer readable; the rest are left out.
+const MAX_LANES: usize = 200;
+
+/// The chart of `lanes` over `[0, duration_ms]`, titled `title`, with `legend` (name, colour)
+/// below, as PNG bytes.
+pub fn lanes_png(title: &str, duration_ms: i64, lanes: &[Lane], legend: &[(String, [u8; 3])]) -> Result<Vec<u8>> {
+    let lanes = &lanes[..lanes.len().min(MAX_LANES)];
+    let duration_ms = duration_ms.max(1);
+    let legend_rows = legend.len().div_ceil(6) as i32;
+    let height = TOP + LANE * lanes.len() as i32 + AXIS + LEGEND_ROW * legend_rows + 20;
+    let mut image = Mat::new_rows_cols_with_default(height, WIDTH, CV_8UC3, Scalar::all(255.0))?;
+    let plot_width = WIDTH - LEFT - RIGHT;
+    let x_of = |ms: i64| LEFT + ((ms.clamp(0, duration_ms) as f64 / duration_ms as f64) * plot_width as f64) as i32;
+
+    text(&mut image, title, Point::new(12, 30), 0.7)?;
+    for (index, lane) in lanes.iter().enumerate() {
+        let top = TOP + LANE * index as i32;
+        if index % 2 == 0 {
+            fill(&mut image, Rect::new(LEFT, top, plot_width, LANE), [244, 244, 244])?;
+        }
+        text(&mut image, &lane.name, Point::new(12, top + LANE - 8), 0.45)?;
+        for span in &lane.spans {
+            let (left, right) = (x_of(span.start_ms), x_of(span.end_ms));
+            fill(&mut image, Rect::new(left, top + 3, (right - left).max(1), LANE - 6), span.colour)?;
+        }
+    }
+
+    // Time axis: a tick per minute, or per ten when there are too many.
+    let axis_y = TOP + LANE * lanes.len() as i32 + 4;
+    fill(&mut image, Rect::new(LEFT, axis_y, plot_width, 1), [0, 0, 0])?;
+    let minutes = duration_ms / 60_000;
+    let step = if minutes > 30 { 10 } else { 1 };
+    for minute in (0..=minutes).step_by(step as usize) {
+        let x = x_of(minute * 60_000);
+        fill(&mut image, Rect::new(x, axis_y, 1, 6), [0, 0, 0])?;
+        text(&mut image, &format!("{minute}m"), Point::new(x - 8, axis_y + 22), 0.4)?;
+    }
+
+    let legend_top = axis_y + AXIS;
+    for (index, (name, colour)) in legend.iter().enumerate() {
+        let (row, column) = (index as i32 / 6, index as i32 % 6);
+        let x = LEFT + column * (plot_width / 6);
+        let y = legend_top + row * LEGEND_ROW;
+        fill(&mut image, Rect::new(x, y - 12, 14, 14), *colour)?;
+        text(&mut image, name, Point::new(x + 20, y), 0.42)?;
+    }
+
+    let mut png = Vector::<u8>::new();
+    if !imgcodecs::imencode(".png", &image, &mut png, &Vector::new())? {
+        return Err(InferenceError::Image("the chart could not be encoded as PNG".into()));
+    }
+    Ok(png.to_vec())
+}
+
+fn fill(image: &mut Mat, rect: Rect, [r, g, b]: [u8; 3]) -> Result<()> {
+    let colour = Scalar::new(f64::from(b), f64::from(g), f64::from(r), 0.0);
+    imgproc::rectangle(image, rect, colour, imgproc::FILLED, imgproc::LINE_8, 0)?;
+    Ok(())
+}
+
+/// Hershey fonts draw ASCII only; anything else becomes `?`.
+fn text(image: &mut Mat, text: &str, origin: Point, scale: f64) -> Result<()> {
+    let ascii: String = text.chars().take(60).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    imgproc::put_text(
+        image,
+        &ascii,
+        origin,
+        imgproc::FONT_HERSHEY_SIMPLEX,
+        scale,
+        Scalar::all(30.0),
+        1,
+        imgproc::LINE_AA,
+        false,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_decodable_png_with_the_bars() {
+        let lanes = vec![Lane {
+            name: "person 1 · expression".into(),
+            spans: vec![Span { start_ms: 0, end_ms: 30_000, colour: [255, 0, 0] }],
+        }];
+        let png = lanes_png("Session 1", 60_000, &lanes, &[("HAPPY".into(), [255, 0, 0])]).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let decoded = imgcodecs::imdecode(&Vector::from_slice(&png), imgcodecs::IMREAD_COLOR).unwrap();
+        assert_eq!(decoded.cols(), WIDTH);
+        // The bar's first half is red (BGR order in OpenCV), the second half is background.
+        let inside = decoded.at_2d::<opencv::core::Vec3b>(TOP + LANE / 2, LEFT + 10).unwrap();
+        let outside = decoded.at_2d::<opencv::core::Vec3b>(TOP + LANE / 2, WIDTH - RIGHT - 10).unwrap();
+        assert_eq!(inside.0, [0, 0, 255]);
+        assert_ne!(outside.0, [0, 0, 255]);
+    }
+}
