@@ -214,3 +214,23 @@ async fn a_client_cannot_write_its_own_words_into_the_log() {
     assert_eq!(entry["requestId"], answered_id);
     assert_eq!(entry["operationName"], "Peek");
 }
+
+#[tokio::test]
+async fn a_subscription_is_a_read_too() {
+    let (app, world) = app_on(Store::Local).await;
+    let guardian = app.login(GUARDIAN, PASSWORD).await;
+    let progress = "subscription Follow($id: ID!) { analysisProgress(jobId: $id) { job { status } } }";
+    let messages = app
+        .node_subscribe(Some(&guardian), progress, json!({ "id": global_id("AnalysisJob", world.own_analysed.job) }))
+        .await;
+    assert_eq!(messages.last(), Some(&json!({ "complete": true })), "{messages:?}");
+    let admin = app.login(ADMIN, PASSWORD).await;
+    let log = app.graphql(Some(&admin), LOG, json!({ "action": "child.read" })).await;
+    assert_eq!(
+        summary(log.data()),
+        vec![("child.read".into(), global_id("User", world.guardian), None)],
+        "{}",
+        log.body
+    );
+    assert_eq!(log.data()["auditLog"]["nodes"][0]["childId"], global_id("Child", world.own));
+}

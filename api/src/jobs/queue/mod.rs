@@ -10,13 +10,15 @@
 //! with every heartbeat. A lease that runs out means the worker died: the next claim takes the
 //! job over (counting another attempt). Every update a worker makes is conditional on still
 //! holding the lease, so a worker that lost its job can't overwrite the new owner's work.
+//!
+//! `child` holds what withdrawing a child's consent does to their jobs and results.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use entity::{
     analysis_job,
-    enums::{ConsentKind, JobStage, JobStatus, SessionStatus},
+    enums::{JobStage, JobStatus, SessionStatus},
     session, tracked_object,
 };
 use imind_inference::AnalysisResult;
@@ -27,6 +29,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+mod child;
 
 use super::{
     bus::EventBus,
@@ -416,70 +420,6 @@ impl Queue {
         }
     }
 
-    /// Cancels every queued or running job of `child_id`'s sessions inside `txn` (consent was
-    /// withdrawn), announcing each; their workers stop as on `cancel`.
-    pub async fn cancel_all_of_child(
-        &self,
-        txn: &impl ConnectionTrait,
-        child_id: Uuid,
-    ) -> Result<Vec<analysis_job::Model>, sea_orm::DbErr> {
-        let cancelled = clear_lease(analysis_job::Entity::update_many())
-            .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Cancelled.as_str()))
-            .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Cancelled.as_str()))
-            .col_expr(analysis_job::Column::FinishedAt, Expr::value(Utc::now()))
-            .filter(analysis_job::Column::SessionId.in_subquery(sessions_of(child_id)))
-            .filter(analysis_job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
-            .exec_with_returning(txn)
-            .await?;
-        for job in &cancelled {
-            let status = settled_status(txn, job.session_id).await?;
-            set_session_status(txn, job.session_id, status).await?;
-            self.announce(txn, job).await;
-        }
-        Ok(cancelled)
-    }
-
-    /// Deletes the analysis results of `child_id`'s sessions inside `txn` (consent to
-    /// automated analysis was withdrawn): their sessions are READY again, or UPLOADING
-    /// without a video. Jobs stay as history. Cancel the child's jobs first.
-    pub async fn erase_results_of_child(
-        &self,
-        txn: &impl ConnectionTrait,
-        child_id: Uuid,
-    ) -> Result<(), sea_orm::DbErr> {
-        // Intervals go with their objects (foreign keys cascade).
-        tracked_object::Entity::delete_many()
-            .filter(tracked_object::Column::SessionId.in_subquery(sessions_of(child_id)))
-            .exec(txn)
-            .await?;
-        for (has_video, status) in [(true, SessionStatus::Ready), (false, SessionStatus::Uploading)] {
-            let video = if has_video {
-                session::Column::VideoBlobKey.is_not_null()
-            } else {
-                session::Column::VideoBlobKey.is_null()
-            };
-            session::Entity::update_many()
-                .col_expr(session::Column::Status, Expr::value(status.as_str()))
-                .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
-                .filter(session::Column::ChildId.eq(child_id))
-                .filter(session::Column::Status.is_in([SessionStatus::Done, SessionStatus::Failed]))
-                .filter(video)
-                .exec(txn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Whether `job`'s child allows automated analysis now. A worker asks before it starts:
-    /// a job queued while consent was being withdrawn must not run.
-    pub async fn consented(&self, job: &analysis_job::Model) -> Result<bool, sea_orm::DbErr> {
-        let text = "SELECT COUNT(*) AS n FROM consents c JOIN sessions s ON s.child_id = c.child_id \
-                    WHERE s.id = ? AND c.kind = ? AND c.withdrawn_at IS NULL";
-        let values = [job.session_id.into(), ConsentKind::AutomatedAnalysis.as_str().into()];
-        let row = self.db.query_one_raw(sql::statement(self.db.get_database_backend(), text, values.into())).await?;
-        Ok(row.map(|row| row.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) > 0)
-    }
-
     /// Announces `job`'s new state, from inside the transaction that made the change.
     async fn announce(&self, txn: &impl ConnectionTrait, job: &analysis_job::Model) {
         // No session any more (deleted meanwhile): nobody can be watching it.
@@ -586,14 +526,6 @@ async fn append_audit(txn: &impl ConnectionTrait, entry: Option<AuditEntry>) -> 
         Some(entry) => audit::append(txn, entry).await,
         None => Ok(()),
     }
-}
-
-/// The ids of `child_id`'s sessions, as a subquery.
-fn sessions_of(child_id: Uuid) -> sea_orm::sea_query::SelectStatement {
-    use sea_orm::QuerySelect;
-    sea_orm::QueryTrait::into_query(
-        session::Entity::find().select_only().column(session::Column::Id).filter(session::Column::ChildId.eq(child_id)),
-    )
 }
 
 /// The child a job's session belongs to (events carry it for dashboards).
