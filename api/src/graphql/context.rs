@@ -8,10 +8,9 @@ use std::{
 };
 
 use async_graphql::{Context, dataloader::DataLoader, dataloader::HashMapCache};
-
-use super::loaders::Loaders;
 use uuid::Uuid;
 
+use super::loaders::Loaders;
 use crate::{
     audit::{Actor, AuditAction, AuditEntry, Origin},
     auth::{Caller, Credential, SignIns, Viewer},
