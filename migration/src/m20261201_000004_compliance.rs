@@ -115,6 +115,23 @@ const SQLITE_APPEND_ONLY: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
 ];
 
+/// Creates the named indexes, each on its columns, of `table`.
+async fn indexes<C: Iden + Copy + 'static>(
+    manager: &SchemaManager<'_>,
+    table: impl Iden + Copy + 'static,
+    indexes: &[(&str, &[C])],
+) -> Result<(), DbErr> {
+    for (name, columns) in indexes {
+        let mut index = Index::create();
+        index.name(*name).table(table);
+        for column in *columns {
+            index.col(*column);
+        }
+        manager.create_index(index.take()).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -152,18 +169,16 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        for (name, columns) in [
-            ("ix_consents_child_kind", &[Consents::ChildId, Consents::Kind][..]),
-            ("ix_consents_given_by", &[Consents::GivenBy][..]),
-            ("ix_consents_withdrawn_by", &[Consents::WithdrawnBy][..]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Consents::Table);
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index.take()).await?;
-        }
+        indexes(
+            manager,
+            Consents::Table,
+            &[
+                ("ix_consents_child_kind", &[Consents::ChildId, Consents::Kind][..]),
+                ("ix_consents_given_by", &[Consents::GivenBy][..]),
+                ("ix_consents_withdrawn_by", &[Consents::WithdrawnBy][..]),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -185,18 +200,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Ids are UUIDv7: in the order written. Each listing filters by organisation first.
-        for (name, columns) in [
-            ("ix_audit_log_organisation", &[AuditLog::OrganisationId, AuditLog::Id][..]),
-            ("ix_audit_log_child", &[AuditLog::ChildId, AuditLog::Id][..]),
-            ("ix_audit_log_actor", &[AuditLog::ActorUserId, AuditLog::Id][..]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(AuditLog::Table);
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index.take()).await?;
-        }
+        indexes(
+            manager,
+            AuditLog::Table,
+            &[
+                ("ix_audit_log_organisation", &[AuditLog::OrganisationId, AuditLog::Id][..]),
+                ("ix_audit_log_child", &[AuditLog::ChildId, AuditLog::Id][..]),
+                ("ix_audit_log_actor", &[AuditLog::ActorUserId, AuditLog::Id][..]),
+            ],
+        )
+        .await?;
         // Retention policies, off (NULL) for the organisations that exist: an upgrade must not
         // delete anybody's videos. New organisations start with 30 days (`users`).
         for column in [integer_null(Organisations::VideoRetentionDays), integer_null(Organisations::ChildRetentionDays)]
@@ -253,18 +266,16 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        for (name, columns) in [
-            ("ix_child_exports_child", &[ChildExports::ChildId][..]),
-            ("ix_child_exports_requested_by", &[ChildExports::RequestedBy][..]),
-            ("ix_child_exports_claim", &[ChildExports::Status, ChildExports::CreatedAt][..]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(ChildExports::Table);
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index.take()).await?;
-        }
+        indexes(
+            manager,
+            ChildExports::Table,
+            &[
+                ("ix_child_exports_child", &[ChildExports::ChildId][..]),
+                ("ix_child_exports_requested_by", &[ChildExports::RequestedBy][..]),
+                ("ix_child_exports_claim", &[ChildExports::Status, ChildExports::CreatedAt][..]),
+            ],
+        )
+        .await?;
 
         let statements = match manager.get_database_backend() {
             DbBackend::Postgres => POSTGRES_APPEND_ONLY,

@@ -17,116 +17,72 @@ use uuid::Uuid;
 
 pub use reads::ReadLog;
 
-/// What an entry records. The spelling (`child.read`, …) is what `AuditEntry.action` shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuditAction {
+/// One list makes the enum, its spellings and `ALL`, so a new action can't miss one of them.
+macro_rules! audit_actions {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)+) => {
+        /// What an entry records. The spelling (`child.read`, …) is what `AuditEntry.action`
+        /// shows.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl AuditAction {
+            const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
     /// A child's record or anything under it: sessions, people, intervals, trends, consents.
-    ChildRead,
+    ChildRead = "child.read",
     /// A link to watch or download a session's video.
-    VideoWatch,
-    ChildCreate,
-    ChildUpdate,
+    VideoWatch = "video.watch",
+    ChildCreate = "child.create",
+    ChildUpdate = "child.update",
     /// Counsellors or guardians linked to a child changed.
-    ChildAssign,
-    ChildDelete,
-    SessionCreate,
-    SessionDelete,
+    ChildAssign = "child.assign",
+    ChildDelete = "child.delete",
+    SessionCreate = "session.create",
+    SessionDelete = "session.delete",
     /// A direct upload URL handed out.
-    VideoUploadStart,
+    VideoUploadStart = "video.upload_start",
     /// A video stored as a session's video.
-    VideoUpload,
-    AnalysisStart,
-    AnalysisCancel,
-    AnalysisRetry,
-    ObjectLabel,
-    ConsentGive,
-    ConsentWithdraw,
-    UserCreate,
+    VideoUpload = "video.upload",
+    AnalysisStart = "analysis.start",
+    AnalysisCancel = "analysis.cancel",
+    AnalysisRetry = "analysis.retry",
+    ObjectLabel = "object.label",
+    ConsentGive = "consent.give",
+    ConsentWithdraw = "consent.withdraw",
+    UserCreate = "user.create",
     /// An export of a child's data queued.
-    ChildExport,
+    ChildExport = "child.export",
     /// A link to download an export.
-    ExportDownload,
+    ExportDownload = "export.download",
     /// An organisation's retention policy changed.
-    RetentionSet,
+    RetentionSet = "retention.set",
     /// Retention deleted a video (the server's own action).
-    VideoRetentionDelete,
+    VideoRetentionDelete = "video.retention_delete",
     /// Retention erased a child (the server's own action).
-    ChildRetentionErase,
+    ChildRetentionErase = "child.retention_erase",
     /// An export's ZIP deleted after its day (the server's own action).
-    ExportExpire,
-    SignIn,
-    SignInFailed,
-    SignOut,
+    ExportExpire = "export.expire",
+    SignIn = "auth.sign_in",
+    SignInFailed = "auth.sign_in_failed",
+    SignOut = "auth.sign_out",
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 26] = {
-        use AuditAction::*;
-        [
-            ChildRead,
-            VideoWatch,
-            ChildCreate,
-            ChildUpdate,
-            ChildAssign,
-            ChildDelete,
-            SessionCreate,
-            SessionDelete,
-            VideoUploadStart,
-            VideoUpload,
-            AnalysisStart,
-            AnalysisCancel,
-            AnalysisRetry,
-            ObjectLabel,
-            ConsentGive,
-            ConsentWithdraw,
-            UserCreate,
-            ChildExport,
-            ExportDownload,
-            RetentionSet,
-            VideoRetentionDelete,
-            ChildRetentionErase,
-            ExportExpire,
-            SignIn,
-            SignInFailed,
-            SignOut,
-        ]
-    };
-
     /// The action spelled `name`, if there is one.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|action| action.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        use AuditAction::*;
-        match self {
-            ChildRead => "child.read",
-            VideoWatch => "video.watch",
-            ChildCreate => "child.create",
-            ChildUpdate => "child.update",
-            ChildAssign => "child.assign",
-            ChildDelete => "child.delete",
-            SessionCreate => "session.create",
-            SessionDelete => "session.delete",
-            VideoUploadStart => "video.upload_start",
-            VideoUpload => "video.upload",
-            AnalysisStart => "analysis.start",
-            AnalysisCancel => "analysis.cancel",
-            AnalysisRetry => "analysis.retry",
-            ObjectLabel => "object.label",
-            ConsentGive => "consent.give",
-            ConsentWithdraw => "consent.withdraw",
-            UserCreate => "user.create",
-            ChildExport => "child.export",
-            ExportDownload => "export.download",
-            RetentionSet => "retention.set",
-            VideoRetentionDelete => "video.retention_delete",
-            ChildRetentionErase => "child.retention_erase",
-            ExportExpire => "export.expire",
-            SignIn => "auth.sign_in",
-            SignInFailed => "auth.sign_in_failed",
-            SignOut => "auth.sign_out",
-        }
+        Self::ALL.iter().copied().find(|action| action.as_str() == name)
     }
 }
 
@@ -236,7 +192,7 @@ mod tests {
     fn every_action_has_its_own_name() {
         let names: std::collections::HashSet<_> = AuditAction::ALL.iter().map(|action| action.as_str()).collect();
         assert_eq!(names.len(), AuditAction::ALL.len());
-        for action in AuditAction::ALL {
+        for &action in AuditAction::ALL {
             assert_eq!(AuditAction::parse(action.as_str()), Some(action));
         }
         assert_eq!(AuditAction::parse("child.peek"), None);

@@ -262,45 +262,39 @@ impl AuditFilter {
     }
 }
 
-/// An organisation's audit log, oldest first (`auditLog`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AuditList(pub AuditFilter);
+/// Audit log listings: the same rows and order, paged per `$parent`.
+macro_rules! audit_listing {
+    ($(#[$doc:meta])* $name:ident by $parent:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(pub AuditFilter);
 
-impl Listing for AuditList {
-    type Model = audit_entry::Model;
-    const TABLE: &'static str = "audit_log";
-    const PARENT: &'static str = "organisation_id";
-    const SORT: &'static str = "at";
-    const DEFAULT_PAGE_SIZE: i32 = 50;
+        impl Listing for $name {
+            type Model = audit_entry::Model;
+            const TABLE: &'static str = "audit_log";
+            const PARENT: &'static str = $parent;
+            const SORT: &'static str = "at";
+            const DEFAULT_PAGE_SIZE: i32 = 50;
 
-    fn cursor_key(model: &Self::Model) -> CursorKey {
-        CursorKey { sort: SortValue::Time(model.at), id: model.id }
-    }
+            fn cursor_key(model: &Self::Model) -> CursorKey {
+                CursorKey { sort: SortValue::Time(model.at), id: model.id }
+            }
 
-    fn filter(&self) -> Sql {
-        self.0.sql()
-    }
+            fn filter(&self) -> Sql {
+                self.0.sql()
+            }
+        }
+    };
 }
 
-/// One child's entries of the audit log, oldest first (`Child.accessLog`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AccessLogList(pub AuditFilter);
-
-impl Listing for AccessLogList {
-    type Model = audit_entry::Model;
-    const TABLE: &'static str = "audit_log";
-    const PARENT: &'static str = "child_id";
-    const SORT: &'static str = "at";
-    const DEFAULT_PAGE_SIZE: i32 = 50;
-
-    fn cursor_key(model: &Self::Model) -> CursorKey {
-        CursorKey { sort: SortValue::Time(model.at), id: model.id }
-    }
-
-    fn filter(&self) -> Sql {
-        self.0.sql()
-    }
-}
+audit_listing!(
+    /// An organisation's audit log, oldest first (`auditLog`).
+    AuditList by "organisation_id"
+);
+audit_listing!(
+    /// One child's entries of the audit log, oldest first (`Child.accessLog`).
+    AccessLogList by "child_id"
+);
 
 /// A child's consent records, oldest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
