@@ -15,6 +15,11 @@
 //!   for those who may watch them; with the notes only for those who may read them; an export
 //!   is seen by whoever asked for it and by admins ([`may_see_export`]). Retention
 //!   policies: everyone of the organisation may read them, admins set them.
+//! - API keys (third parties) only read, and never more than their scope: COUNSELLOR reads
+//!   what a counsellor may (children, sessions, results, notes), REPORTS the same without the
+//!   notes. Neither watches videos (a signed link would outlive the key's revocation), exports,
+//!   gives consent, reads audit logs, or manages users, keys or trusted documents. A key sees
+//!   every child of its organisation, or only those it was restricted to. Admins manage keys.
 //!
 //! Visibility is a SQL condition on `children` ([`child_scope`]): every entry point (a root
 //! list, `node`, `child`, `session`, `job`, every mutation) resolves its target's child under
@@ -29,12 +34,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use entity::enums::Role;
+use entity::enums::{ApiKeyScope, Role};
 use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
 
 use crate::{
-    auth::Viewer,
+    auth::{Principal, Viewer},
     error::{ApiError, ApiResult},
     sql::{Sql, statement},
 };
@@ -73,6 +78,8 @@ pub enum OrganisationAction {
     /// Read how long the organisation keeps videos and records.
     ReadRetentionPolicy,
     SetRetentionPolicy,
+    /// Create, list and revoke API keys; register trusted documents and require them.
+    ManageApiKeys,
 }
 
 /// Something that belongs to exactly one child.
@@ -87,7 +94,30 @@ pub enum Target {
     BehaviourInterval(Uuid),
 }
 
-pub fn role_allows(role: Role, action: ChildAction) -> bool {
+/// Whether the viewer's role or key scope allows `action` on a child they can see.
+pub fn allows(viewer: &Viewer, action: ChildAction) -> bool {
+    match viewer.principal {
+        Principal::User(role) => role_allows(role, action),
+        Principal::Key(grant) => scope_allows(grant.scope, action),
+    }
+}
+
+/// Whether the viewer may do `action` in their organisation.
+pub fn allows_in_organisation(viewer: &Viewer, action: OrganisationAction) -> bool {
+    match viewer.principal {
+        Principal::User(role) => role_allows_in_organisation(role, action),
+        Principal::Key(_) => action == OrganisationAction::ReadRetentionPolicy,
+    }
+}
+
+fn scope_allows(scope: ApiKeyScope, action: ChildAction) -> bool {
+    match scope {
+        ApiKeyScope::Counsellor => matches!(action, ChildAction::Read | ChildAction::ReadNotes),
+        ApiKeyScope::Reports => action == ChildAction::Read,
+    }
+}
+
+fn role_allows(role: Role, action: ChildAction) -> bool {
     use ChildAction::*;
     match role {
         Role::Admin => true,
@@ -96,12 +126,13 @@ pub fn role_allows(role: Role, action: ChildAction) -> bool {
     }
 }
 
-pub fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
+fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
     match action {
         OrganisationAction::CreateChild => matches!(role, Role::Admin | Role::Counsellor),
-        OrganisationAction::ManageUsers | OrganisationAction::ReadAuditLog | OrganisationAction::SetRetentionPolicy => {
-            role == Role::Admin
-        }
+        OrganisationAction::ManageUsers
+        | OrganisationAction::ReadAuditLog
+        | OrganisationAction::SetRetentionPolicy
+        | OrganisationAction::ManageApiKeys => role == Role::Admin,
         // Families are entitled to know how long their child's videos are kept.
         OrganisationAction::ReadRetentionPolicy => true,
     }
@@ -110,10 +141,16 @@ pub fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bo
 /// The condition that keeps only children (table alias `alias`) the viewer may see.
 pub fn child_scope(viewer: &Viewer, alias: &str) -> Sql {
     let mut scope = Sql::new(format!("{alias}.organisation_id = ?"), [viewer.organisation_id.into()]);
-    let link_table = match viewer.role {
-        Role::Admin => return scope,
-        Role::Counsellor => "child_counsellors",
-        Role::Guardian => "child_guardians",
+    let link_table = match viewer.principal {
+        Principal::User(Role::Admin) => return scope,
+        Principal::User(Role::Counsellor) => "child_counsellors",
+        Principal::User(Role::Guardian) => "child_guardians",
+        Principal::Key(grant) if grant.restricted => {
+            let listed = format!("{alias}.id IN (SELECT child_id FROM api_key_children WHERE key_id = ?)");
+            scope.and(Sql::new(listed, [grant.id.into()]));
+            return scope;
+        }
+        Principal::Key(_) => return scope,
     };
     scope.and(Sql::new(
         format!("{alias}.id IN (SELECT child_id FROM {link_table} WHERE user_id = ?)"),
@@ -162,7 +199,7 @@ pub async fn authorize(
     );
     let row = db.query_one_raw(query).await?.ok_or(ApiError::NotFound)?;
     let child_id: Uuid = row.try_get("", "child_id")?;
-    if !role_allows(viewer.role, action) {
+    if !allows(viewer, action) {
         return Err(ApiError::Forbidden);
     }
     Ok(child_id)
@@ -224,20 +261,31 @@ pub fn user_scope(viewer: &Viewer) -> Uuid {
     viewer.organisation_id
 }
 
+/// Within that scope, an API key sees one user: the admin who answers for it (`me`), not the
+/// organisation's staff and families.
+pub fn may_see_user(viewer: &Viewer, user: Uuid) -> bool {
+    viewer.key().is_none() || user == viewer.user_id
+}
+
 /// An export is its requester's (it may hold what others of the child's people may not see:
 /// videos, notes), and the organisation's admins'. Checked after `authorize(Export)`.
 pub fn may_see_export(viewer: &Viewer, requested_by: Option<Uuid>) -> bool {
-    viewer.role == Role::Admin || requested_by == Some(viewer.user_id)
+    match viewer.principal {
+        Principal::User(Role::Admin) => true,
+        Principal::User(_) => requested_by == Some(viewer.user_id),
+        // A key's `user_id` is its creator's: their exports are not the key's.
+        Principal::Key(_) => false,
+    }
 }
 
 /// Where an audit entry came from (client address, request id, operation) is for admins; a
 /// guardian reading their child's access log sees who, when and what.
 pub fn may_see_audit_origin(viewer: &Viewer) -> bool {
-    viewer.role == Role::Admin
+    viewer.role() == Some(Role::Admin)
 }
 
 pub fn authorize_in_organisation(viewer: &Viewer, action: OrganisationAction) -> ApiResult<()> {
-    if role_allows_in_organisation(viewer.role, action) { Ok(()) } else { Err(ApiError::Forbidden) }
+    if allows_in_organisation(viewer, action) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
 #[cfg(test)]
@@ -270,5 +318,44 @@ mod tests {
         assert!(!role_allows(Role::Counsellor, ChildAction::Assign));
         assert!(role_allows(Role::Counsellor, ChildAction::Record));
         assert!(!role_allows(Role::Counsellor, ChildAction::ReadAccessLog));
+    }
+
+    #[test]
+    fn keys_only_read_within_their_scope() {
+        let key = |scope| Viewer {
+            user_id: Uuid::nil(),
+            organisation_id: Uuid::nil(),
+            principal: Principal::Key(crate::auth::KeyGrant {
+                id: Uuid::nil(),
+                scope,
+                restricted: false,
+                trusted_documents_only: false,
+            }),
+        };
+        let (counsellor, reports) = (key(ApiKeyScope::Counsellor), key(ApiKeyScope::Reports));
+        for action in [
+            ChildAction::Edit,
+            ChildAction::Assign,
+            ChildAction::Delete,
+            ChildAction::Record,
+            ChildAction::WatchVideo,
+            ChildAction::ManageConsent,
+            ChildAction::ReadAccessLog,
+            ChildAction::Export,
+        ] {
+            assert!(!allows(&counsellor, action) && !allows(&reports, action), "{action:?}");
+        }
+        assert!(allows(&counsellor, ChildAction::ReadNotes) && !allows(&reports, ChildAction::ReadNotes));
+        assert!(allows(&reports, ChildAction::Read));
+        for action in [
+            OrganisationAction::CreateChild,
+            OrganisationAction::ManageUsers,
+            OrganisationAction::ReadAuditLog,
+            OrganisationAction::SetRetentionPolicy,
+            OrganisationAction::ManageApiKeys,
+        ] {
+            assert!(!allows_in_organisation(&counsellor, action), "{action:?}");
+        }
+        assert!(!may_see_export(&counsellor, Some(Uuid::nil())), "not the creator's exports");
     }
 }

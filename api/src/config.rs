@@ -59,6 +59,26 @@ pub struct Settings {
     pub max_aliases: usize,
     /// Top-level fields of one request resolved at once.
     pub root_concurrency: usize,
+    /// How long a gateway trusts its last look at an API key: the longest a revoked key keeps
+    /// working on any gateway (under a second).
+    pub api_key_check_ms: u64,
+    /// Operations (subscriptions) one API key may run at once on one gateway.
+    pub api_key_max_subscriptions: usize,
+    /// Requests per minute of one caller (API key, or user), after `rate_limit_burst`.
+    pub rate_limit_requests_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// Requests per minute from one client address, whoever sends them (a clinic's front desk
+    /// shares one address), after a burst of a fifth of that.
+    pub rate_limit_address_requests_per_minute: u32,
+    /// Query cost (see `max_query_complexity`) per minute of one caller, or of one address for
+    /// callers without credentials; a burst may spend a whole minute's.
+    pub rate_limit_cost_per_minute: u32,
+    /// How many gateways share the limits above: each enforces its share (limit ÷ shares) of
+    /// what it receives, with no coordination on the request's path.
+    pub rate_limit_shares: u32,
+    /// Bytes of documents kept for clients that send a document's hash instead of its text
+    /// (`extensions.persistedQuery`); least recently used ones go first.
+    pub persisted_query_cache_bytes: usize,
     /// Sign-in attempts (`login`, `refreshToken`) per minute from one client address.
     pub login_per_address_per_minute: u32,
     /// Sign-in attempts per minute for one account, from anywhere.
@@ -204,6 +224,14 @@ impl Default for Settings {
             max_root_fields: 32,
             max_aliases: 64,
             root_concurrency: 4,
+            api_key_check_ms: 500,
+            api_key_max_subscriptions: 20,
+            rate_limit_requests_per_minute: 600,
+            rate_limit_burst: 120,
+            rate_limit_address_requests_per_minute: 3000,
+            rate_limit_cost_per_minute: 50_000_000,
+            rate_limit_shares: 1,
+            persisted_query_cache_bytes: 8 << 20,
             login_per_address_per_minute: 30,
             login_per_account_per_minute: 10,
             login_per_account_and_address_per_minute: 3,

@@ -19,6 +19,8 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA: &str = "UNSUPPORTED_MEDIA";
     pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
+    pub const OPERATION_NOT_TRUSTED: &str = "OPERATION_NOT_TRUSTED";
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -33,7 +35,7 @@ pub enum ApiError {
     #[error("wrong e-mail or password")]
     InvalidCredentials,
     /// Over a rate limit; the client may try again after the duration.
-    #[error("too many attempts: try again in {} s", .0.as_secs().max(1))]
+    #[error("too many requests: try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
     #[error("you are not allowed to do this")]
     Forbidden,
@@ -50,6 +52,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMedia(String),
+    /// An API key of an organisation that runs trusted documents only sent another one.
+    #[error("this API key may run only the organisation's trusted documents (registerTrustedDocuments)")]
+    OperationNotTrusted,
+    /// A request named a document by its hash that this gateway does not know: send its text.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// Shared so that one failed batch load can be handed to every resolver waiting on it.
     #[error("{0:#}")]
     Internal(Arc<anyhow::Error>),
@@ -72,6 +80,8 @@ impl ApiError {
             Self::BadUserInput(_) => code::BAD_USER_INPUT,
             Self::PayloadTooLarge(_) => code::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia(_) => code::UNSUPPORTED_MEDIA,
+            Self::OperationNotTrusted => code::OPERATION_NOT_TRUSTED,
+            Self::PersistedQueryNotFound => code::PERSISTED_QUERY_NOT_FOUND,
             Self::Internal(_) => code::INTERNAL,
         }
     }

@@ -46,7 +46,7 @@ pub async fn enforce(db: &DatabaseConnection, blobs: &dyn BlobStore, now: DateTi
     let mut report = RetentionReport::default();
     let organisations = organisation::Entity::find().all(db).await?;
     for organisation in organisations {
-        let actor = Actor { user: None, organisation: Some(organisation.id), role: None };
+        let actor = Actor { organisation: Some(organisation.id), ..Actor::SYSTEM };
         if let Some(days) = organisation.video_retention_days {
             for video in expired_videos(db, organisation.id, now - Duration::days(i64::from(days))).await? {
                 if delete_video(db, blobs, &video, actor).await? {

@@ -1,5 +1,6 @@
-//! Subscription sockets per user on this gateway: each open socket holds a `Seat`, and a user
-//! gets at most `per_user` of them (`IMIND_WS_MAX_SOCKETS_PER_USER`).
+//! Counted places per holder on this gateway: each open socket holds a `Seat`, and a user (or
+//! API key) gets at most `per_user` of them (`IMIND_WS_MAX_SOCKETS_PER_USER`); each operation
+//! an API key runs holds one of its `IMIND_API_KEY_MAX_SUBSCRIPTIONS`.
 
 use std::{
     collections::HashMap,

@@ -2,7 +2,7 @@
 //! to ([`Services`]), and what every request handler and resolver of a gateway shares
 //! ([`AppState`]). Nothing here imports the HTTP, GraphQL or WebSocket layers.
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -23,6 +23,8 @@ use crate::{
     },
     metrics::Metrics,
     private_files,
+    rate_limits::RateLimits,
+    third_party::persisted::PersistedQueries,
     videos::Videos,
 };
 
@@ -112,8 +114,14 @@ pub struct AppState {
     /// Whether tokens' sign-ins and users still stand.
     pub sign_ins: SignIns,
     pub login_throttle: Arc<LoginThrottle>,
-    /// Open subscription sockets per user.
+    /// Open subscription sockets per user (or API key).
     pub sockets: crate::sockets::Sockets,
+    /// Operations running per API key, on all its sockets.
+    pub key_subscriptions: crate::sockets::Sockets,
+    /// Requests and query cost per caller and per client address.
+    pub rate_limits: Arc<RateLimits>,
+    /// Documents clients sent with their hash, for requests that send the hash alone.
+    pub persisted: Arc<PersistedQueries>,
     /// Subscribers' rights, re-checked before every event.
     pub rights: crate::access::RecentRights,
     pub metrics: Metrics,
@@ -136,7 +144,11 @@ impl AppState {
             &settings.jwt_audience,
             settings.access_token_ttl_secs,
         );
-        let sign_ins = SignIns::new(services.db.clone(), std::time::Duration::from_secs(settings.sign_in_check_secs));
+        let sign_ins = SignIns::new(
+            services.db.clone(),
+            Duration::from_secs(settings.sign_in_check_secs),
+            Duration::from_millis(settings.api_key_check_ms),
+        );
         let login_throttle = Arc::new(LoginThrottle::new(LoginLimits {
             per_address_per_minute: settings.login_per_address_per_minute,
             per_account_per_minute: settings.login_per_account_per_minute,
@@ -149,7 +161,10 @@ impl AppState {
             sign_ins,
             login_throttle,
             sockets: crate::sockets::Sockets::new(settings.ws_max_sockets_per_user),
-            rights: crate::access::RecentRights::new(std::time::Duration::from_secs(settings.sign_in_check_secs)),
+            key_subscriptions: crate::sockets::Sockets::new(settings.api_key_max_subscriptions),
+            rate_limits: Arc::new(RateLimits::new(&settings)),
+            persisted: Arc::new(PersistedQueries::new(settings.persisted_query_cache_bytes)),
+            rights: crate::access::RecentRights::new(Duration::from_secs(settings.sign_in_check_secs)),
             metrics,
             blobs: services.blobs,
             local_blobs: services.local_blobs,

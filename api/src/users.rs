@@ -39,6 +39,15 @@ impl NewUser {
 /// How long a new organisation keeps videos after their analysis, until an admin says otherwise.
 pub const DEFAULT_VIDEO_RETENTION_DAYS: i32 = 30;
 
+/// The organisation of this name, which must exist.
+pub async fn find_organisation(db: &impl ConnectionTrait, name: &str) -> anyhow::Result<organisation::Model> {
+    organisation::Entity::find()
+        .filter(organisation::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no organisation is named {name:?}"))
+}
+
 pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     name: &str,
@@ -55,6 +64,7 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
         created_at: Set(Utc::now()),
         video_retention_days: Set(Some(DEFAULT_VIDEO_RETENTION_DAYS)),
         child_retention_days: Set(None),
+        trusted_documents_only: Set(false),
     };
     match row.insert(&savepoint).await {
         Ok(organisation) => {

@@ -47,6 +47,14 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Register a manifest of trusted documents for an organisation: the JSON Apollo's and
+    /// Relay's persisted-query tooling write, `{"sha256:<hex>": "query …"}`.
+    TrustedDocuments {
+        manifest: PathBuf,
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+    },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
     /// Analyse a video offline: tracked people, observed expressions and behaviours.
@@ -134,6 +142,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = imind_api::connect_database(&settings.effective_database_url(), 2, None).await?;
             imind_api::migrate_database(&db).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::TrustedDocuments { manifest, org } => {
+            let settings = Settings::load(cli.config)?;
+            let json = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+            let db = imind_api::connect_database(&settings.effective_database_url(), 2, None).await?;
+            imind_api::migrate_database(&db).await?;
+            let organisation = imind_api::find_organisation(&db, &org).await?;
+            let hashes = imind_api::import_trusted_documents(&db, organisation.id, &json).await?;
+            eprintln!("registered {} trusted documents for {}", hashes.len(), organisation.name);
             Ok(())
         }
         Command::CreateUser { email, role, org, name } => {

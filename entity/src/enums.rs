@@ -38,6 +38,17 @@ stored_enum! {
 }
 
 stored_enum! {
+    /// What an API key may read. A key only ever reads, and never watches videos.
+    ApiKeyScope as "ApiKeyScope" {
+        /// What a counsellor may read: the children, their sessions, analyses and reports, and
+        /// the counsellors' notes.
+        Counsellor = "COUNSELLOR",
+        /// The reports only: children, sessions and analysis results, without notes.
+        Reports = "REPORTS",
+    }
+}
+
+stored_enum! {
     /// Where a counselling session's video and analysis stand.
     SessionStatus as "SessionStatus" {
         /// Created; no video yet (or an upload in progress).

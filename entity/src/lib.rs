@@ -3,12 +3,15 @@
 //! # Layout
 //! - One module per table (`organisation`, `user`, `child`, `child_counsellor`,
 //!   `child_guardian`, `session`, `analysis_job`, `tracked_object`, `emotion_interval`,
-//!   `behaviour_interval`, `refresh_token`, `consent`, `audit_entry` — the `audit_log` table, `scheduled_task`, `child_export`).
+//!   `behaviour_interval`, `refresh_token`, `consent`, `audit_entry` — the `audit_log` table, `scheduled_task`, `child_export`,
+//!   `api_key`, `api_key_child`, `trusted_document`).
 //! - [`enums`] — the closed sets the tables store (roles, statuses, labels, job stages). They
 //!   double as GraphQL enums with the `graphql` feature, so the database and the API can never
 //!   disagree about a label's spelling.
 
 pub mod analysis_job;
+pub mod api_key;
+pub mod api_key_child;
 pub mod audit_entry;
 pub mod behaviour_interval;
 pub mod child;
@@ -23,10 +26,13 @@ pub mod refresh_token;
 pub mod scheduled_task;
 pub mod session;
 pub mod tracked_object;
+pub mod trusted_document;
 pub mod user;
 
 pub mod prelude {
     pub use super::analysis_job::Entity as AnalysisJob;
+    pub use super::api_key::Entity as ApiKey;
+    pub use super::api_key_child::Entity as ApiKeyChild;
     pub use super::audit_entry::Entity as AuditEntry;
     pub use super::behaviour_interval::Entity as BehaviourInterval;
     pub use super::child::Entity as Child;
@@ -40,5 +46,6 @@ pub mod prelude {
     pub use super::scheduled_task::Entity as ScheduledTask;
     pub use super::session::Entity as Session;
     pub use super::tracked_object::Entity as TrackedObject;
+    pub use super::trusted_document::Entity as TrustedDocument;
     pub use super::user::Entity as User;
 }

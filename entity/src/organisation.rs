@@ -13,6 +13,8 @@ pub struct Model {
     pub video_retention_days: Option<i32>,
     /// Days everything of a child is kept after their last session (`None`: until erased).
     pub child_retention_days: Option<i32>,
+    /// Whether the organisation's API keys may run only its trusted documents.
+    pub trusted_documents_only: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,7 +6,8 @@
 //! (every table, index and cascade), `m20261125_000002_pending_uploads` (direct uploads),
 //! `m20261201_000003_email_per_organisation` (an address is unique within an organisation),
 //! `m20261201_000004_compliance` (consent records, the append-only audit log, retention
-//! policies, scheduled tasks, child exports).
+//! policies, scheduled tasks, child exports), `m20261201_000005_api_keys` (API keys, the
+//! children they are restricted to, trusted documents).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ mod m20261125_000001_initial_schema;
 mod m20261125_000002_pending_uploads;
 mod m20261201_000003_email_per_organisation;
 mod m20261201_000004_compliance;
+mod m20261201_000005_api_keys;
 
 pub struct Migrator;
 
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_pending_uploads::Migration),
             Box::new(m20261201_000003_email_per_organisation::Migration),
             Box::new(m20261201_000004_compliance::Migration),
+            Box::new(m20261201_000005_api_keys::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 // Opens the gateway's playground in Debian's Chromium with every host but loopback unresolvable,
 // runs one operation the way a person would (editor, headers tab, run button) and prints
-// {"result": <the result pane, parsed>, "requests": [urls], "errors": [console errors]}.
+// {"result": <the result pane, parsed>, "docs": <the documentation explorer's text>,
+//  "requests": [urls], "errors": [console errors]}.
 // Usage: node playground.mjs <base url> <query> <headers as JSON>
 import { chromium } from "playwright-core";
 
@@ -42,7 +43,14 @@ try {
     null,
     { timeout: 15000 },
   );
-  console.log(JSON.stringify({ result: JSON.parse(await result.jsonValue()), requests, errors }));
+  // The schema's documentation, as a reader opens it from the sidebar.
+  await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
+  const explorer = await page.waitForSelector(".graphiql-doc-explorer", { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelector(".graphiql-doc-explorer")?.innerText.includes("Query"), null, {
+    timeout: 15000,
+  });
+  const docs = await explorer.innerText();
+  console.log(JSON.stringify({ result: JSON.parse(await result.jsonValue()), docs, requests, errors }));
 } finally {
   await browser.close();
 }

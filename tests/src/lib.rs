@@ -220,10 +220,25 @@ pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Setting
         jwt_secret: imind_api::Secret(JWT_SECRET.into()),
         // As `imind serve` does: videos are probed and decoded by `imind media-child`.
         media_child_program: Some(worker::imind_binary()),
+        // Tests send far more than a person would, all from 127.0.0.1; the tests of the limits
+        // set them back (`with_default_rate_limits`).
+        rate_limit_requests_per_minute: 1_000_000,
+        rate_limit_burst: 100_000,
+        rate_limit_address_requests_per_minute: 10_000_000,
+        rate_limit_cost_per_minute: u32::MAX,
         ..Settings::default()
     };
     configure(&mut settings);
     start_app(settings, seed_demo, data_dir).await
+}
+
+/// The rate limits `imind serve` starts with.
+pub fn with_default_rate_limits(settings: &mut Settings) {
+    let defaults = Settings::default();
+    settings.rate_limit_requests_per_minute = defaults.rate_limit_requests_per_minute;
+    settings.rate_limit_burst = defaults.rate_limit_burst;
+    settings.rate_limit_address_requests_per_minute = defaults.rate_limit_address_requests_per_minute;
+    settings.rate_limit_cost_per_minute = defaults.rate_limit_cost_per_minute;
 }
 
 impl TestApp {
@@ -314,6 +329,21 @@ impl TestApp {
     }
 
     /// Logs in and returns the access token.
+    /// Creates an API key as the admin whose token this is; returns its global id and secret.
+    pub async fn create_api_key(
+        &self,
+        admin_token: &str,
+        scope: &str,
+        children: Option<&[uuid::Uuid]>,
+    ) -> (String, String) {
+        let query = "mutation($scope: ApiKeyScope!, $children: [ID!]) { \
+            createApiKey(name: \"test key\", scope: $scope, childIds: $children) { key { id } secret } }";
+        let children = children.map(|ids| ids.iter().map(|id| fixtures::global_id("Child", *id)).collect::<Vec<_>>());
+        let response = self.graphql(Some(admin_token), query, json!({ "scope": scope, "children": children })).await;
+        let created = &response.data()["createApiKey"];
+        (created["key"]["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned())
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
         self.login_pair(email, password).await.0
     }

@@ -74,6 +74,13 @@ audit_actions! {
     ChildRetentionErase = "child.retention_erase",
     /// An export's ZIP deleted after its day (the server's own action).
     ExportExpire = "export.expire",
+    /// An API key created, or revoked.
+    ApiKeyCreate = "apikey.create",
+    ApiKeyRevoke = "apikey.revoke",
+    /// Documents registered as the organisation's trusted documents.
+    TrustedDocumentsRegister = "trusted_documents.register",
+    /// "Trusted documents only" turned on or off.
+    TrustedDocumentsRequire = "trusted_documents.require",
     SignIn = "auth.sign_in",
     SignInFailed = "auth.sign_in_failed",
     SignOut = "auth.sign_out",
@@ -86,21 +93,36 @@ impl AuditAction {
     }
 }
 
-/// Who acted: a signed-in user, or the server itself (`user` is `None`).
+/// Who acted: a signed-in user, a third party's API key, or the server itself (neither).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Actor {
     pub user: Option<Uuid>,
+    pub key: Option<Uuid>,
     pub organisation: Option<Uuid>,
     pub role: Option<Role>,
 }
 
 impl Actor {
-    pub const SYSTEM: Actor = Actor { user: None, organisation: None, role: None };
+    pub const SYSTEM: Actor = Actor { user: None, key: None, organisation: None, role: None };
+
+    /// An API key of `organisation` (not a user: `actor_user_id` stays empty).
+    pub fn key(key: Uuid, organisation: Uuid) -> Self {
+        Actor { user: None, key: Some(key), organisation: Some(organisation), role: None }
+    }
 
     fn name(&self) -> String {
-        match self.user {
-            Some(user) => format!("user:{user}"),
-            None => "system".to_owned(),
+        self.to_string()
+    }
+}
+
+/// `user:<uuid>`, `apikey:<uuid>` or `system`: how the audit log and the server's logs name
+/// an actor.
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.user, self.key) {
+            (Some(user), _) => write!(f, "user:{user}"),
+            (None, Some(key)) => write!(f, "apikey:{key}"),
+            (None, None) => f.write_str("system"),
         }
     }
 }

@@ -61,6 +61,7 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, viewer: &Viewer, sign_in: Uuid) -> anyhow::Result<IssuedToken> {
+        let role = viewer.role().ok_or_else(|| anyhow::anyhow!("access tokens are issued to users only"))?;
         let now = Utc::now();
         let expires_at = now + self.ttl;
         let claims = Claims {
@@ -69,7 +70,7 @@ impl JwtKeys {
             sub: viewer.user_id,
             exp: expires_at.timestamp(),
             iat: now.timestamp(),
-            role: viewer.role,
+            role,
             org: viewer.organisation_id,
             sid: Some(sign_in),
         };
@@ -82,7 +83,7 @@ impl JwtKeys {
         let claims =
             decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| error.to_string())?.claims;
         Ok(Credential {
-            viewer: Viewer { user_id: claims.sub, organisation_id: claims.org, role: claims.role },
+            viewer: Viewer::user(claims.sub, claims.org, claims.role),
             sign_in: claims.sid,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
         })
@@ -104,7 +105,7 @@ mod tests {
     }
 
     fn viewer() -> Viewer {
-        Viewer { user_id: Uuid::now_v7(), organisation_id: Uuid::now_v7(), role: Role::Counsellor }
+        Viewer::user(Uuid::now_v7(), Uuid::now_v7(), Role::Counsellor)
     }
 
     #[test]

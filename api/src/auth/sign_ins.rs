@@ -2,7 +2,8 @@
 //! and organisation the token names, and its sign-in (refresh-token family) has not been ended
 //! by `logout` or by the reuse of a rotated refresh token. Checked on every request and on
 //! every WebSocket operation and subscription event; answers are cached for `ttl`, which bounds
-//! how long a revoked, demoted or deleted user's token keeps working on any gateway.
+//! how long a revoked, demoted or deleted user's token keeps working on any gateway. An API
+//! key's credential is asked of [`ApiKeys`] instead, with its own (shorter) bound.
 
 use std::{
     collections::HashMap,
@@ -14,7 +15,7 @@ use entity::enums::Role;
 use sea_orm::{DatabaseConnection, FromQueryResult};
 use uuid::Uuid;
 
-use super::Credential;
+use super::{ApiKeys, Credential, Principal};
 use crate::{error::ApiResult, sql};
 
 /// Cached answers kept at most; past it, expired ones are dropped (then all, if need be).
@@ -25,15 +26,24 @@ pub struct SignIns {
     db: DatabaseConnection,
     ttl: Duration,
     cache: Arc<Mutex<HashMap<Credential, (Instant, bool)>>>,
+    keys: ApiKeys,
 }
 
 impl SignIns {
-    pub fn new(db: DatabaseConnection, ttl: Duration) -> Self {
-        Self { db, ttl, cache: Arc::default() }
+    pub fn new(db: DatabaseConnection, ttl: Duration, key_ttl: Duration) -> Self {
+        Self { keys: ApiKeys::new(db.clone(), key_ttl), db, ttl, cache: Arc::default() }
+    }
+
+    /// The API keys' side.
+    pub fn keys(&self) -> &ApiKeys {
+        &self.keys
     }
 
     /// Whether `credential` still stands.
     pub async fn stands(&self, credential: &Credential) -> ApiResult<bool> {
+        if let Principal::Key(_) = credential.viewer.principal {
+            return self.keys.stands(credential).await;
+        }
         if let Some((at, stands)) = self.cache.lock().expect("not poisoned").get(credential)
             && at.elapsed() < self.ttl
         {
@@ -67,7 +77,7 @@ impl SignIns {
         let statement =
             sql::statement(self.db.get_database_backend(), text, vec![sign_in.into(), viewer.user_id.into()]);
         let Some(user) = Standing::find_by_statement(statement).one(&self.db).await? else { return Ok(false) };
-        let same_user = user.role == viewer.role && user.organisation_id == viewer.organisation_id;
+        let same_user = viewer.role() == Some(user.role) && user.organisation_id == viewer.organisation_id;
         // Tokens minted before sign-ins were named stand on their user alone.
         Ok(same_user && (credential.sign_in.is_none() || user.live > 0))
     }

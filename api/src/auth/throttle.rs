@@ -48,7 +48,7 @@ pub struct LoginThrottle {
 }
 
 /// The part of an address that one client controls: all of IPv4, the /64 of IPv6.
-fn client_key(address: IpAddr) -> IpAddr {
+pub fn client_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

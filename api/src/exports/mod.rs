@@ -171,7 +171,7 @@ pub async fn expire(db: &DatabaseConnection, blobs: &dyn BlobStore, now: DateTim
         if gone.rows_affected == 0 {
             continue;
         }
-        let actor = Actor { user: None, organisation: Some(export.organisation_id), role: None };
+        let actor = Actor { organisation: Some(export.organisation_id), ..Actor::SYSTEM };
         audit::append(
             &txn,
             AuditEntry::new(AuditAction::ExportExpire, actor, Origin::default()).child(export.child_id),

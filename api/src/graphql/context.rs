@@ -4,7 +4,7 @@
 use std::{
     collections::HashSet,
     net::IpAddr,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use async_graphql::{Context, dataloader::DataLoader, dataloader::HashMapCache};
@@ -15,6 +15,7 @@ use crate::{
     audit::{Actor, AuditAction, AuditEntry, Origin},
     auth::{Caller, Credential, SignIns, Viewer},
     error::{ApiError, ApiResult},
+    rate_limits::Allowance,
     state::AppState,
 };
 
@@ -24,15 +25,19 @@ pub struct RequestContext {
     pub request_id: String,
     /// The client's address, for throttling sign-ins.
     pub client_address: Option<IpAddr>,
-    /// Whether the caller's sign-in and user still stand (see `SignIns`). Settled once the
-    /// request has passed validation (`graphql::standing`), so a refused request costs no query;
-    /// until then the caller counts as unauthenticated.
-    standing: OnceLock<bool>,
+    /// What the caller proves once checked: a token whose sign-in and user still stand (see
+    /// `SignIns`), or an API key that stands (`ApiKeys`). Settled once the request has passed
+    /// validation (`graphql::standing`), so a refused request costs no query; until then the
+    /// caller counts as unauthenticated.
+    standing: OnceLock<Option<Credential>>,
     /// The operation's name, for the audit log (the first one a socket runs).
     operation_name: OnceLock<String>,
     /// Reads already logged: one audit entry per request (or socket), action, child and
     /// session.
     audited: Mutex<HashSet<(AuditAction, Uuid, Option<Uuid>)>>,
+    /// What is left of the caller's request bucket once charged (`graphql::quota`), for the
+    /// response's `RateLimit-*` headers.
+    pub allowance: Arc<OnceLock<Allowance>>,
 }
 
 impl RequestContext {
@@ -45,18 +50,20 @@ impl RequestContext {
             standing: OnceLock::new(),
             operation_name: OnceLock::new(),
             audited: Mutex::default(),
+            allowance: Arc::default(),
         }
     }
 
     /// A subscription socket's: it checks its caller itself, before each operation.
-    pub fn checked(caller: Caller, request_id: String, client_address: Option<IpAddr>) -> Self {
+    pub fn checked(credential: Credential, request_id: String, client_address: Option<IpAddr>) -> Self {
         Self {
-            caller,
+            caller: Caller::Authenticated(credential),
             request_id,
             client_address,
-            standing: OnceLock::from(true),
+            standing: OnceLock::from(Some(credential)),
             operation_name: OnceLock::new(),
             audited: Mutex::default(),
+            allowance: Arc::default(),
         }
     }
 
@@ -82,22 +89,36 @@ impl RequestContext {
     /// Checks the caller, once.
     pub async fn settle(&self, sign_ins: &SignIns) -> ApiResult<()> {
         if self.standing.get().is_none() {
-            let stands = match &self.caller {
-                Caller::Authenticated(credential) => sign_ins.stands(credential).await?,
-                _ => false,
+            let standing = match &self.caller {
+                Caller::Authenticated(credential) => sign_ins.stands(credential).await?.then_some(*credential),
+                Caller::Key(secret) => sign_ins.keys().resolve(secret).await?,
+                Caller::Anonymous | Caller::Malformed | Caller::Rejected => None,
             };
-            let _ = self.standing.set(stands);
+            if let Some(credential) = &standing {
+                tracing::Span::current().record("actor", tracing::field::display(actor(&credential.viewer)));
+            }
+            let _ = self.standing.set(standing);
         }
         Ok(())
     }
 
+    /// Whether the caller presents an API key (checked or not).
+    pub fn is_key(&self) -> bool {
+        match &self.caller {
+            Caller::Key(_) => true,
+            Caller::Authenticated(credential) => credential.viewer.key().is_some(),
+            Caller::Anonymous | Caller::Malformed | Caller::Rejected => false,
+        }
+    }
+
+    /// Whether the caller has been checked (a socket's always has).
+    pub fn is_settled(&self) -> bool {
+        self.standing.get().is_some()
+    }
+
     /// The authenticated caller's credential, or `UNAUTHENTICATED`.
     pub fn credential(&self) -> ApiResult<Credential> {
-        let credential = self.caller.credential()?;
-        match self.standing.get() {
-            Some(true) => Ok(credential),
-            _ => Err(ApiError::Unauthenticated),
-        }
+        self.standing.get().copied().flatten().ok_or(ApiError::Unauthenticated)
     }
 }
 
@@ -130,9 +151,17 @@ pub trait ContextExt {
     }
 }
 
-/// A signed-in user as the audit log names them.
+/// A signed-in user, or an API key, as the audit log names them.
 pub fn actor(viewer: &Viewer) -> Actor {
-    Actor { user: Some(viewer.user_id), organisation: Some(viewer.organisation_id), role: Some(viewer.role) }
+    match viewer.key() {
+        Some(grant) => Actor::key(grant.id, viewer.organisation_id),
+        None => Actor {
+            user: Some(viewer.user_id),
+            key: None,
+            organisation: Some(viewer.organisation_id),
+            role: viewer.role(),
+        },
+    }
 }
 
 impl ContextExt for Context<'_> {

@@ -8,13 +8,13 @@
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerResult, Value,
+    ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe},
 };
 use futures_util::{StreamExt, stream::BoxStream};
 
 use super::RequestContext;
-use crate::error::{INTERNAL_MESSAGE, code};
+use crate::error::{ApiError, INTERNAL_MESSAGE, code};
 
 /// Installs [`ErrorMasking`] on the schema.
 pub struct ErrorPolicy;
@@ -86,4 +86,13 @@ fn apply(response: &mut Response, request_id: &str) {
             None => extensions.set("code", code::BAD_USER_INPUT),
         }
     }
+}
+
+/// `error` as a request-level GraphQL error (no location: it is about the whole request), for
+/// the extensions that refuse a request before any resolver runs.
+pub fn request_error(error: ApiError) -> ServerError {
+    let error = async_graphql::Error::from(error);
+    let mut refused = ServerError::new(error.message, None);
+    refused.extensions = error.extensions;
+    refused
 }

@@ -17,10 +17,11 @@ pub enum Kind {
     AnalysisJob,
     AuditEntry,
     ChildExport,
+    ApiKey,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 10] = [
         Kind::User,
         Kind::Child,
         Kind::Session,
@@ -30,6 +31,7 @@ impl Kind {
         Kind::AnalysisJob,
         Kind::AuditEntry,
         Kind::ChildExport,
+        Kind::ApiKey,
     ];
 
     fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::AnalysisJob => "AnalysisJob",
             Kind::AuditEntry => "AuditEntry",
             Kind::ChildExport => "ChildExport",
+            Kind::ApiKey => "ApiKey",
         }
     }
 

@@ -11,6 +11,7 @@
 //!   resolvers find in the context.
 
 mod context;
+mod documents;
 mod errors;
 pub mod fanout;
 mod guard;
@@ -20,6 +21,7 @@ mod loaders;
 mod mutation;
 mod pagination;
 mod query;
+mod quota;
 mod standing;
 mod subscription;
 mod types;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use async_graphql::{Schema, dataloader::DataLoader, dataloader::HashMapCache};
 
-pub use context::{RequestContext, RequestLoader};
+pub use context::{RequestContext, RequestLoader, actor};
 use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
@@ -46,6 +48,8 @@ pub fn build(state: AppState) -> AppSchema {
         .limit_complexity(settings.max_query_complexity)
         .extension(errors::ErrorPolicy)
         .extension(standing::CallerStanding)
+        .extension(quota::Quota)
+        .extension(documents::Documents)
         .extension(limits::RequestShape(limits::ShapeLimits {
             max_root_fields: settings.max_root_fields,
             max_aliases: settings.max_aliases,

@@ -1,8 +1,8 @@
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    analysis_job, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation, session,
-    tracked_object, user,
+    analysis_job, api_key, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation,
+    session, tracked_object, user,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use super::{
     loaders::{AuditFilter, AuditList, ChildList},
     pagination::{Listing, PageRequest, PagedConnection, connection_cost, fetch_pages, into_connection},
     types::{
-        AnalysisJob, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Node, RetentionPolicy,
+        AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Node, RetentionPolicy,
         Session, TrackedObject, User, action_filter,
     },
 };
@@ -22,13 +22,14 @@ use crate::{
     access::{self, ChildAction, OrganisationAction},
     audit::AuditAction,
     error::{ApiError, ApiResult},
+    third_party::keys,
 };
 
 pub struct Query;
 
 #[Object]
 impl Query {
-    /// The signed-in user.
+    /// The signed-in user; for an API key, the admin who created it and answers for it.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
         let viewer = ctx.viewer()?;
         // A token can outlive its user; such a token proves nothing any more.
@@ -57,6 +58,7 @@ impl Query {
                 .map(|row| Node::BehaviourInterval(BehaviourInterval(row))),
             Kind::AuditEntry => fetch_audit_entry(ctx, uuid).await?.map(Node::AuditEntry),
             Kind::ChildExport => Some(Node::ChildExport(visible_export(ctx, uuid).await?)),
+            Kind::ApiKey => Some(Node::ApiKey(visible_key(ctx, uuid).await?)),
         };
         Ok(node)
     }
@@ -119,6 +121,24 @@ impl Query {
         Ok(into_connection::<AuditList, _>(page, AuditEntry))
     }
 
+    /// The organisation's API keys, newest first, revoked ones too. Admins only.
+    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::ManageApiKeys)?;
+        Ok(keys::list(&ctx.state().db, viewer.organisation_id).await?.into_iter().map(ApiKey).collect())
+    }
+
+    /// Whether the organisation's API keys may run only its trusted documents. Admins only.
+    async fn trusted_documents_only(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::ManageApiKeys)?;
+        let organisation = organisation::Entity::find_by_id(viewer.organisation_id)
+            .one(&ctx.state().db)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(organisation.trusted_documents_only)
+    }
+
     /// How long the caller's organisation keeps videos and records.
     async fn retention_policy(&self, ctx: &Context<'_>) -> ApiResult<RetentionPolicy> {
         let viewer = ctx.viewer()?;
@@ -156,6 +176,9 @@ async fn readable<E: Guarded>(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<E
 
 async fn fetch_user(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<User>> {
     let viewer = ctx.viewer()?;
+    if !access::may_see_user(&viewer, id) {
+        return Err(ApiError::NotFound);
+    }
     let user = user::Entity::find_by_id(id)
         .filter(user::Column::OrganisationId.eq(access::user_scope(&viewer)))
         .one(&ctx.state().db)
@@ -174,6 +197,19 @@ async fn fetch_audit_entry(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Audi
         .one(&ctx.state().db)
         .await?;
     entry.map(AuditEntry).map(Some).ok_or(ApiError::NotFound)
+}
+
+/// A key of the caller's organisation, for its admins.
+async fn visible_key(ctx: &Context<'_>, id: Uuid) -> ApiResult<ApiKey> {
+    let viewer = ctx.viewer()?;
+    if access::authorize_in_organisation(&viewer, OrganisationAction::ManageApiKeys).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let key = api_key::Entity::find_by_id(id)
+        .filter(api_key::Column::OrganisationId.eq(viewer.organisation_id))
+        .one(&ctx.state().db)
+        .await?;
+    key.map(ApiKey).ok_or(ApiError::NotFound)
 }
 
 /// An export of a child the caller may export, if it is theirs to see (see `access`).

@@ -12,16 +12,17 @@ use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::{Body, BodyDataStream},
     extract::{ConnectInfo, FromRequestParts, State, WebSocketUpgrade},
-    http::{HeaderMap, Request, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
 use super::{HttpState, REQUEST_ID, playground};
 use crate::{
     auth::Caller,
-    error::code,
+    error::{ApiError, code},
     graphql::{self, AppSchema, RequestContext},
     multipart::{self, FilePump, LiveFile, MultipartError},
+    rate_limits::{Allowance, Refusal},
 };
 
 /// Largest non-multipart GraphQL request body (queries and variables, no files).
@@ -68,23 +69,54 @@ pub(super) async fn post(
     body: Body,
 ) -> Response {
     state.app.metrics.graphql_requests.inc();
+    // Before the body is read: a flood from one address costs it nothing more.
+    let by_address = match state.app.rate_limits.address_request(client.ip()) {
+        Ok(allowance) => allowance,
+        Err(refusal) => return too_many_requests(&refusal),
+    };
     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (request, live) = match read_request(&state, &headers, body).await {
         Ok(read) => read,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            let mut http = rejection.into_response();
+            rate_limit_headers(http.headers_mut(), &by_address);
+            return http;
+        }
     };
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.to_str().unwrap_or_default());
     let caller = Caller::from_authorization(authorization, &state.app.jwt);
     let loader = graphql::request_loader(&state.app);
-    let request = request.data(RequestContext::new(caller, request_id, Some(client.ip()))).data(loader);
-    let response = execute(&state.schema, request, live).await;
+    let context = RequestContext::new(caller, request_id, Some(client.ip()));
+    let by_caller = context.allowance.clone();
+    let response = execute(&state.schema, request.data(context).data(loader), live).await;
     let retry_after = throttled(&response);
     let mut http = GraphQLResponse::from(response).into_response();
+    // The caller's own bucket once known; the address's for callers without credentials.
+    rate_limit_headers(http.headers_mut(), by_caller.get().unwrap_or(&by_address));
     if let Some(seconds) = retry_after {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         http.headers_mut().insert(header::RETRY_AFTER, seconds.into());
     }
     http
+}
+
+/// 429, with `Retry-After` and the empty bucket's headers.
+fn too_many_requests(refusal: &Refusal) -> Response {
+    let message = ApiError::TooManyRequests(refusal.retry_after).to_string();
+    let mut http = Rejection::new(StatusCode::TOO_MANY_REQUESTS, message, code::TOO_MANY_REQUESTS).into_response();
+    rate_limit_headers(http.headers_mut(), &refusal.allowance);
+    http.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
+    http
+}
+
+/// `RateLimit-Limit` (what may be sent at once), `RateLimit-Remaining`, `RateLimit-Reset`
+/// (seconds until full again) and `RateLimit-Policy` (the rate, per 60 s window).
+fn rate_limit_headers(headers: &mut HeaderMap, allowance: &Allowance) {
+    headers.insert("ratelimit-limit", allowance.limit.into());
+    headers.insert("ratelimit-remaining", allowance.remaining.into());
+    headers.insert("ratelimit-reset", allowance.reset_secs.into());
+    let policy = format!("{};w=60;burst={}", allowance.per_minute, allowance.limit);
+    headers.insert("ratelimit-policy", HeaderValue::from_str(&policy).expect("digits and ASCII"));
 }
 
 /// The seconds to wait, when the request was refused for going over a rate limit.
@@ -204,6 +236,11 @@ pub(super) async fn get(
             None => return (StatusCode::BAD_REQUEST, "unsupported WebSocket subprotocol").into_response(),
         },
     };
+    // A socket's `connection_init` looks up its credential: sockets count as requests of the
+    // address that opens them.
+    if let Err(refusal) = state.app.rate_limits.address_request(client.ip()) {
+        return too_many_requests(&refusal);
+    }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),

@@ -47,6 +47,8 @@ use crate::{
 const MAX_BATCH: usize = 32;
 /// How long a write may wait for a client to read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A deadline that never comes (and still fits in an `Instant`).
+const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Speaks `protocol` on `socket` until either side closes it. Its log lines (and masked errors)
 /// carry the connection's id.
@@ -58,7 +60,7 @@ pub async fn serve(
     client: IpAddr,
 ) {
     let id = uuid::Uuid::new_v4();
-    let span = tracing::info_span!("subscriptions", connection = %id, %client);
+    let span = tracing::info_span!("subscriptions", connection = %id, %client, actor = tracing::field::Empty);
     run(socket, protocol, app, executor, id, client).instrument(span).await
 }
 
@@ -80,7 +82,7 @@ async fn run(
     let shutdown = app.shutdown.child_token().cancelled_owned();
     tokio::pin!(shutdown);
     // Armed once the token is known (and then reset, never re-made: see `shutdown`).
-    let expiry = tokio::time::sleep(Duration::from_secs(u32::MAX.into()));
+    let expiry = tokio::time::sleep(FOREVER);
     tokio::pin!(expiry);
     let mut connection = Connection {
         protocol,
@@ -135,7 +137,8 @@ async fn run(
             () = &mut shutdown => Flow::Close(close_code::AWAY, "server shutting down".into()),
         };
         if let (Some(credential), Flow::Accepted) = (connection.credential, &flow) {
-            let left = (credential.expires_at - Utc::now()).to_std().unwrap_or_default();
+            // A key without an expiry stands until revoked: its "expiry" is the end of time.
+            let left = (credential.expires_at - Utc::now()).to_std().unwrap_or_default().min(FOREVER);
             expiry.as_mut().reset(tokio::time::Instant::now() + left);
         }
         // Events already waiting (another subscription's, or the end after a last event) share
@@ -200,6 +203,9 @@ struct Subscription {
     /// Every data message of this subscription starts with this (see `protocol::next`).
     opening: String,
     events: BoxStream<'static, Live>,
+    /// Its place among its API key's operations (on every socket of this gateway), if a key
+    /// runs it.
+    _key_seat: Option<Seat>,
 }
 
 /// What happens to the connection after a message.
@@ -239,6 +245,16 @@ impl Connection {
                     outgoing.push(text(protocol::error(self.protocol, &id, &message, code::TOO_MANY_REQUESTS)));
                     return Flow::Continue;
                 }
+                let mut key_seat = None;
+                if let Some(key) = credential.viewer.key() {
+                    key_seat = self.app.key_subscriptions.take(key.id);
+                    if key_seat.is_none() {
+                        let most = self.app.settings.api_key_max_subscriptions;
+                        let message = format!("at most {most} operations at once per API key, on all its sockets");
+                        outgoing.push(text(protocol::error(self.protocol, &id, &message, code::TOO_MANY_REQUESTS)));
+                        return Flow::Continue;
+                    }
+                }
                 if let Some(index) = self.subscriptions.iter().position(|s| s.id == id) {
                     if self.protocol == WebSocketProtocols::GraphQLWS {
                         return Flow::Close(
@@ -254,6 +270,7 @@ impl Connection {
                     opening: protocol::next_opening(self.protocol, &id),
                     id,
                     events,
+                    _key_seat: key_seat,
                 });
                 Flow::Continue
             }
@@ -285,7 +302,9 @@ impl Connection {
         }
         match connection_data(&self.app, &payload, self.id.clone(), self.client).await {
             Ok((data, credential)) => {
-                let Some(seat) = self.app.sockets.take(credential.viewer.user_id) else {
+                // A key's sockets count as the key's, not as its creator's.
+                let holder = credential.viewer.key().map_or(credential.viewer.user_id, |key| key.id);
+                let Some(seat) = self.app.sockets.take(holder) else {
                     let reason = "too many open sockets for this user";
                     return refused(reason, protocol::close::POLICY, outgoing);
                 };
@@ -366,24 +385,31 @@ async fn connection_data(
         .as_object()
         .and_then(|fields| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization")))
         .map(|(_, value)| value.as_str().unwrap_or_default());
+    let internal = |error: crate::error::ApiError| {
+        tracing::error!(%error, "checking a subscriber's credential");
+        "internal error"
+    };
     let credential = match Caller::from_authorization(header, &app.jwt) {
-        Caller::Authenticated(credential) => credential,
+        Caller::Authenticated(credential) => {
+            if !app.sign_ins.stands(&credential).await.map_err(internal)? {
+                return Err("invalid or expired access token");
+            }
+            credential
+        }
+        Caller::Key(secret) => match app.sign_ins.keys().resolve(&secret).await.map_err(internal)? {
+            Some(credential) => credential,
+            None => return Err("invalid, expired or revoked API key"),
+        },
         Caller::Anonymous | Caller::Malformed => {
             return Err(
-                r#"authentication required: send {"Authorization": "Bearer <accessToken>"} in connection_init"#,
+                r#"authentication required: send {"Authorization": "Bearer <accessToken or API key>"} in connection_init"#,
             );
         }
         Caller::Rejected => return Err("invalid or expired access token"),
     };
-    let stands = app.sign_ins.stands(&credential).await.map_err(|error| {
-        tracing::error!(%error, "checking a subscriber's sign-in");
-        "internal error"
-    })?;
-    if !stands {
-        return Err("invalid or expired access token");
-    }
+    tracing::Span::current().record("actor", tracing::field::display(graphql::actor(&credential.viewer)));
     let mut data = Data::default();
-    data.insert(RequestContext::checked(Caller::Authenticated(credential), connection_id, Some(client)));
+    data.insert(RequestContext::checked(credential, connection_id, Some(client)));
     data.insert(graphql::connection_loader(app));
     Ok((data, credential))
 }

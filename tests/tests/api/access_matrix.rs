@@ -1,5 +1,5 @@
-//! Every role × every operation × own child / another child of the organisation / a child of
-//! another organisation, with the exact outcome each must get.
+//! Every role (and API key scope) × every operation × own child / another child of the
+//! organisation / a child of another organisation, with the exact outcome each must get.
 
 use imind_tests::{
     Response, TestApp,
@@ -22,52 +22,67 @@ enum Caller {
     Admin,
     Counsellor,
     Guardian,
+    /// An API key of organisation A with the COUNSELLOR scope, for every child.
+    CounsellorKey,
+    /// An API key of organisation A with the REPORTS scope, restricted to the own child.
+    ReportsKey,
     Anonymous,
 }
 
-const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Counsellor, Caller::Guardian, Caller::Anonymous];
+const CALLERS: [Caller; 6] =
+    [Caller::Admin, Caller::Counsellor, Caller::Guardian, Caller::CounsellorKey, Caller::ReportsKey, Caller::Anonymous];
 
 /// Columns: own child (the counsellor's assigned, the guardian's linked), another child of
 /// the same organisation, a child of another organisation.
 type Row = [Outcome; 3];
 
 /// Reading anything about a child.
-const READ: [Row; 4] = [
+const READ: [Row; 6] = [
     [Ok, Ok, NotFound],
     [Ok, NotFound, NotFound],
+    [Ok, NotFound, NotFound],
+    [Ok, Ok, NotFound],
     [Ok, NotFound, NotFound],
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
 /// Editing a child, recording sessions, labelling tracked people.
-const WRITE: [Row; 4] = [
+const WRITE: [Row; 6] = [
     [Ok, Ok, NotFound],
     [Ok, NotFound, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Forbidden, Forbidden, NotFound],
     [Forbidden, NotFound, NotFound],
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
 /// Changing who is assigned, erasing a child.
-const ADMINISTER: [Row; 4] = [
+const ADMINISTER: [Row; 6] = [
     [Ok, Ok, NotFound],
     [Forbidden, NotFound, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Forbidden, Forbidden, NotFound],
     [Forbidden, NotFound, NotFound],
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
 /// Giving consent, exporting: the child's own people.
-const OWN_PEOPLE: [Row; 4] = [
+const OWN_PEOPLE: [Row; 6] = [
     [Ok, Ok, NotFound],
     [Ok, NotFound, NotFound],
     [Ok, NotFound, NotFound],
+    [Forbidden, Forbidden, NotFound],
+    [Forbidden, NotFound, NotFound],
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
 /// Who accessed a child's records: admins and the child's guardians.
-const ACCESS_LOG: [Row; 4] = [
+const ACCESS_LOG: [Row; 6] = [
     [Ok, Ok, NotFound],
     [Forbidden, NotFound, NotFound],
     [Ok, NotFound, NotFound],
+    [Forbidden, Forbidden, NotFound],
+    [Forbidden, NotFound, NotFound],
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
@@ -75,14 +90,21 @@ struct Tokens {
     admin: String,
     counsellor: String,
     guardian: String,
+    counsellor_key: String,
+    reports_key: String,
 }
 
 impl Tokens {
-    async fn new(app: &TestApp) -> Self {
+    async fn new(app: &TestApp, world: &World) -> Self {
+        let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+        let (_, counsellor_key) = app.create_api_key(&admin, "COUNSELLOR", None).await;
+        let (_, reports_key) = app.create_api_key(&admin, "REPORTS", Some(&[world.own])).await;
         Tokens {
-            admin: app.login(ADMIN, fixtures::PASSWORD).await,
             counsellor: app.login(COUNSELLOR, fixtures::PASSWORD).await,
             guardian: app.login(GUARDIAN, fixtures::PASSWORD).await,
+            admin,
+            counsellor_key,
+            reports_key,
         }
     }
 
@@ -91,6 +113,8 @@ impl Tokens {
             Caller::Admin => Some(&self.admin),
             Caller::Counsellor => Some(&self.counsellor),
             Caller::Guardian => Some(&self.guardian),
+            Caller::CounsellorKey => Some(&self.counsellor_key),
+            Caller::ReportsKey => Some(&self.reports_key),
             Caller::Anonymous => None,
         }
     }
@@ -119,7 +143,7 @@ struct Operation {
     name: &'static str,
     query: &'static str,
     variables: fn(&fixtures::Analysed, uuid::Uuid) -> Value,
-    table: [Row; 4],
+    table: [Row; 6],
     /// Where the answer's id sits, to check that a success returned the right thing.
     returned_id: Option<(&'static str, &'static str)>,
     /// What a refusal must not show (default: any data at all).
@@ -285,7 +309,7 @@ fn expected_id(analysed: &fixtures::Analysed, child: uuid::Uuid, kind: &str) -> 
 async fn every_role_gets_exactly_its_rights_on_every_operation() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &world).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for op in operations() {
@@ -339,9 +363,10 @@ async fn every_role_gets_exactly_its_rights_on_every_operation() {
 async fn deleting_follows_the_matrix_and_refusals_lose_nothing() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &world).await;
     let query = "mutation($id: ID!) { deleteChild(id: $id) }";
     let read_back = "query($id: ID!) { child(id: $id) { id } }";
+    let admin_b = app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await;
     // Refusals first (they must leave the child in place), then the deletions that succeed.
     let mut cases = Vec::new();
     for (row, caller) in CALLERS.iter().enumerate() {
@@ -353,11 +378,7 @@ async fn deleting_follows_the_matrix_and_refusals_lose_nothing() {
     for (expected, caller, target, child) in cases {
         let response = app.graphql(tokens.of(caller), query, json!({ "id": global_id("Child", child) })).await;
         assert_eq!(outcome(&response), expected, "deleteChild as {caller:?} on {target}: {}", response.body);
-        let owner_token = if target == "foreign" {
-            app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await
-        } else {
-            tokens.admin.clone()
-        };
+        let owner_token = if target == "foreign" { admin_b.clone() } else { tokens.admin.clone() };
         let still_there = app.graphql(Some(&owner_token), read_back, json!({ "id": global_id("Child", child) })).await;
         let exists = still_there.error_code().is_none();
         assert_eq!(exists, expected != Ok, "after deleteChild as {caller:?} on {target}: {}", still_there.body);
@@ -368,7 +389,7 @@ async fn deleting_follows_the_matrix_and_refusals_lose_nothing() {
 async fn deleting_sessions_follows_the_matrix() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &world).await;
     let query = "mutation($id: ID!) { deleteSession(id: $id) }";
     for (row, caller) in CALLERS.iter().enumerate() {
         for (column, (target, _, child)) in targets(&world).iter().enumerate() {
@@ -388,13 +409,15 @@ async fn deleting_sessions_follows_the_matrix() {
 async fn lists_show_each_caller_exactly_their_children() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &world).await;
     let admin_b = app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await;
     let query = "{ children { totalCount edges { node { id } } } }";
     let expectations = [
         ("admin", Some(tokens.admin.as_str()), vec![world.own, world.sibling]),
         ("counsellor", Some(tokens.counsellor.as_str()), vec![world.own]),
         ("guardian", Some(tokens.guardian.as_str()), vec![world.own]),
+        ("COUNSELLOR key", Some(tokens.counsellor_key.as_str()), vec![world.own, world.sibling]),
+        ("REPORTS key for the own child", Some(tokens.reports_key.as_str()), vec![world.own]),
         ("admin of B", Some(admin_b.as_str()), vec![world.foreign]),
     ];
     for (who, token, children) in expectations {
@@ -416,13 +439,15 @@ async fn lists_show_each_caller_exactly_their_children() {
 async fn organisation_level_actions_follow_roles() {
     let app = spawn_app().await;
     let _world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &_world).await;
     let create_child = "mutation { createChild(input: { name: \"Newcomer\" }) { id name } }";
     let create_user = "mutation($e: String!) { createUser(input: { email: $e, name: \"New\", role: COUNSELLOR, password: \"long enough password\" }) { id role } }";
     for (caller, child_outcome, user_outcome) in [
         (Caller::Admin, Ok, Ok),
         (Caller::Counsellor, Ok, Forbidden),
         (Caller::Guardian, Forbidden, Forbidden),
+        (Caller::CounsellorKey, Forbidden, Forbidden),
+        (Caller::ReportsKey, Forbidden, Forbidden),
         (Caller::Anonymous, Unauthenticated, Unauthenticated),
     ] {
         let token = tokens.of(caller);
@@ -451,11 +476,16 @@ async fn organisation_level_actions_follow_roles() {
 async fn guardians_do_not_see_counsellors_notes() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let tokens = Tokens::new(&app).await;
+    let tokens = Tokens::new(&app, &world).await;
     let query = "query($id: ID!) { child(id: $id) { notes } }";
     let variables = json!({ "id": global_id("Child", world.own) });
     let counsellor = app.graphql(Some(&tokens.counsellor), query, variables.clone()).await;
     assert_eq!(counsellor.data()["child"]["notes"], "notes about Own Child");
-    let guardian = app.graphql(Some(&tokens.guardian), query, variables).await;
+    let guardian = app.graphql(Some(&tokens.guardian), query, variables.clone()).await;
     assert_eq!(guardian.data()["child"]["notes"], Value::Null);
+    // Keys read what their scope says: a COUNSELLOR key the notes, a REPORTS key not.
+    let counsellor_key = app.graphql(Some(&tokens.counsellor_key), query, variables.clone()).await;
+    assert_eq!(counsellor_key.data()["child"]["notes"], "notes about Own Child");
+    let reports_key = app.graphql(Some(&tokens.reports_key), query, variables).await;
+    assert_eq!(reports_key.data()["child"]["notes"], Value::Null);
 }

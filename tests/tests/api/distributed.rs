@@ -194,3 +194,33 @@ async fn sigterm_releases_the_running_job_and_another_worker_takes_it() {
     assert_eq!(last["data"]["analysisProgress"]["job"]["status"], "DONE", "{}", next.log());
     assert_eq!(last["data"]["analysisProgress"]["job"]["attempts"], 1);
 }
+
+#[tokio::test]
+async fn a_key_revoked_on_one_gateway_is_refused_on_the_other_within_a_second() {
+    if !postgres() {
+        return;
+    }
+    let (a, b, _world, _token) = cluster().await;
+    let admin = a.login(fixtures::ADMIN, fixtures::PASSWORD).await;
+    let (key_id, key) = a.create_api_key(&admin, "REPORTS", None).await;
+    let me = "{ me { id } }";
+    assert!(b.graphql(Some(&key), me, json!({})).await.error_code().is_none(), "B knows the key");
+    let mut socket = GraphQLSocket::connect(&b.address, Protocol::TransportWs, Some(&key)).await.unwrap();
+
+    let revoked =
+        a.graphql(Some(&admin), "mutation($id: ID!) { revokeApiKey(id: $id) { id } }", json!({ "id": key_id })).await;
+    revoked.data();
+    let at = Instant::now();
+    let refused_after = loop {
+        if b.graphql(Some(&key), me, json!({})).await.error_code() == Some("UNAUTHENTICATED") {
+            break at.elapsed();
+        }
+        assert!(at.elapsed() < Duration::from_secs(5), "B still serves the revoked key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused_after <= Duration::from_secs(1), "refused on B after {refused_after:?}");
+    // B's open socket refuses the key's next operation too.
+    socket.subscribe("1", me, json!({})).await.unwrap();
+    let (_, event) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("an answer");
+    assert!(matches!(event, Event::Closed(Some((4403, _)))), "{event:?}");
+}

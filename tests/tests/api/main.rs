@@ -15,5 +15,6 @@ mod n_plus_one;
 mod pagination;
 mod queue;
 mod schema;
+mod third_party;
 mod uploads;
 mod ws_protocol;

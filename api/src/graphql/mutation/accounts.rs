@@ -148,5 +148,5 @@ async fn issue_tokens(
 }
 
 fn viewer_of(user: &user::Model) -> Viewer {
-    Viewer { user_id: user.id, organisation_id: user.organisation_id, role: user.role }
+    Viewer::user(user.id, user.organisation_id, user.role)
 }

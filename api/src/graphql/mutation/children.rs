@@ -51,14 +51,14 @@ impl ChildMutation {
         let viewer = ctx.viewer()?;
         access::authorize_in_organisation(&viewer, OrganisationAction::CreateChild)?;
         if (input.counsellor_ids.is_some() || input.guardian_ids.is_some())
-            && !access::role_allows(viewer.role, ChildAction::Assign)
+            && !access::allows(&viewer, ChildAction::Assign)
         {
             return Err(ApiError::Forbidden);
         }
         let db = &ctx.state().db;
         let mut links = links(db, &viewer, input.counsellor_ids.as_deref(), input.guardian_ids.as_deref()).await?;
         let new = NewChild::parse(&input.name, input.birth_date.map(|date| date.0), input.notes)?;
-        if viewer.role == Role::Counsellor {
+        if viewer.role() == Some(Role::Counsellor) {
             links.counsellors = Some(vec![viewer.user_id]);
         }
         let entry = ctx.audit_entry(AuditAction::ChildCreate)?;

@@ -8,7 +8,7 @@ use crate::{
     access::ChildAction,
     audit::AuditAction,
     consents::{self, Giver},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     graphql::{context::ContextExt, guard, types::Consent},
 };
 
@@ -29,7 +29,7 @@ impl ConsentMutation {
     ) -> ApiResult<Consent> {
         let viewer = ctx.viewer()?;
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &child_id, ChildAction::ManageConsent).await?;
-        let giver = Giver { user: viewer.user_id, role: viewer.role };
+        let giver = Giver { user: viewer.user_id, role: viewer.role().ok_or(ApiError::Forbidden)? };
         let entry = ctx.audit_entry(AuditAction::ConsentGive)?.child(child_id);
         let record = consents::give(&ctx.state().db, child_id, kind, giver, &text_version, Some(entry)).await?;
         Ok(Consent(record))
@@ -42,7 +42,7 @@ impl ConsentMutation {
     async fn withdraw_consent(&self, ctx: &Context<'_>, child_id: ID, kind: ConsentKind) -> ApiResult<Consent> {
         let viewer = ctx.viewer()?;
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &child_id, ChildAction::ManageConsent).await?;
-        let by = Giver { user: viewer.user_id, role: viewer.role };
+        let by = Giver { user: viewer.user_id, role: viewer.role().ok_or(ApiError::Forbidden)? };
         let entry = ctx.audit_entry(AuditAction::ConsentWithdraw)?.child(child_id);
         let state = ctx.state();
         let record =

@@ -25,7 +25,7 @@ impl ExportMutation {
         let viewer = ctx.viewer()?;
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &id, ChildAction::Export).await?;
         let include_videos = include_videos.unwrap_or(false);
-        if include_videos && !access::role_allows(viewer.role, ChildAction::WatchVideo) {
+        if include_videos && !access::allows(&viewer, ChildAction::WatchVideo) {
             return Err(ApiError::Forbidden);
         }
         let request = ExportRequest {
@@ -33,7 +33,7 @@ impl ExportMutation {
             organisation_id: viewer.organisation_id,
             requested_by: viewer.user_id,
             include_videos,
-            include_notes: access::role_allows(viewer.role, ChildAction::ReadNotes),
+            include_notes: access::allows(&viewer, ChildAction::ReadNotes),
         };
         let entry = ctx.audit_entry(AuditAction::ChildExport)?;
         Ok(ChildExport(exports::request(&ctx.state().db, request, entry).await?))

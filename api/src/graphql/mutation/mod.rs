@@ -1,8 +1,9 @@
 //! Every mutation, one file per area: accounts, children, sessions and their videos, analyses,
-//! consent, exports, retention.
+//! consent, exports, retention, third-party access.
 
 mod accounts;
 mod analysis;
+mod api_keys;
 mod children;
 mod consents;
 mod exports;
@@ -21,4 +22,5 @@ pub struct Mutation(
     consents::ConsentMutation,
     exports::ExportMutation,
     retention::RetentionMutation,
+    api_keys::ApiKeyMutation,
 );

@@ -40,7 +40,7 @@ impl Child {
     /// Counsellors' notes; not shown to guardians.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
         let viewer = ctx.viewer()?;
-        Ok(if access::role_allows(viewer.role, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
+        Ok(if access::allows(&viewer, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -89,7 +89,7 @@ impl Child {
         to: Option<DateTime<Utc>>,
     ) -> ApiResult<PagedConnection<AuditEntry>> {
         let viewer = ctx.viewer()?;
-        if !access::role_allows(viewer.role, ChildAction::ReadAccessLog) {
+        if !access::allows(&viewer, ChildAction::ReadAccessLog) {
             return Err(ApiError::Forbidden);
         }
         ctx.state().reads.flush().await;

@@ -71,11 +71,14 @@ impl AuditEntry {
         self.0.at
     }
 
-    /// Who acted: a user's global id, or `system` for the server's own scheduled work.
+    /// Who acted: a user's global id, an API key's (`ApiKey`), or `system` for the server's own
+    /// scheduled work.
     async fn actor(&self) -> String {
-        match self.0.actor_user_id {
-            Some(user) => Kind::User.id(user).to_string(),
-            None => self.0.actor.clone(),
+        let key = self.0.actor.strip_prefix("apikey:").and_then(|key| uuid::Uuid::parse_str(key).ok());
+        match (self.0.actor_user_id, key) {
+            (Some(user), _) => Kind::User.id(user).to_string(),
+            (None, Some(key)) => Kind::ApiKey.id(key).to_string(),
+            (None, None) => self.0.actor.clone(),
         }
     }
 
@@ -88,7 +91,9 @@ impl AuditEntry {
     /// `child.assign`, `child.delete`, `session.create`, `session.delete`,
     /// `video.upload_start`, `video.upload`, `analysis.start`, `analysis.cancel`,
     /// `analysis.retry`, `object.label`, `consent.give`, `consent.withdraw`, `user.create`,
-    /// `auth.sign_in`, `auth.sign_in_failed`, `auth.sign_out`.
+    /// `apikey.create`, `apikey.revoke`, `trusted_documents.register`,
+    /// `trusted_documents.require`, `auth.sign_in`, `auth.sign_in_failed`, `auth.sign_out`, and
+    /// the server's own `video.retention_delete`, `child.retention_erase`, `export.expire`.
     async fn action(&self) -> &str {
         &self.0.action
     }

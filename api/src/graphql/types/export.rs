@@ -28,7 +28,7 @@ impl ChildExport {
     /// fresh one). Null until the export is DONE.
     async fn url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         let viewer = ctx.viewer()?;
-        if !access::role_allows(viewer.role, ChildAction::Export) {
+        if !access::allows(&viewer, ChildAction::Export) {
             return Err(ApiError::Forbidden);
         }
         let (Some(key), JobStatus::Done) = (&self.0.blob_key, self.0.status) else { return Ok(None) };

@@ -1,5 +1,6 @@
 //! GraphQL object types, one file per idea. Each wraps its database row.
 
+mod api_key;
 mod child;
 mod compliance;
 mod event;
@@ -12,6 +13,7 @@ mod scalars;
 mod session;
 mod user;
 
+pub use api_key::{ApiKey, CreatedApiKey};
 pub use child::{Child, EmotionShare};
 pub use compliance::{AuditEntry, Consent, RetentionPolicy, action_filter};
 pub use event::{AnalysisEvent, SessionEvent};

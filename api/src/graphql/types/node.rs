@@ -1,7 +1,8 @@
 use async_graphql::{ID, Interface};
 
 use super::{
-    AnalysisJob, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, TrackedObject, User,
+    AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, TrackedObject,
+    User,
 };
 
 /// Anything with a global id that `node(id)` can fetch again.
@@ -17,4 +18,5 @@ pub enum Node {
     AnalysisJob(AnalysisJob),
     AuditEntry(AuditEntry),
     ChildExport(ChildExport),
+    ApiKey(ApiKey),
 }

@@ -49,7 +49,7 @@ impl Session {
     /// Counsellors' notes; not shown to guardians.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
         let viewer = ctx.viewer()?;
-        Ok(if access::role_allows(viewer.role, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
+        Ok(if access::allows(&viewer, ChildAction::ReadNotes) { self.0.notes.as_deref() } else { None })
     }
 
     async fn status(&self) -> SessionStatus {
@@ -73,7 +73,7 @@ impl Session {
     /// minutes). Counsellors and admins only; null until a video is stored.
     async fn video_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         let viewer = ctx.viewer()?;
-        if !access::role_allows(viewer.role, ChildAction::WatchVideo) {
+        if !access::allows(&viewer, ChildAction::WatchVideo) {
             return Err(ApiError::Forbidden);
         }
         let Some(key) = &self.0.video_blob_key else { return Ok(None) };

@@ -3,7 +3,7 @@
 use imind_api::{Application, Secret, Settings};
 use imind_tests::{
     JWT_SECRET,
-    fixtures::{self, COUNSELLOR, World},
+    fixtures::{self, World},
     spawn_app_with,
 };
 use serde_json::json;
@@ -37,9 +37,15 @@ async fn the_playground_cannot_be_framed_or_sniffed() {
 async fn the_playground_works_without_internet() {
     let app = spawn_app_with(false, |_| {}).await;
     World::build(&app.db).await;
-    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
-    let run = app.in_playground("{ me { email } }", json!({ "Authorization": format!("Bearer {token}") })).await;
-    assert_eq!(run["result"]["data"]["me"]["email"], COUNSELLOR, "{run}");
+    // A third party's way in: an API key in the headers tab.
+    let admin = app.login(fixtures::ADMIN, fixtures::PASSWORD).await;
+    let (_, key) = app.create_api_key(&admin, "REPORTS", None).await;
+    let run = app
+        .in_playground("{ me { email } children { totalCount } }", json!({ "Authorization": format!("Bearer {key}") }))
+        .await;
+    assert_eq!(run["result"]["data"]["me"]["email"], fixtures::ADMIN, "{run}");
+    assert_eq!(run["result"]["data"]["children"]["totalCount"], 2, "{run}");
+    assert!(run["docs"].as_str().is_some_and(|docs| docs.contains("Query")), "the schema's docs: {run}");
     let requests = run["requests"].as_array().unwrap();
     assert!(requests.len() >= 6, "the page and its files: {run}");
     assert!(requests.iter().all(|url| url.as_str().unwrap().starts_with(&app.address)), "{run}");
