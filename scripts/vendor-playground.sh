@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# Refreshes the playground's vendored GraphiQL and React (api/assets/playground) from the npm
-# registry at the versions below, so the gateway serves them itself: no CDN at run time.
-# Run by hand when upgrading; the build never downloads them.
+# Rebuilds the playground the gateway serves (api/assets/playground) from playground/: GraphiQL,
+# React and Monaco's workers at the versions pinned by playground/package-lock.json, bundled
+# by esbuild into files that carry GraphiQL's version in their name. Run by hand when
+# upgrading and commit the result: the Rust build never runs npm, and the page never loads
+# anything from outside the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GRAPHIQL=3.9.0
-REACT=18.3.1
+src=playground
 out=api/assets/playground
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack --silent "graphiql@$GRAPHIQL" "react@$REACT" "react-dom@$REACT" >/dev/null)
-for package in "graphiql-$GRAPHIQL" "react-$REACT" "react-dom-$REACT"; do
-    mkdir -p "$work/$package" && tar xzf "$work/$package.tgz" -C "$work/$package"
+npm ci --prefix "$src" --no-audit --no-fund --ignore-scripts >/dev/null
+# esbuild's binary comes as an optional dependency for each platform (no install script needed).
+esbuild=$src/node_modules/.bin/esbuild
+version=$(node -p "require('./$src/node_modules/graphiql/package.json').version")
+rm -f "$out"/graphiql-*.js "$out"/graphiql-*.css "$out"/*.worker-*.js "$out"/react-*.js "$out"/LICENSE-*
+common=(--bundle --minify --format=iife --target=es2022 --legal-comments=none)
+"$esbuild" "$src/src/main.js" "${common[@]}" --define:__GRAPHIQL__="\"$version\"" \
+    --define:process.env.NODE_ENV='"production"' --loader:.ttf=dataurl --outfile="$out/graphiql-$version.js"
+for worker in editor:monaco-editor/esm/vs/editor/editor.worker.js \
+    json:monaco-editor/esm/vs/language/json/json.worker.js graphql:monaco-graphql/esm/graphql.worker.js; do
+    "$esbuild" "$src/node_modules/${worker#*:}" "${common[@]}" --outfile="$out/${worker%%:*}.worker-$version.js"
 done
-cp "$work/graphiql-$GRAPHIQL/package/graphiql.min.js" "$out/graphiql-$GRAPHIQL.min.js"
-cp "$work/graphiql-$GRAPHIQL/package/graphiql.min.css" "$out/graphiql-$GRAPHIQL.min.css"
-cp "$work/react-$REACT/package/umd/react.production.min.js" "$out/react-$REACT.production.min.js"
-cp "$work/react-dom-$REACT/package/umd/react-dom.production.min.js" "$out/react-dom-$REACT.production.min.js"
-# The source maps are not vendored: a browser's developer tools would ask for them and get 404.
-sed -i '/^\/\/# sourceMappingURL=/d' "$out"/*.min.js "$out"/*.min.css
-cp "$work/graphiql-$GRAPHIQL/package/LICENSE" "$out/LICENSE-graphiql"
-cp "$work/react-$REACT/package/LICENSE" "$out/LICENSE-react"
-(cd "$out" && sha256sum ./*.min.js ./*.min.css > SHA256SUMS)
-echo "vendored graphiql $GRAPHIQL and react $REACT into $out; update api/src/http/playground.rs's names" >&2
+# Every bundled package's licence, in one file.
+(cd "$src" && node -e '
+  const fs = require("fs"), lock = require("./package-lock.json");
+  for (const [path, info] of Object.entries(lock.packages)) {
+    if (!path || info.dev) continue;
+    const dir = path, name = path.replace(/^.*node_modules\//, "");
+    const file = fs.readdirSync(dir).find((f) => /^(licen[sc]e|copying)/i.test(f));
+    const text = file ? fs.readFileSync(dir + "/" + file, "utf8").trim() : "(" + (info.license ?? "no licence file") + ")";
+    console.log("## " + name + " " + info.version + "\n\n" + text + "\n");
+  }') > "$out/THIRD-PARTY-LICENSES.md"
+(cd "$out" && sha256sum ./graphiql-*.js ./graphiql-*.css ./*.worker-*.js > SHA256SUMS)
+echo "bundled graphiql $version into $out; update api/src/http/playground.rs's names" >&2

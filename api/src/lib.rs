@@ -11,8 +11,10 @@
 //! - `db` — connections and migrations; `audit` — the append-only access audit log (changes
 //!   in their own transactions, reads batched); `blob` — where videos live (local directory or S3);
 //!   `private_files` — what the data directory holds is readable by this service's user only.
-//! - `auth` — passwords, access tokens, refresh tokens, and the caller a token proves;
-//!   `access` — THE place where rights are decided (role × action × which children).
+//! - `auth` — passwords, access tokens, refresh tokens, API keys, and the caller they prove;
+//!   `access` — THE place where rights are decided (role or key scope × action × which
+//!   children); `rate_limits` — token buckets per caller and per client address.
+//! - `third_party` — API keys' life cycle, trusted documents, documents sent by hash.
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
 //!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
@@ -20,10 +22,10 @@
 //!   withdrawing it removes.
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
 //!   `demo` — the `--demo` seed.
-//! - `sockets` — open subscription sockets per user; `state` — the shared services
+//! - `sockets` — open subscription sockets per user (and operations per API key); `state` — the shared services
 //!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
-//!   subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
+//!   the caller's check, quotas and trusted documents (extensions), subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
 //! - `app` — wiring: a gateway, or a worker process, run until shutdown.
 
 mod access;

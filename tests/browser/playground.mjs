@@ -1,7 +1,7 @@
 // Opens the gateway's playground in Debian's Chromium with every host but loopback unresolvable,
-// runs one operation the way a person would (editor, headers tab, run button) and prints
-// {"result": <the result pane, parsed>, "docs": <the documentation explorer's text>,
-//  "requests": [urls], "errors": [console errors]}.
+// runs one operation the way a person would (typed into the editor and the headers tab, run
+// with the button) and prints {"result": <the result pane, parsed>, "docs": <the documentation
+// explorer's text>, "requests": [urls], "errors": [console errors]}.
 // Usage: node playground.mjs <base url> <query> <headers as JSON>
 import { chromium } from "playwright-core";
 
@@ -28,28 +28,36 @@ try {
   page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
   page.on("pageerror", (error) => errors.push(String(error)));
   await page.goto(base + "/", { waitUntil: "load" });
-  await page.waitForSelector(".graphiql-container", { timeout: 15000 });
-  const setEditor = (selector, value) =>
-    page.evaluate(([selector, value]) => document.querySelector(selector).CodeMirror.setValue(value), [selector, value]);
-  await setEditor(".graphiql-query-editor .CodeMirror", query);
+  await page.waitForSelector(".graphiql-query-editor .monaco-editor", { timeout: 30000 });
+  // Replaces what an editor holds, as a person pasting into it would.
+  const fill = async (editor, text) => {
+    await page.locator(editor).first().click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.insertText(text);
+  };
+  await fill(".graphiql-query-editor .monaco-editor", query);
   await page.getByRole("button", { name: "Headers" }).click();
-  await setEditor(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", headers);
+  await fill(".graphiql-editor-tool .graphiql-editor:not(.hidden) .monaco-editor", headers);
   await page.click(".graphiql-execute-button");
   const result = await page.waitForFunction(
     () => {
-      const text = document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue() ?? "";
-      return text.trim().startsWith("{") && text;
+      const text = (document.querySelector(".result-window .view-lines")?.innerText ?? "").replace(/\u00a0/g, " ");
+      try {
+        return JSON.stringify(JSON.parse(text));
+      } catch {
+        return false;
+      }
     },
     null,
-    { timeout: 15000 },
+    { timeout: 30000 },
   );
   // The schema's documentation, as a reader opens it from the sidebar.
   await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
-  const explorer = await page.waitForSelector(".graphiql-doc-explorer", { timeout: 15000 });
   await page.waitForFunction(() => document.querySelector(".graphiql-doc-explorer")?.innerText.includes("Query"), null, {
-    timeout: 15000,
+    timeout: 30000,
   });
-  const docs = await explorer.innerText();
+  const docs = await page.locator(".graphiql-doc-explorer").innerText();
   console.log(JSON.stringify({ result: JSON.parse(await result.jsonValue()), docs, requests, errors }));
 } finally {
   await browser.close();

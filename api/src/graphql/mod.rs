@@ -6,7 +6,9 @@
 //! - `types` — the object types, one file per idea; `ids` — Relay global ids.
 //! - `guard` — decode an id, authorise it through `access`, load the row: every entry point.
 //! - `loaders` and `pagination` — batched nested edges and keyset cursor connections.
-//! - `errors` — the extension that codes and masks errors on every transport.
+//! - `errors` — the extension that codes and masks errors on every transport; `standing` —
+//!   the caller's check; `quota` — the caller's rate limits; `documents` — documents by hash
+//!   and trusted documents (extensions, in that order).
 //! - `fanout` — identical subscriptions of one user share one execution; `context` — what
 //!   resolvers find in the context.
 

@@ -1,8 +1,9 @@
 //! The GraphiQL playground at `/` (and `GET /graphql` without an upgrade), served entirely by
-//! the gateway: GraphiQL and React are vendored in `api/assets/playground` at pinned versions
+//! the gateway: GraphiQL 5, React and Monaco's editor workers are bundled into
+//! `api/assets/playground` from `playground/` at the versions its lockfile pins
 //! (`scripts/vendor-playground.sh`), so the page works on a clinic network without internet and
-//! runs no third-party script where people paste tokens. Its policy allows scripts from this
-//! gateway only, no inline script, and no framing.
+//! runs no third-party script where people paste tokens. Its policy allows scripts and workers
+//! from this gateway only, no inline script, and no framing.
 
 use axum::{
     extract::Path,
@@ -10,12 +11,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// Scripts, styles and requests from this gateway only (`'unsafe-inline'` styles: GraphiQL's
-/// editors set style elements at run time; its fonts and icons are `data:` URLs; `'self'`
-/// covers this gateway's own `ws:`/`wss:` address).
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    font-src data:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
-    base-uri 'none'; form-action 'none'";
+/// Scripts, workers, styles and requests from this gateway only (`'unsafe-inline'` styles:
+/// GraphiQL's editors set style elements at run time; its fonts and icons are `data:` URLs;
+/// `'self'` covers this gateway's own `ws:`/`wss:` address).
+const POLICY: &str = "default-src 'none'; script-src 'self'; worker-src 'self'; \
+    style-src 'self' 'unsafe-inline'; font-src data:; img-src 'self' data:; connect-src 'self'; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// The same headers on the page and on every asset.
 const HEADERS: [(header::HeaderName, &str); 4] = [
@@ -31,12 +32,12 @@ struct Asset {
     name: &'static str,
     content_type: &'static str,
     body: &'static [u8],
-    /// Vendored files carry their version in their name and never change under it.
+    /// Bundled files carry GraphiQL's version in their name and never change under it.
     immutable: bool,
 }
 
 macro_rules! asset {
-    ($name:literal, $content_type:literal, $immutable:literal) => {
+    ($name:literal, $content_type:expr, $immutable:literal) => {
         Asset {
             name: $name,
             content_type: $content_type,
@@ -46,12 +47,15 @@ macro_rules! asset {
     };
 }
 
+const SCRIPT: &str = "text/javascript; charset=utf-8";
+
 const ASSETS: [Asset; 6] = [
-    asset!("graphiql-3.9.0.min.js", "text/javascript; charset=utf-8", true),
-    asset!("graphiql-3.9.0.min.css", "text/css; charset=utf-8", true),
-    asset!("react-18.3.1.production.min.js", "text/javascript; charset=utf-8", true),
-    asset!("react-dom-18.3.1.production.min.js", "text/javascript; charset=utf-8", true),
-    asset!("start.js", "text/javascript; charset=utf-8", false),
+    asset!("graphiql-5.4.0.js", SCRIPT, true),
+    asset!("graphiql-5.4.0.css", "text/css; charset=utf-8", true),
+    // Started by the bundle, not named by the page.
+    asset!("editor.worker-5.4.0.js", SCRIPT, true),
+    asset!("json.worker-5.4.0.js", SCRIPT, true),
+    asset!("graphql.worker-5.4.0.js", SCRIPT, true),
     asset!("page.css", "text/css; charset=utf-8", false),
 ];
 
@@ -82,10 +86,23 @@ mod tests {
             let name = reference.strip_prefix("/playground/").unwrap_or_else(|| panic!("{reference} is not ours"));
             assert!(ASSETS.iter().any(|asset| asset.name == name), "{name} is not served");
         }
-        assert_eq!(referenced.len(), ASSETS.len(), "every asset is used: {referenced:?}");
+        let on_page = ASSETS.iter().filter(|asset| !asset.name.contains(".worker-")).count();
+        assert_eq!(referenced.len(), on_page, "every asset is used: {referenced:?}");
     }
 
-    /// The vendored files are the ones `scripts/vendor-playground.sh` pinned.
+    /// The bundle starts its editor workers from this gateway, at its own version.
+    #[test]
+    fn the_bundle_starts_served_workers() {
+        let bundle = std::str::from_utf8(ASSETS[0].body).expect("the bundle is UTF-8");
+        let version = ASSETS[0].name.trim_start_matches("graphiql-").trim_end_matches(".js");
+        assert!(bundle.contains("/playground/${") && bundle.contains(&format!(".worker-{version}.js")));
+        for label in ["editor", "json", "graphql"] {
+            let name = format!("{label}.worker-{version}.js");
+            assert!(ASSETS.iter().any(|asset| asset.name == name), "{name} is not served");
+        }
+    }
+
+    /// The bundled files are the ones `scripts/vendor-playground.sh` made.
     #[test]
     fn vendored_files_match_their_checksums() {
         let sums = include_str!("../../assets/playground/SHA256SUMS");
