@@ -262,7 +262,8 @@ pub fn user_scope(viewer: &Viewer) -> Uuid {
 }
 
 /// Within that scope, an API key sees one user: the admin who answers for it (`me`), not the
-/// organisation's staff and families.
+/// organisation's staff and families (their ids and roles on sessions and consents, yes; their
+/// names and e-mails, no).
 pub fn may_see_user(viewer: &Viewer, user: Uuid) -> bool {
     viewer.key().is_none() || user == viewer.user_id
 }

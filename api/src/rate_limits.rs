@@ -33,6 +33,16 @@ pub enum Metered {
     Address(IpAddr),
 }
 
+impl Metered {
+    /// The bucket of an authenticated caller: its key's, or its user's.
+    pub fn of(viewer: &crate::auth::Viewer) -> Self {
+        match viewer.key() {
+            Some(key) => Metered::Key(key.id),
+            None => Metered::User(viewer.user_id),
+        }
+    }
+}
+
 type Buckets<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 /// What is left of a bucket, for the `RateLimit-*` headers.

@@ -7,7 +7,10 @@
 use std::{
     collections::HashMap,
     hash::Hash,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -54,6 +57,8 @@ pub struct ApiKeys {
     ttl: Duration,
     by_secret: Arc<Mutex<Cache<SecretHash>>>,
     by_id: Arc<Mutex<Cache<Uuid>>>,
+    /// Bumped by every `forget`: a look-up that began before one does not cache its answer.
+    forgotten: Arc<AtomicU64>,
 }
 
 /// When each key was last looked at, and the credential it then gave (`None`: refused).
@@ -61,7 +66,7 @@ type Cache<K> = HashMap<K, (Instant, Option<Credential>)>;
 
 impl ApiKeys {
     pub fn new(db: DatabaseConnection, ttl: Duration) -> Self {
-        Self { db, ttl, by_secret: Arc::default(), by_id: Arc::default() }
+        Self { db, ttl, by_secret: Arc::default(), by_id: Arc::default(), forgotten: Arc::default() }
     }
 
     /// The credential the key with this secret gives, if it stands.
@@ -79,6 +84,7 @@ impl ApiKeys {
 
     /// Forgets what is known of `key` (revoked on this gateway: refused here at once).
     pub fn forget(&self, key: Uuid) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.by_id.lock().expect("not poisoned").remove(&key);
         let mut by_secret = self.by_secret.lock().expect("not poisoned");
         by_secret.retain(|_, (_, credential)| credential.and_then(|c| c.viewer.key()).is_none_or(|k| k.id != key));
@@ -86,6 +92,7 @@ impl ApiKeys {
 
     /// Forgets every key's answer (the organisation's policy changed on this gateway).
     pub fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.by_id.lock().expect("not poisoned").clear();
         self.by_secret.lock().expect("not poisoned").clear();
     }
@@ -101,10 +108,19 @@ impl ApiKeys {
         {
             return Ok(*credential);
         }
+        let generation = self.forgotten.load(Ordering::SeqCst);
         let credential = self.look_up(condition()).await?;
         let mut cache = cache.lock().expect("not poisoned");
+        // A revocation while this looked: its answer may predate it.
+        if self.forgotten.load(Ordering::SeqCst) != generation {
+            return Ok(credential);
+        }
         if cache.len() >= MAX_CACHED {
-            cache.clear();
+            // Refused answers go first: forged keys must not push out the real ones.
+            cache.retain(|_, (at, credential)| credential.is_some() && at.elapsed() < self.ttl);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
         }
         cache.insert(key.clone(), (Instant::now(), credential));
         Ok(credential)

@@ -2,7 +2,8 @@
 //! passed validation — its estimated cost is known — and its caller has been checked: one
 //! request and its cost to an API key's or user's buckets, or its cost to the client address's
 //! for callers without credentials (their requests were counted before the body was read). A
-//! refused operation runs no resolver and answers `TOO_MANY_REQUESTS` with `retryAfter`.
+//! socket's operations are counted as requests when they start (`ws`), so here only their cost.
+//! A refused operation runs no resolver and answers `TOO_MANY_REQUESTS` with `retryAfter`.
 
 use std::sync::{
     Arc, Mutex,
@@ -36,8 +37,8 @@ struct QuotaCheck {
 }
 
 impl QuotaCheck {
-    /// Charges the operation, once.
-    fn charge(&self, ctx: &ExtensionContext<'_>) -> Result<(), ApiError> {
+    /// Charges the operation, once: its request too unless `socket`.
+    fn charge(&self, ctx: &ExtensionContext<'_>, socket: bool) -> Result<(), ApiError> {
         let (Some(request), Some(state)) = (ctx.data_opt::<RequestContext>(), ctx.data_opt::<AppState>()) else {
             return Ok(());
         };
@@ -51,16 +52,13 @@ impl QuotaCheck {
         };
         let cost = *self.cost.lock().expect("not poisoned");
         let caller = match request.credential() {
-            Ok(credential) => match credential.viewer.key() {
-                Some(key) => Metered::Key(key.id),
-                None => Metered::User(credential.viewer.user_id),
-            },
+            Ok(credential) => Metered::of(&credential.viewer),
             Err(_) => match request.client_address {
                 Some(address) => Metered::Address(crate::auth::client_key(address)),
                 None => return Ok(()),
             },
         };
-        if !matches!(caller, Metered::Address(_)) {
+        if !socket && !matches!(caller, Metered::Address(_)) {
             let allowance = state.rate_limits.request(caller).map_err(refused)?;
             let _ = request.allowance.set(allowance);
         }
@@ -84,7 +82,7 @@ impl Extension for QuotaCheck {
         *self.cost.lock().expect("not poisoned") = result.complexity;
         // A socket's caller is checked before its operations start: charge now.
         if ctx.data_opt::<RequestContext>().is_some_and(RequestContext::is_settled) {
-            self.charge(ctx).map_err(refusal)?;
+            self.charge(ctx, true).map_err(refusal)?;
         }
         Ok(result)
     }
@@ -95,7 +93,7 @@ impl Extension for QuotaCheck {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        if let Err(error) = self.charge(ctx) {
+        if let Err(error) = self.charge(ctx, false) {
             return Response::from_errors(refusal(error));
         }
         next.run(ctx, operation_name).await

@@ -7,6 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
+/// What an entry costs beyond its text (the map's node, the `Arc`): counted so that many tiny
+/// documents can't take several times the bound.
+const ENTRY_OVERHEAD: usize = 128;
+
 pub struct PersistedQueries {
     max_bytes: usize,
     cache: Mutex<Cached>,
@@ -29,18 +33,19 @@ impl PersistedQueries {
 
     /// Keeps `document` under `hash` (the caller checked that it is its hash).
     pub fn put(&self, hash: String, document: Arc<str>) {
-        if hash.len() + document.len() > self.max_bytes {
+        let size = |hash: &str, document: &str| ENTRY_OVERHEAD + hash.len() + document.len();
+        if size(&hash, &document) > self.max_bytes {
             return;
         }
         let mut cache = self.cache.lock().expect("not poisoned");
-        let added = hash.len() + document.len();
+        let added = size(&hash, &document);
         if let Some(replaced) = cache.documents.put(hash.clone(), document) {
-            cache.bytes -= hash.len() + replaced.len();
+            cache.bytes -= size(&hash, &replaced);
         }
         cache.bytes += added;
         while cache.bytes > self.max_bytes {
             let (hash, document) = cache.documents.pop_lru().expect("bytes are counted. This is a bug.");
-            cache.bytes -= hash.len() + document.len();
+            cache.bytes -= size(&hash, &document);
         }
     }
 }
@@ -51,14 +56,14 @@ mod tests {
 
     #[test]
     fn the_least_recently_used_go_when_full() {
-        let cache = PersistedQueries::new(32);
+        let cache = PersistedQueries::new(32 + 2 * ENTRY_OVERHEAD);
         cache.put("a".into(), "{ me { id } }".into());
         cache.put("b".into(), "{ me { email } }".into());
-        assert!(cache.get("a").is_some(), "both fit (31 bytes), and a is now the most recent");
+        assert!(cache.get("a").is_some(), "both fit (31 bytes and two entries), and a is now the most recent");
         cache.put("c".into(), "{ me { name } }".into());
         assert!(cache.get("b").is_none(), "b went");
         assert!(cache.get("a").is_some() && cache.get("c").is_some());
-        cache.put("d".into(), "x".repeat(64).into());
+        cache.put("d".into(), "x".repeat(300).into());
         assert!(cache.get("d").is_none(), "a document over the whole bound is not kept");
     }
 }

@@ -33,11 +33,12 @@ use tracing::Instrument;
 
 use crate::{
     auth::{Caller, Credential},
-    error::code,
+    error::{ApiError, code},
     graphql::{
         self, RequestContext,
         fanout::{Live, SharedSubscriptions},
     },
+    rate_limits::Metered,
     sockets::Seat,
     state::AppState,
 };
@@ -238,6 +239,13 @@ impl Connection {
                         tracing::error!(%error, "checking a subscriber's sign-in");
                         return Flow::Close(close_code::ERROR, "internal error".into());
                     }
+                }
+                // Every operation counts against the caller's requests, refused or not (its
+                // document may cost a look-up before it is refused).
+                if let Err(refusal) = self.app.rate_limits.request(Metered::of(&credential.viewer)) {
+                    let message = ApiError::TooManyRequests(refusal.retry_after).to_string();
+                    outgoing.push(text(protocol::error(self.protocol, &id, &message, code::TOO_MANY_REQUESTS)));
+                    return Flow::Continue;
                 }
                 let replaced = self.subscriptions.iter().any(|s| s.id == id);
                 if !replaced && self.subscriptions.len() >= self.app.settings.ws_max_subscriptions {

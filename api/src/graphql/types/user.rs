@@ -1,7 +1,11 @@
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, Object};
 use entity::{enums::Role, user};
 
-use crate::graphql::ids::Kind;
+use crate::{
+    access,
+    error::{ApiError, ApiResult},
+    graphql::{context::ContextExt, ids::Kind},
+};
 
 pub struct User(pub user::Model);
 
@@ -12,15 +16,24 @@ impl User {
         Kind::User.id(self.0.id)
     }
 
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// `FORBIDDEN` for an API key, but for the admin who answers for it (`me`).
+    async fn email(&self, ctx: &Context<'_>) -> ApiResult<&str> {
+        self.personal(ctx, &self.0.email)
     }
 
     async fn role(&self) -> Role {
         self.0.role
     }
 
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// `FORBIDDEN` for an API key, but for the admin who answers for it (`me`).
+    async fn name(&self, ctx: &Context<'_>) -> ApiResult<&str> {
+        self.personal(ctx, &self.0.name)
+    }
+}
+
+impl User {
+    /// What names the person, for those who may see them (every edge to a user comes here).
+    fn personal<'a>(&self, ctx: &Context<'_>, value: &'a str) -> ApiResult<&'a str> {
+        if access::may_see_user(&ctx.viewer()?, self.0.id) { Ok(value) } else { Err(ApiError::Forbidden) }
     }
 }

@@ -142,7 +142,29 @@ async fn a_key_never_does_more_than_read() {
         let response = app.graphql(Some(&key), query, variables).await;
         assert_eq!(response.error_code(), Some("FORBIDDEN"), "{name}: {}", response.body);
     }
-    // The organisation's people are not the key's to look up; its creator is (`me`).
+    // The organisation's people are not the key's to look up; its creator is (`me`). Who
+    // recorded a session is there by id and role, not by name or e-mail.
+    let session = json!({ "s": global_id("Session", world.own_analysed.session) });
+    let by_id =
+        app.graphql(Some(&key), "query($s: ID!) { session(id: $s) { counsellor { id role } } }", session.clone()).await;
+    assert_eq!(by_id.data()["session"]["counsellor"]["id"], global_id("User", world.counsellor));
+    for field in ["email", "name"] {
+        let query = format!("query($s: ID!) {{ session(id: $s) {{ counsellor {{ {field} }} }} }}");
+        let named = app.graphql(Some(&key), &query, session.clone()).await;
+        assert_eq!(named.error_code(), Some("FORBIDDEN"), "{field}: {}", named.body);
+    }
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let give = "mutation($c: ID!) { giveConsent(childId: $c, kind: RESEARCH_EXPORT, textVersion: \"v1\") { kind } }";
+    app.graphql(Some(&guardian), give, json!({ "c": child })).await.data();
+    let consents = app
+        .graphql(
+            Some(&key),
+            "query($c: ID!) { child(id: $c) { consents { givenBy { email } } } }",
+            json!({ "c": child }),
+        )
+        .await;
+    assert_eq!(consents.error_code(), Some("FORBIDDEN"), "{}", consents.body);
+    assert_eq!(app.graphql(Some(&key), "{ me { email } }", json!({})).await.data()["me"]["email"], fixtures::ADMIN);
     let counsellor = app
         .graphql(
             Some(&key),
@@ -257,7 +279,12 @@ async fn a_keys_operations_at_once_are_bounded_on_all_its_sockets() {
     let mut second = GraphQLSocket::connect(&app.address, Protocol::TransportWs, Some(&key)).await.unwrap();
     first.subscribe("a", dashboard, child.clone()).await.unwrap();
     second.subscribe("b", dashboard, child.clone()).await.unwrap();
-    // Both run (and wait for events); a third, on either socket, is refused.
+    // A socket's messages are handled in order: once each answers a ping, both run (waiting
+    // for events), and a third, on either socket, is refused.
+    for socket in [&mut first, &mut second] {
+        socket.send_text(r#"{"type":"ping"}"#).await.unwrap();
+        assert_eq!(socket.receive().await.unwrap().unwrap()["type"], "pong");
+    }
     second.subscribe("c", dashboard, child.clone()).await.unwrap();
     match first_event(&mut second).await {
         Event::Error(payload) => assert_eq!(payload[0]["extensions"]["code"], "TOO_MANY_REQUESTS", "{payload}"),
@@ -265,7 +292,7 @@ async fn a_keys_operations_at_once_are_bounded_on_all_its_sockets() {
     }
     // One ends: there is room again.
     first.send_text(r#"{"id":"a","type":"complete"}"#).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(matches!(first_event(&mut first).await, Event::Complete), "its end is confirmed");
     second.subscribe("d", "{ children { totalCount } }", json!({})).await.unwrap();
     match first_event(&mut second).await {
         Event::Next(payload) => assert_eq!(payload["data"]["children"]["totalCount"], 2, "{payload}"),
