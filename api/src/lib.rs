@@ -17,6 +17,7 @@
 //! - `third_party` — API keys' life cycle, trusted documents, documents sent by hash.
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
 //!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
+//! - `reports` — chart-ready figures of a tracked person (shares, changes, binned timelines).
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
 //!   the demo seed share these); `consents` — what a child's guardians agreed to, and what
 //!   withdrawing it removes.
@@ -49,6 +50,7 @@ mod metrics;
 mod multipart;
 mod private_files;
 mod rate_limits;
+mod reports;
 mod retention;
 mod sessions;
 mod sockets;

@@ -22,6 +22,7 @@ use super::pagination::{CursorKey, Listing, Page, PageRequest, SortValue, fetch_
 use crate::{
     auth::Viewer,
     error::ApiError,
+    reports::Span,
     sql::{Sql, statement},
 };
 
@@ -429,6 +430,45 @@ impl Loader<EmotionTimeOfObject> for Loaders {
         let mut out: HashMap<EmotionTimeOfObject, Self::Value> = HashMap::new();
         for row in rows {
             out.entry(EmotionTimeOfObject(row.owner)).or_default().push((row.emotion, row.total_ms));
+        }
+        Ok(out)
+    }
+}
+
+/// Every interval of a tracked person, of both kinds, for the chart-ready figures (`reports`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IntervalsOfObject(pub Uuid);
+
+#[derive(Clone, Debug, Default)]
+pub struct ObjectIntervals {
+    pub emotions: Vec<Span<Emotion>>,
+    pub behaviours: Vec<Span<Behaviour>>,
+}
+
+impl Loader<IntervalsOfObject> for Loaders {
+    type Value = ObjectIntervals;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[IntervalsOfObject]) -> Result<HashMap<IntervalsOfObject, Self::Value>, Self::Error> {
+        let objects = uuids(keys.iter().map(|key| key.0));
+        let emotions = emotion_interval::Entity::find()
+            .filter(emotion_interval::Column::ObjectId.is_in(objects.clone()))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let behaviours = behaviour_interval::Entity::find()
+            .filter(behaviour_interval::Column::ObjectId.is_in(objects))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut out: HashMap<IntervalsOfObject, ObjectIntervals> = HashMap::new();
+        for row in emotions {
+            let span = Span { label: row.emotion, start_ms: row.start_ms, end_ms: row.end_ms };
+            out.entry(IntervalsOfObject(row.object_id)).or_default().emotions.push(span);
+        }
+        for row in behaviours {
+            let span = Span { label: row.behaviour, start_ms: row.start_ms, end_ms: row.end_ms };
+            out.entry(IntervalsOfObject(row.object_id)).or_default().behaviours.push(span);
         }
         Ok(out)
     }

@@ -14,6 +14,7 @@ mod mutations;
 mod n_plus_one;
 mod pagination;
 mod queue;
+mod reports;
 mod schema;
 mod third_party;
 mod uploads;

@@ -4,15 +4,18 @@ use entity::{
     tracked_object,
 };
 
-use super::{BehaviourInterval, Child, EmotionInterval, EmotionShare};
+use super::{BehaviourInterval, Child, EmotionInterval, EmotionShare, PersonSummary, TimelineBin};
 use crate::{
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
         ids::Kind,
-        loaders::{BehaviourList, ChildById, EmotionList, EmotionTimeOfObject, IntervalFilter, PageKey},
+        loaders::{
+            BehaviourList, ChildById, EmotionList, EmotionTimeOfObject, IntervalFilter, IntervalsOfObject, PageKey,
+        },
         pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
+    reports,
 };
 
 pub struct TrackedObject(pub tracked_object::Model);
@@ -96,6 +99,30 @@ impl TrackedObject {
         let key = PageKey { parent: self.0.id, listing: BehaviourList { behaviour, interval }, page };
         let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
         Ok(into_connection::<BehaviourList, _>(loaded, BehaviourInterval))
+    }
+
+    /// What a report draws of this person: shares of each observed expression and behaviour,
+    /// the dominant expression, expression changes, time with a visible face.
+    async fn summary(&self, ctx: &Context<'_>) -> ApiResult<PersonSummary> {
+        let intervals = ctx.loader().load_one(IntervalsOfObject(self.0.id)).await?.unwrap_or_default();
+        Ok(reports::summary(&intervals.emotions, &intervals.behaviours).into())
+    }
+
+    /// The person's expressions and behaviours in bins of `binMs` (at least 100; at most 1000
+    /// bins) from the start of the video to where they were last seen, so a chart draws without
+    /// fetching every interval.
+    #[graphql(complexity = "reports::max_bins(bin_ms.into()) * child_complexity + 1")]
+    async fn timeline(&self, ctx: &Context<'_>, bin_ms: i32) -> ApiResult<Vec<TimelineBin>> {
+        let intervals = ctx.loader().load_one(IntervalsOfObject(self.0.id)).await?.unwrap_or_default();
+        let ends = intervals
+            .emotions
+            .iter()
+            .map(|span| span.end_ms)
+            .chain(intervals.behaviours.iter().map(|span| span.end_ms));
+        let until_ms = ends.max().unwrap_or(0).max(self.0.last_seen_ms);
+        let bins = reports::timeline(&intervals.emotions, &intervals.behaviours, bin_ms.into(), until_ms)
+            .map_err(|error| ApiError::bad_input(error.to_string()))?;
+        Ok(bins.into_iter().map(TimelineBin::from).collect())
     }
 
     /// The fraction of the time this person's face was observed that it showed each expression.

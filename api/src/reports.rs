@@ -1,0 +1,268 @@
+//! Chart-ready figures of one tracked person, computed from their intervals: the share of
+//! visible time of each expression and behaviour, the dominant expression, how often the
+//! expression changed, how long a face was visible, and a binned timeline. Pure functions,
+//! tested against hand-computed values.
+//!
+//! A person shows one expression at a time, so expression shares add up to 1 (of the time a
+//! face was seen). Behaviours may overlap (standing while raising a hand), so each behaviour's
+//! share is of the time the body was tracked, and they may add up to more than 1.
+
+use entity::enums::{Behaviour, Emotion};
+
+/// The most bins a timeline may have.
+pub const MAX_BINS: i64 = 1000;
+/// The shortest bin.
+pub const MIN_BIN_MS: i64 = 100;
+/// The longest video a cost estimate assumes (the default `max_video_duration_secs`; past it a
+/// timeline is bounded by `MAX_BINS` anyway).
+const ESTIMATED_LONGEST_MS: i64 = 3 * 3600 * 1000;
+
+/// `a ÷ b` rounded up, for `a ≥ 0`, `b > 0`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
+}
+
+/// One interval of a label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span<L> {
+    pub label: L,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// How much of some time a label took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Share<L> {
+    pub label: L,
+    /// 0..1 of the time it is a share of.
+    pub share: f64,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub expressions: Vec<Share<Emotion>>,
+    pub behaviours: Vec<Share<Behaviour>>,
+    pub dominant_expression: Option<Emotion>,
+    pub expression_changes: usize,
+    pub face_visible_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bin {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Of the bin's length; the rest of it no face (or body) was seen.
+    pub expressions: Vec<Share<Emotion>>,
+    pub behaviours: Vec<Share<Behaviour>>,
+}
+
+/// A label's place in its enum, for a stable order.
+pub trait Ordered: Copy + PartialEq {
+    fn rank(self) -> u8;
+}
+
+impl Ordered for Emotion {
+    fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+impl Ordered for Behaviour {
+    fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The length of the union of `spans` (overlaps counted once).
+fn covered_ms<L>(spans: &[Span<L>]) -> i64 {
+    let mut edges: Vec<(i64, i64)> = spans.iter().map(|span| (span.start_ms, span.end_ms.max(span.start_ms))).collect();
+    edges.sort_unstable();
+    let (mut total, mut reach) = (0, i64::MIN);
+    for (start, end) in edges {
+        let start = start.max(reach);
+        if end > start {
+            total += end - start;
+            reach = end;
+        }
+    }
+    total
+}
+
+/// Each label's time within `[from, to)`, in enum order, those never seen left out; shares of
+/// `of_ms`.
+fn shares<L: Ordered>(spans: &[Span<L>], from: i64, to: i64, of_ms: i64) -> Vec<Share<L>> {
+    let mut times: Vec<(L, i64)> = Vec::new();
+    for span in spans {
+        let overlap = span.end_ms.min(to) - span.start_ms.max(from);
+        if overlap <= 0 {
+            continue;
+        }
+        match times.iter_mut().find(|(label, _)| *label == span.label) {
+            Some((_, ms)) => *ms += overlap,
+            None => times.push((span.label, overlap)),
+        }
+    }
+    times.sort_by_key(|(label, _)| label.rank());
+    times
+        .into_iter()
+        .map(|(label, ms)| Share {
+            label,
+            share: if of_ms > 0 { (ms as f64 / of_ms as f64).min(1.0) } else { 0.0 },
+            seconds: ms as f64 / 1000.0,
+        })
+        .collect()
+}
+
+pub fn summary(emotions: &[Span<Emotion>], behaviours: &[Span<Behaviour>]) -> Summary {
+    let face_ms = covered_ms(emotions);
+    let expressions = shares(emotions, i64::MIN, i64::MAX, face_ms);
+    let behaviours = shares(behaviours, i64::MIN, i64::MAX, covered_ms(behaviours));
+    // The longest-shown expression; a tie goes to the first in the enum's order.
+    let dominant_expression = expressions.iter().fold(None::<&Share<Emotion>>, |best, share| match best {
+        Some(best) if best.seconds >= share.seconds => Some(best),
+        _ => Some(share),
+    });
+    let mut ordered: Vec<&Span<Emotion>> = emotions.iter().collect();
+    ordered.sort_by_key(|span| (span.start_ms, span.end_ms));
+    let expression_changes = ordered.windows(2).filter(|pair| pair[0].label != pair[1].label).count();
+    Summary {
+        dominant_expression: dominant_expression.map(|share| share.label),
+        expressions,
+        behaviours,
+        expression_changes,
+        face_visible_seconds: face_ms as f64 / 1000.0,
+    }
+}
+
+/// Why a timeline can't be drawn as asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimelineError {
+    #[error("binMs must be at least {MIN_BIN_MS}")]
+    BinTooShort,
+    #[error("a timeline has at most {MAX_BINS} bins: binMs must be at least {0} for this person")]
+    TooManyBins(i64),
+}
+
+/// Bins of `bin_ms` from 0 to `until_ms` (the last one may be shorter).
+pub fn timeline(
+    emotions: &[Span<Emotion>],
+    behaviours: &[Span<Behaviour>],
+    bin_ms: i64,
+    until_ms: i64,
+) -> Result<Vec<Bin>, TimelineError> {
+    if bin_ms < MIN_BIN_MS {
+        return Err(TimelineError::BinTooShort);
+    }
+    let until_ms = until_ms.max(0);
+    let count = ceil_div(until_ms, bin_ms);
+    if count > MAX_BINS {
+        return Err(TimelineError::TooManyBins(ceil_div(until_ms, MAX_BINS).max(MIN_BIN_MS)));
+    }
+    Ok((0..count)
+        .map(|index| {
+            let start_ms = index * bin_ms;
+            let end_ms = (start_ms + bin_ms).min(until_ms);
+            let length = end_ms - start_ms;
+            Bin {
+                start_ms,
+                end_ms,
+                expressions: shares(emotions, start_ms, end_ms, length),
+                behaviours: shares(behaviours, start_ms, end_ms, length),
+            }
+        })
+        .collect())
+}
+
+/// The most bins a request for `bin_ms` bins may get (what the complexity limit counts).
+pub fn max_bins(bin_ms: i64) -> usize {
+    ceil_div(ESTIMATED_LONGEST_MS, bin_ms.max(MIN_BIN_MS)).clamp(1, MAX_BINS) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span<L>(label: L, start_ms: i64, end_ms: i64) -> Span<L> {
+        Span { label, start_ms, end_ms }
+    }
+
+    /// A session by hand: a face seen 0–4 s (happy), 4–5 s (sad), 7–10 s (happy), nothing
+    /// 5–7 s; the body standing 0–10 s, raising a hand 2–3 s.
+    fn seeded() -> (Vec<Span<Emotion>>, Vec<Span<Behaviour>>) {
+        (
+            vec![span(Emotion::Happy, 7000, 10000), span(Emotion::Happy, 0, 4000), span(Emotion::Sad, 4000, 5000)],
+            vec![span(Behaviour::Standing, 0, 10000), span(Behaviour::HandRaised, 2000, 3000)],
+        )
+    }
+
+    #[test]
+    fn a_summary_matches_the_hand_computed_one() {
+        let (emotions, behaviours) = seeded();
+        let summary = summary(&emotions, &behaviours);
+        assert_eq!(summary.face_visible_seconds, 8.0);
+        assert_eq!(
+            summary.expressions,
+            [
+                Share { label: Emotion::Happy, share: 7.0 / 8.0, seconds: 7.0 },
+                Share { label: Emotion::Sad, share: 1.0 / 8.0, seconds: 1.0 },
+            ]
+        );
+        assert_eq!(summary.dominant_expression, Some(Emotion::Happy));
+        assert_eq!(summary.expression_changes, 2, "happy → sad → happy");
+        assert_eq!(
+            summary.behaviours,
+            [
+                Share { label: Behaviour::Standing, share: 1.0, seconds: 10.0 },
+                Share { label: Behaviour::HandRaised, share: 0.1, seconds: 1.0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn nobody_seen_has_an_empty_summary() {
+        let summary = summary(&[], &[]);
+        assert_eq!((summary.dominant_expression, summary.expression_changes), (None, 0));
+        assert!(summary.expressions.is_empty() && summary.face_visible_seconds == 0.0);
+    }
+
+    #[test]
+    fn a_timeline_shares_each_bin() {
+        let (emotions, behaviours) = seeded();
+        let bins = timeline(&emotions, &behaviours, 4000, 10000).unwrap();
+        assert_eq!(
+            bins.iter().map(|bin| (bin.start_ms, bin.end_ms)).collect::<Vec<_>>(),
+            [(0, 4000), (4000, 8000), (8000, 10000)]
+        );
+        assert_eq!(bins[0].expressions, [Share { label: Emotion::Happy, share: 1.0, seconds: 4.0 }]);
+        assert_eq!(
+            bins[1].expressions,
+            [
+                Share { label: Emotion::Happy, share: 0.25, seconds: 1.0 },
+                Share { label: Emotion::Sad, share: 0.25, seconds: 1.0 },
+            ],
+            "half of the bin no face was seen"
+        );
+        assert_eq!(
+            bins[2].expressions,
+            [Share { label: Emotion::Happy, share: 1.0, seconds: 2.0 }],
+            "a shorter last bin"
+        );
+        assert_eq!(
+            bins[0].behaviours,
+            [
+                Share { label: Behaviour::Standing, share: 1.0, seconds: 4.0 },
+                Share { label: Behaviour::HandRaised, share: 0.25, seconds: 1.0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn timelines_are_bounded() {
+        assert_eq!(timeline(&[], &[], 50, 1000), Err(TimelineError::BinTooShort));
+        assert_eq!(timeline(&[], &[], 100, 200_000), Err(TimelineError::TooManyBins(200)));
+        assert_eq!(timeline(&[], &[], 200, 200_000).unwrap().len(), 1000);
+        assert_eq!(max_bins(100), 1000);
+        assert_eq!(max_bins(60_000), 180, "three hours of minutes");
+    }
+}
