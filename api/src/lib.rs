@@ -23,6 +23,7 @@
 //!   withdrawing it removes.
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
 //!   `demo` — the `--demo` seed.
+//! - `report_files` — a session's intervals as CSV, and the signed links that fetch them.
 //! - `sockets` — open subscription sockets per user (and operations per API key); `state` — the shared services
 //!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
@@ -50,6 +51,7 @@ mod metrics;
 mod multipart;
 mod private_files;
 mod rate_limits;
+mod report_files;
 mod reports;
 mod retention;
 mod sessions;

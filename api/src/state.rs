@@ -42,6 +42,8 @@ pub struct Services {
     pub reads: ReadLog,
     /// The server secret (signs access tokens and the local store's URLs).
     pub secret: Arc<[u8]>,
+    /// Where clients reach this gateway, for the links it signs.
+    pub public_url: String,
 }
 
 impl Services {
@@ -58,8 +60,11 @@ impl Services {
         let secret: Arc<[u8]> = jwt_secret(&settings)?.into();
         let (blobs, local_blobs): (Arc<dyn BlobStore>, Option<Arc<LocalStore>>) = match settings.blob_store {
             BlobStoreKind::Local => {
-                let store =
-                    Arc::new(LocalStore::new(settings.data_dir.join("blobs"), public_url, UrlSigner::new(&secret))?);
+                let store = Arc::new(LocalStore::new(
+                    settings.data_dir.join("blobs"),
+                    public_url.clone(),
+                    UrlSigner::new(&secret),
+                )?);
                 (store.clone(), Some(store))
             }
             BlobStoreKind::S3 => {
@@ -90,7 +95,7 @@ impl Services {
         private_files::restrict_dir(&settings.data_dir).context("making the data directory private")?;
         let queue = Queue::new(db.clone(), bus.clone(), QueueSettings::from(settings.as_ref()));
         let reads = ReadLog::start(db.clone(), settings.audit_reads);
-        Ok(Self { settings, db, blobs, local_blobs, bus, queue, reads, secret })
+        Ok(Self { settings, db, blobs, local_blobs, bus, queue, reads, secret, public_url })
     }
 
     /// What the analysis workers of this process need.
@@ -122,6 +127,10 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Documents clients sent with their hash, for requests that send the hash alone.
     pub persisted: Arc<PersistedQueries>,
+    /// Signs the links to report files (`report_files`).
+    pub links: Arc<UrlSigner>,
+    /// Where clients reach this gateway, for those links.
+    pub public_url: String,
     /// Subscribers' rights, re-checked before every event.
     pub rights: crate::access::RecentRights,
     pub metrics: Metrics,
@@ -164,6 +173,8 @@ impl AppState {
             key_subscriptions: crate::sockets::Sockets::new(settings.api_key_max_subscriptions),
             rate_limits: Arc::new(RateLimits::new(&settings)),
             persisted: Arc::new(PersistedQueries::new(settings.persisted_query_cache_bytes)),
+            links: Arc::new(UrlSigner::for_purpose(&services.secret, b"imind report links")),
+            public_url: services.public_url,
             rights: crate::access::RecentRights::new(Duration::from_secs(settings.sign_in_check_secs)),
             metrics,
             blobs: services.blobs,

@@ -75,6 +75,12 @@ impl ApiKeys {
         self.cached(&self.by_secret, secret, condition).await
     }
 
+    /// The credential the key with this id gives, if it stands (a signed link names its key so).
+    pub async fn by_id(&self, id: Uuid) -> ApiResult<Option<Credential>> {
+        let condition = || sql::Sql::new("k.id = ?", [Value::from(id)]);
+        self.cached(&self.by_id, &id, condition).await
+    }
+
     /// Whether `credential`'s key still stands, granting what it did.
     pub async fn stands(&self, credential: &Credential) -> ApiResult<bool> {
         let Principal::Key(grant) = credential.viewer.principal else { return Ok(false) };

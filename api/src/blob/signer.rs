@@ -14,10 +14,14 @@ pub struct UrlSigner {
 
 impl UrlSigner {
     pub fn new(secret: &[u8]) -> Self {
-        // A key of its own, derived from the server secret, so a URL signature can never be
-        // mistaken for a token signature.
+        Self::for_purpose(secret, b"imind blob urls")
+    }
+
+    /// A signer whose key is derived from the server secret for `purpose` alone, so one kind of
+    /// signature can never be mistaken for another (nor for a token's).
+    pub fn for_purpose(secret: &[u8], purpose: &[u8]) -> Self {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"imind blob urls");
+        mac.update(purpose);
         Self { key: mac.finalize().into_bytes().to_vec() }
     }
 

@@ -61,6 +61,11 @@ pub fn build(state: AppState) -> AppSchema {
         .finish()
 }
 
+/// The session a global id (as clients know it, e.g. in a report file's path) names.
+pub fn session_id_of(id: &str) -> crate::error::ApiResult<uuid::Uuid> {
+    ids::decode_as(&async_graphql::ID(id.to_owned()), ids::Kind::Session)
+}
+
 /// The SDL `imind export-schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
     Schema::build(Query, Mutation::default(), Subscription).finish().sdl()

@@ -1,11 +1,12 @@
 //! HTTP routes: `/graphql` ([`graphql`]: requests, uploads as they arrive, the WebSocket
 //! upgrade), the GraphiQL playground at `/` ([`playground`], served from the gateway itself), the local store's signed URLs ([`blobs`]), health,
-//! readiness and metrics. Request ids are set here; errors get their codes and masking in the
+//! report files ([`reports`]: a session's intervals as CSV), readiness and metrics. Request ids are set here; errors get their codes and masking in the
 //! schema (`graphql::errors`), the same for every transport.
 
 mod blobs;
 mod graphql;
 mod playground;
+mod reports;
 mod serve;
 
 pub use serve::{ServerLimits, serve};
@@ -54,6 +55,7 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
         // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
         .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
+        .route("/sessions/{id}/intervals.csv", get(reports::intervals_csv))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready));
     if with_metrics {

@@ -125,7 +125,13 @@ async fn timelines_are_bounded_and_counted_by_the_complexity_limit() {
 
 /// Statements a counsellor's request for every person's figures in `sessions` sessions costs.
 async fn statements_for(sessions: u32) -> u64 {
-    let app = imind_tests::spawn_app_with(false, |settings| settings.audit_reads = false).await;
+    // As `n_plus_one` does: a generous batching window, no worker polls, no read entries.
+    let app = imind_tests::spawn_app_with(false, |settings| {
+        settings.dataloader_delay_ms = 10;
+        settings.embedded_worker = false;
+        settings.audit_reads = false;
+    })
+    .await;
     let world = World::build(&app.db).await;
     for day in 10..10 + sessions {
         fixtures::analysed_session(&app.db, world.own, world.counsellor, day, 3, 4).await;
@@ -142,4 +148,145 @@ async fn statements_for(sessions: u32) -> u64 {
 #[tokio::test]
 async fn figures_cost_the_same_statements_for_one_person_or_many() {
     assert_eq!(statements_for(1).await, statements_for(6).await);
+}
+
+const CSV_REPORT: &str = "query($s: ID!) { session(id: $s) { intervalsCsvUrl objects { nodes { id label role
+    emotionIntervals(first: 1000) { nodes { emotion startMs endMs meanConfidence } }
+    behaviourIntervals(first: 1000) { nodes { behaviour startMs endMs peakConfidence } } } } } }";
+
+/// (person, role, kind, label, start, end) of every interval, sorted.
+type Rows = Vec<(String, String, String, String, i64, i64)>;
+
+fn csv_rows(text: &str) -> Rows {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        ["person_id", "person", "role", "kind", "label", "start_ms", "end_ms", "mean_confidence", "peak_confidence"]
+    );
+    let mut rows: Rows = reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            let field = |index: usize| record[index].to_owned();
+            (field(1), field(2), field(3), field(4), field(5).parse().unwrap(), field(6).parse().unwrap())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn graphql_rows(session: &serde_json::Value) -> Rows {
+    let mut rows = Rows::new();
+    for person in session["objects"]["nodes"].as_array().unwrap() {
+        let (label, role) = (person["label"].as_str().unwrap(), person["role"].as_str().unwrap());
+        for (kind, list, name) in
+            [("EXPRESSION", "emotionIntervals", "emotion"), ("BEHAVIOUR", "behaviourIntervals", "behaviour")]
+        {
+            for interval in person[list]["nodes"].as_array().unwrap() {
+                rows.push((
+                    label.to_owned(),
+                    role.to_owned(),
+                    kind.to_owned(),
+                    interval[name].as_str().unwrap().to_owned(),
+                    interval["startMs"].as_i64().unwrap(),
+                    interval["endMs"].as_i64().unwrap(),
+                ));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn a_sessions_csv_round_trips_against_the_graphql_report_and_is_audited() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 12, 3, 7).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let report = app.graphql(Some(&token), CSV_REPORT, json!({ "s": global_id("Session", analysed.session) })).await;
+    let session = &report.data()["session"];
+    let link = session["intervalsCsvUrl"].as_str().unwrap();
+    assert!(link.starts_with(&app.address), "{link}");
+
+    // By the link alone, as a browser download would fetch it.
+    let by_link = app.client.get(link).send().await.unwrap();
+    assert_eq!(by_link.status(), 200);
+    assert_eq!(by_link.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(by_link.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let text = by_link.text().await.unwrap();
+    let rows = csv_rows(&text);
+    assert_eq!(rows.len(), 3 * 7 * 2);
+    assert_eq!(rows, graphql_rows(session), "the same intervals as the GraphQL report");
+
+    // With a bearer token instead, the same file.
+    let url = format!("{}/sessions/{}/intervals.csv", app.address, global_id("Session", analysed.session));
+    let by_token = app.client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(by_token.status(), 200);
+    assert_eq!(by_token.text().await.unwrap(), text);
+
+    // Each download is a read of the child's data.
+    let admin = app.login(fixtures::ADMIN, fixtures::PASSWORD).await;
+    let log = app
+        .graphql(
+            Some(&admin),
+            "{ auditLog(action: \"child.read\", first: 100) { nodes { actor sessionId operationName } } }",
+            json!({}),
+        )
+        .await;
+    let downloads = log.data()["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| {
+            entry["sessionId"] == global_id("Session", analysed.session) && entry["operationName"].is_null()
+        })
+        .filter(|entry| entry["actor"] == global_id("User", world.counsellor))
+        .count();
+    assert!(downloads >= 1, "{}", log.body);
+}
+
+#[tokio::test]
+async fn a_sessions_csv_keeps_the_sessions_rights() {
+    let app = imind_tests::spawn_app_with(false, |settings| settings.video_url_ttl_secs = 2).await;
+    let world = World::build(&app.db).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let session = global_id("Session", world.own_analysed.session);
+    let url = format!("{}/sessions/{session}/intervals.csv", app.address);
+    let status = |response: reqwest::Response| response.status().as_u16();
+    assert_eq!(status(app.client.get(&url).send().await.unwrap()), 401, "no credentials");
+    let admin_b = app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await;
+    assert_eq!(status(app.client.get(&url).bearer_auth(&admin_b).send().await.unwrap()), 404, "another organisation");
+    let sibling =
+        format!("{}/sessions/{}/intervals.csv", app.address, global_id("Session", world.sibling_analysed.session));
+    assert_eq!(status(app.client.get(&sibling).bearer_auth(&token).send().await.unwrap()), 404, "not their child");
+    let admin = app.login(fixtures::ADMIN, fixtures::PASSWORD).await;
+    let (_, key) = app.create_api_key(&admin, "REPORTS", Some(&[world.own])).await;
+    assert_eq!(status(app.client.get(&url).bearer_auth(&key).send().await.unwrap()), 200, "a key of the child");
+    assert_eq!(status(app.client.get(&sibling).bearer_auth(&key).send().await.unwrap()), 404, "not the key's child");
+
+    let link_query = "query($s: ID!) { session(id: $s) { intervalsCsvUrl } }";
+    let link =
+        app.graphql(Some(&token), link_query, json!({ "s": session })).await.data()["session"]["intervalsCsvUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(status(app.client.get(&link).send().await.unwrap()), 200);
+    let tampered = link.replace(&world.counsellor.to_string(), &world.admin.to_string());
+    assert_ne!(tampered, link);
+    assert_eq!(status(app.client.get(&tampered).send().await.unwrap()), 401, "another viewer's name in a link");
+    // The link carries the counsellor's rights as they are when it is used: unassigned, refused.
+    let unassign = "mutation($c: ID!) { updateChild(id: $c, input: { counsellorIds: [] }) { id } }";
+    app.graphql(Some(&admin), unassign, json!({ "c": global_id("Child", world.own) })).await.data();
+    assert_eq!(status(app.client.get(&link).send().await.unwrap()), 404, "no longer their child");
+    // And it expires.
+    let key_link =
+        app.graphql(Some(&key), link_query, json!({ "s": session })).await.data()["session"]["intervalsCsvUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(status(app.client.get(&key_link).send().await.unwrap()), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(status(app.client.get(&key_link).send().await.unwrap()), 401, "expired");
 }

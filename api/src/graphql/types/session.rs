@@ -83,6 +83,20 @@ impl Session {
         Ok(Some(state.blobs.presign_get(key, ttl).await?.url))
     }
 
+    /// A short-lived link (valid `IMIND_VIDEO_URL_TTL_SECS`) to this session's intervals as CSV,
+    /// `GET /sessions/{id}/intervals.csv`: one row per interval of every person (person, role,
+    /// kind, label, start, end, confidences), for spreadsheets, R and pandas. The link carries
+    /// the caller's rights, checked again when it is used. Null until the session is analysed
+    /// (`DONE`).
+    async fn intervals_csv_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let viewer = ctx.viewer()?;
+        if self.0.status != entity::enums::SessionStatus::Done {
+            return Ok(None);
+        }
+        let path_id = Kind::Session.id(self.0.id);
+        Ok(Some(crate::report_files::intervals_link(ctx.state(), self.0.id, path_id.as_str(), &viewer)))
+    }
+
     /// Until when the video is kept: its organisation's `videoDaysAfterAnalysis` after its
     /// last analysis finished. Null while there is no video or no finished analysis, or when
     /// the organisation keeps videos until they are deleted.

@@ -33,7 +33,12 @@ impl User {
 
 impl User {
     /// What names the person, for those who may see them (every edge to a user comes here).
+    /// Without a credential the only way here is a sign-in's own payload (`login`,
+    /// `refreshToken`): every other edge to a user needs one.
     fn personal<'a>(&self, ctx: &Context<'_>, value: &'a str) -> ApiResult<&'a str> {
-        if access::may_see_user(&ctx.viewer()?, self.0.id) { Ok(value) } else { Err(ApiError::Forbidden) }
+        match ctx.viewer() {
+            Ok(viewer) if !access::may_see_user(&viewer, self.0.id) => Err(ApiError::Forbidden),
+            _ => Ok(value),
+        }
     }
 }
