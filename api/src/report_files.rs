@@ -3,6 +3,8 @@
 //! viewer (`user:<uuid>` or `apikey:<uuid>`), so the viewer's rights are checked again when it
 //! is used, as they are now rather than as they were when it was made.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use entity::{behaviour_interval, emotion_interval, tracked_object, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -95,8 +97,8 @@ struct IntervalRow<'a> {
 }
 
 /// Every interval of every person in `session`: by person (as listed in the session), then
-/// expressions before behaviours, each by start.
-pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResult<Vec<u8>> {
+/// expressions before behaviours, each by start. Returns the file and its number of rows.
+pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResult<(Vec<u8>, usize)> {
     let people = tracked_object::Entity::find()
         .filter(tracked_object::Column::SessionId.eq(session))
         .order_by_asc(tracked_object::Column::FirstSeenMs)
@@ -120,6 +122,14 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
     let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     let internal = |error: csv::Error| ApiError::from(anyhow::Error::new(error).context("writing a CSV"));
     writer.write_record(HEADER).map_err(internal)?;
+    let mut emotions_of: HashMap<Uuid, Vec<&emotion_interval::Model>> = HashMap::new();
+    for interval in &emotions {
+        emotions_of.entry(interval.object_id).or_default().push(interval);
+    }
+    let mut behaviours_of: HashMap<Uuid, Vec<&behaviour_interval::Model>> = HashMap::new();
+    for interval in &behaviours {
+        behaviours_of.entry(interval.object_id).or_default().push(interval);
+    }
     for person in &people {
         let row = |kind, label, start_ms, end_ms, mean_confidence, peak_confidence| IntervalRow {
             person_id: person.id,
@@ -132,16 +142,18 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             mean_confidence,
             peak_confidence,
         };
-        for i in emotions.iter().filter(|i| i.object_id == person.id) {
+        for i in emotions_of.remove(&person.id).unwrap_or_default() {
             let expression =
                 row("EXPRESSION", i.emotion.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence);
             writer.serialize(expression).map_err(internal)?;
         }
-        for i in behaviours.iter().filter(|i| i.object_id == person.id) {
+        for i in behaviours_of.remove(&person.id).unwrap_or_default() {
             let behaviour =
                 row("BEHAVIOUR", i.behaviour.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence);
             writer.serialize(behaviour).map_err(internal)?;
         }
     }
-    writer.into_inner().map_err(|error| ApiError::from(anyhow::anyhow!("writing a CSV: {error}")))
+    let rows = emotions.len() + behaviours.len();
+    let file = writer.into_inner().map_err(|error| ApiError::from(anyhow::anyhow!("writing a CSV: {error}")))?;
+    Ok((file, rows))
 }

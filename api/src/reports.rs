@@ -7,15 +7,14 @@
 //! face was seen). Behaviours may overlap (standing while raising a hand), so each behaviour's
 //! share is of the time the body was tracked, and they may add up to more than 1.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use entity::enums::{Behaviour, Emotion};
 
 /// The most bins a timeline may have.
 pub const MAX_BINS: i64 = 1000;
 /// The shortest bin.
 pub const MIN_BIN_MS: i64 = 100;
-/// The longest video a cost estimate assumes (the default `max_video_duration_secs`; past it a
-/// timeline is bounded by `MAX_BINS` anyway).
-const ESTIMATED_LONGEST_MS: i64 = 3 * 3600 * 1000;
 
 /// `a ÷ b` rounded up, for `a ≥ 0`, `b > 0`.
 fn ceil_div(a: i64, b: i64) -> i64 {
@@ -144,7 +143,8 @@ pub enum TimelineError {
     TooManyBins(i64),
 }
 
-/// Bins of `bin_ms` from 0 to `until_ms` (the last one may be shorter).
+/// Bins of `bin_ms` from 0 to `until_ms` (the last one may be shorter). Each span is added to
+/// the bins it overlaps only: the work is spans + bins, not spans × bins.
 pub fn timeline(
     emotions: &[Span<Emotion>],
     behaviours: &[Span<Behaviour>],
@@ -159,24 +159,66 @@ pub fn timeline(
     if count > MAX_BINS {
         return Err(TimelineError::TooManyBins(ceil_div(until_ms, MAX_BINS).max(MIN_BIN_MS)));
     }
-    Ok((0..count)
-        .map(|index| {
-            let start_ms = index * bin_ms;
-            let end_ms = (start_ms + bin_ms).min(until_ms);
-            let length = end_ms - start_ms;
-            Bin {
-                start_ms,
-                end_ms,
-                expressions: shares(emotions, start_ms, end_ms, length),
-                behaviours: shares(behaviours, start_ms, end_ms, length),
-            }
+    let expressions = binned(emotions, bin_ms, until_ms, count);
+    let behaviours = binned(behaviours, bin_ms, until_ms, count);
+    Ok(expressions
+        .into_iter()
+        .zip(behaviours)
+        .enumerate()
+        .map(|(index, (expressions, behaviours))| {
+            let start_ms = index as i64 * bin_ms;
+            Bin { start_ms, end_ms: (start_ms + bin_ms).min(until_ms), expressions, behaviours }
         })
         .collect())
 }
 
+/// Each bin's shares of `spans`.
+fn binned<L: Ordered>(spans: &[Span<L>], bin_ms: i64, until_ms: i64, count: i64) -> Vec<Vec<Share<L>>> {
+    let mut times: Vec<Vec<(L, i64)>> = vec![Vec::new(); count as usize];
+    for span in spans {
+        let (start, end) = (span.start_ms.max(0), span.end_ms.min(until_ms));
+        if end <= start {
+            continue;
+        }
+        for index in start / bin_ms..=((end - 1) / bin_ms).min(count - 1) {
+            let (from, to) = (index * bin_ms, (index * bin_ms + bin_ms).min(until_ms));
+            let overlap = end.min(to) - start.max(from);
+            let bin = &mut times[index as usize];
+            match bin.iter_mut().find(|(label, _)| *label == span.label) {
+                Some((_, ms)) => *ms += overlap,
+                None => bin.push((span.label, overlap)),
+            }
+        }
+    }
+    times
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut labels)| {
+            let length = (index as i64 * bin_ms + bin_ms).min(until_ms) - index as i64 * bin_ms;
+            labels.sort_by_key(|(label, _)| label.rank());
+            labels
+                .into_iter()
+                .map(|(label, ms)| Share {
+                    label,
+                    share: (ms as f64 / length as f64).min(1.0),
+                    seconds: ms as f64 / 1000.0,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The longest video the gateway accepts, for cost estimates (`set_longest_video_ms`).
+static LONGEST_VIDEO_MS: AtomicI64 = AtomicI64::new(3 * 3600 * 1000);
+
+/// Tells cost estimates the longest video accepted (`max_video_duration_secs`).
+pub fn set_longest_video_ms(ms: i64) {
+    LONGEST_VIDEO_MS.store(ms.max(1), Ordering::Relaxed);
+}
+
 /// The most bins a request for `bin_ms` bins may get (what the complexity limit counts).
 pub fn max_bins(bin_ms: i64) -> usize {
-    ceil_div(ESTIMATED_LONGEST_MS, bin_ms.max(MIN_BIN_MS)).clamp(1, MAX_BINS) as usize
+    ceil_div(LONGEST_VIDEO_MS.load(Ordering::Relaxed), bin_ms.max(MIN_BIN_MS)).clamp(1, MAX_BINS) as usize
 }
 
 #[cfg(test)]
@@ -255,6 +297,14 @@ mod tests {
                 Share { label: Behaviour::HandRaised, share: 0.25, seconds: 1.0 },
             ]
         );
+    }
+
+    #[test]
+    fn a_long_span_fills_every_bin_it_crosses() {
+        let bins = timeline(&[span(Emotion::Neutral, 500, 9500)], &[], 1000, 10000).unwrap();
+        let shares: Vec<f64> =
+            bins.iter().map(|bin| bin.expressions.first().map_or(0.0, |share| share.share)).collect();
+        assert_eq!(shares, [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// The schema with the server's state and limits attached.
 pub fn build(state: AppState) -> AppSchema {
     let settings = &state.settings;
+    crate::reports::set_longest_video_ms(settings.max_video_duration_secs.saturating_mul(1000));
     Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)

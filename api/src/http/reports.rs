@@ -2,7 +2,8 @@
 //! (one row per interval of every person in the session). The caller proves itself with a
 //! bearer token or API key, or with the short-lived link `Session.intervalsCsvUrl` signed for
 //! it; either way its rights are checked now, exactly as for `session(id)`, and the read is
-//! audited.
+//! audited. An API key held to trusted documents reads no files (they are not documents its
+//! organisation registered). A file's rows count against the caller's query cost.
 
 use axum::{
     extract::{ConnectInfo, Path, Query, State},
@@ -49,6 +50,9 @@ pub(super) async fn intervals_csv(
         Ok(viewer) => viewer,
         Err(error) => return refused(error),
     };
+    if viewer.key().is_some_and(|key| key.trusted_documents_only) {
+        return refused(ApiError::OperationNotTrusted);
+    }
     if let Err(refusal) = app.rate_limits.request(crate::rate_limits::Metered::of(&viewer)) {
         let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
         response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
@@ -58,10 +62,17 @@ pub(super) async fn intervals_csv(
         Ok(child) => child,
         Err(error) => return refused(error),
     };
-    let origin = Origin { operation_name: None, request_id: None, client_address: Some(client.ip()) };
+    let request_id = headers.get(super::REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let origin = Origin { operation_name: None, request_id, client_address: Some(client.ip()) };
     app.reads.append(AuditEntry::new(AuditAction::ChildRead, actor(&viewer), origin).child(child).session(session));
     match report_files::intervals_csv(&app.db, session).await {
-        Ok(csv) => {
+        Ok((csv, rows)) => {
+            // Like a GraphQL list, each row costs one.
+            if let Err(refusal) = app.rate_limits.cost(crate::rate_limits::Metered::of(&viewer), rows) {
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
+                response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
+                return response;
+            }
             let disposition = format!("attachment; filename=\"session-{session}-intervals.csv\"");
             let mut response = csv.into_response();
             let headers = response.headers_mut();
@@ -97,7 +108,7 @@ async fn viewer(app: &AppState, session: Uuid, link: &Link, headers: &HeaderMap)
 fn refused(error: ApiError) -> Response {
     let status = match error {
         ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden => StatusCode::FORBIDDEN,
+        ApiError::Forbidden | ApiError::OperationNotTrusted => StatusCode::FORBIDDEN,
         ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::BadUserInput(_) => StatusCode::BAD_REQUEST,
         ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

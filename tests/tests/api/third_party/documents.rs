@@ -84,6 +84,11 @@ async fn with_trusted_documents_only_a_key_runs_registered_documents_alone() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // Nor can it read report files instead (they are not registered documents).
+    let csv = format!("{}/sessions/{}/intervals.csv", app.address, global_id("Session", world.own_analysed.session));
+    let refused = app.client.get(&csv).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().starts_with("OPERATION_NOT_TRUSTED"));
     // Users are not held to it.
     let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
     assert!(app.graphql(Some(&counsellor), "{ me { id } }", json!({})).await.error_code().is_none());
