@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+pub mod bench;
 pub mod fixtures;
 pub mod worker;
 pub mod ws;

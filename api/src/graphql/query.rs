@@ -4,7 +4,7 @@ use entity::{
     analysis_job, api_key, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation,
     session, tracked_object, user,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{
@@ -186,30 +186,36 @@ async fn fetch_user(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<User>> {
     user.map(User).map(Some).ok_or(ApiError::NotFound)
 }
 
-/// An entry of the caller's organisation's audit log, for its admins.
-async fn fetch_audit_entry(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<AuditEntry>> {
+/// A row of the caller's organisation (its `organisation` column) that only those allowed
+/// `action` there may see; `NOT_FOUND` to everyone else, as if it did not exist.
+async fn organisation_row<E: EntityTrait>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    action: OrganisationAction,
+    organisation: E::Column,
+) -> ApiResult<E::Model>
+where
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
     let viewer = ctx.viewer()?;
-    if access::authorize_in_organisation(&viewer, OrganisationAction::ReadAuditLog).is_err() {
+    if access::authorize_in_organisation(&viewer, action).is_err() {
         return Err(ApiError::NotFound);
     }
-    let entry = audit_entry::Entity::find_by_id(id)
-        .filter(audit_entry::Column::OrganisationId.eq(viewer.organisation_id))
-        .one(&ctx.state().db)
-        .await?;
-    entry.map(AuditEntry).map(Some).ok_or(ApiError::NotFound)
+    let row = E::find_by_id(id).filter(organisation.eq(viewer.organisation_id)).one(&ctx.state().db).await?;
+    row.ok_or(ApiError::NotFound)
+}
+
+/// An entry of the caller's organisation's audit log, for its admins.
+async fn fetch_audit_entry(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<AuditEntry>> {
+    let action = OrganisationAction::ReadAuditLog;
+    let entry = organisation_row::<audit_entry::Entity>(ctx, id, action, audit_entry::Column::OrganisationId).await?;
+    Ok(Some(AuditEntry(entry)))
 }
 
 /// A key of the caller's organisation, for its admins.
 async fn visible_key(ctx: &Context<'_>, id: Uuid) -> ApiResult<ApiKey> {
-    let viewer = ctx.viewer()?;
-    if access::authorize_in_organisation(&viewer, OrganisationAction::ManageApiKeys).is_err() {
-        return Err(ApiError::NotFound);
-    }
-    let key = api_key::Entity::find_by_id(id)
-        .filter(api_key::Column::OrganisationId.eq(viewer.organisation_id))
-        .one(&ctx.state().db)
-        .await?;
-    key.map(ApiKey).ok_or(ApiError::NotFound)
+    let action = OrganisationAction::ManageApiKeys;
+    Ok(ApiKey(organisation_row::<api_key::Entity>(ctx, id, action, api_key::Column::OrganisationId).await?))
 }
 
 /// An export of a child the caller may export, if it is theirs to see (see `access`).

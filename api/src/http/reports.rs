@@ -20,6 +20,7 @@ use crate::{
     auth::{Caller, Viewer},
     error::ApiError,
     graphql::{actor, session_id_of},
+    rate_limits::{Metered, Refusal},
     report_files::{self, LinkedViewer},
     state::AppState,
 };
@@ -41,9 +42,7 @@ pub(super) async fn intervals_csv(
 ) -> Response {
     let app = &state.app;
     if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
-        return response;
+        return too_many_requests(&refusal);
     }
     let Ok(session) = session_id_of(&id) else { return refused(ApiError::NotFound) };
     let viewer = match viewer(app, session, &link, &headers).await {
@@ -53,10 +52,8 @@ pub(super) async fn intervals_csv(
     if viewer.key().is_some_and(|key| key.trusted_documents_only) {
         return refused(ApiError::OperationNotTrusted);
     }
-    if let Err(refusal) = app.rate_limits.request(crate::rate_limits::Metered::of(&viewer)) {
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
-        return response;
+    if let Err(refusal) = app.rate_limits.request(Metered::of(&viewer)) {
+        return too_many_requests(&refusal);
     }
     let child = match access::authorize(&app.db, &viewer, Target::Session(session), ChildAction::Read).await {
         Ok(child) => child,
@@ -68,10 +65,8 @@ pub(super) async fn intervals_csv(
     match report_files::intervals_csv(&app.db, session).await {
         Ok((csv, rows)) => {
             // Like a GraphQL list, each row costs one.
-            if let Err(refusal) = app.rate_limits.cost(crate::rate_limits::Metered::of(&viewer), rows) {
-                let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
-                response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
-                return response;
+            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
+                return too_many_requests(&refusal);
             }
             let disposition = format!("attachment; filename=\"session-{session}-intervals.csv\"");
             let mut response = csv.into_response();
@@ -102,6 +97,13 @@ async fn viewer(app: &AppState, session: Uuid, link: &Link, headers: &HeaderMap)
         Caller::Anonymous | Caller::Malformed | Caller::Rejected => None,
     };
     credential.map(|credential| credential.viewer).ok_or(ApiError::Unauthenticated)
+}
+
+/// 429 with `Retry-After`, as plain text like the other refusals.
+fn too_many_requests(refusal: &Refusal) -> Response {
+    let mut response = refused(ApiError::TooManyRequests(refusal.retry_after));
+    response.headers_mut().insert(header::RETRY_AFTER, refusal.retry_after.as_secs().into());
+    response
 }
 
 /// A refusal as plain text, with the status its code means; internal errors logged, not told.

@@ -6,7 +6,7 @@
 //! cargo run --release -p imind-tests --bin audit_bench -- [SECONDS_PER_ROUND] [CLIENTS]
 //! (defaults 5 and 8; IMIND_TEST_POSTGRES_URL runs it on PostgreSQL)
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use imind_tests::{
     TestApp,
@@ -42,30 +42,8 @@ async fn gateway(audit_reads: bool) -> (TestApp, String, serde_json::Value) {
 
 /// Requests answered by `clients` concurrent clients in `length`.
 async fn round(app: &TestApp, token: &str, variables: &serde_json::Value, clients: usize, length: Duration) -> u64 {
-    let deadline = Instant::now() + length;
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (client, url) = (reqwest::Client::new(), format!("{}/graphql", app.address));
-            let body = json!({ "query": REPORT, "variables": variables });
-            let token = token.to_owned();
-            tokio::spawn(async move {
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    let response = client.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
-                    assert!(response.status().is_success());
-                    let answer: serde_json::Value = response.json().await.unwrap();
-                    assert!(answer.get("errors").is_none(), "{answer}");
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.unwrap();
-    }
-    total
+    let body = json!({ "query": REPORT, "variables": variables });
+    imind_tests::bench::throughput(&app.address, Some(token), &body, clients, length).await
 }
 
 async fn audit_rows(app: &TestApp) -> i64 {

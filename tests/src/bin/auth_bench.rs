@@ -7,7 +7,7 @@
 //! cargo run --release -p imind-tests --bin auth_bench -- [SECONDS_PER_ROUND] [CLIENTS]
 //! (defaults 5 and 8; IMIND_TEST_POSTGRES_URL runs it on PostgreSQL)
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use imind_tests::{
     TestApp,
@@ -21,35 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Requests answered by `clients` concurrent clients in `length`.
 async fn round(app: &TestApp, token: Option<&str>, query: &str, clients: usize, length: Duration) -> u64 {
-    let deadline = Instant::now() + length;
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (client, url) = (reqwest::Client::new(), format!("{}/graphql", app.address));
-            let body = json!({ "query": query });
-            let token = token.map(str::to_owned);
-            tokio::spawn(async move {
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    let mut request = client.post(&url).json(&body);
-                    if let Some(token) = &token {
-                        request = request.bearer_auth(token);
-                    }
-                    let response = request.send().await.unwrap();
-                    assert!(response.status().is_success(), "{}", response.status());
-                    assert!(response.headers().contains_key("ratelimit-remaining"));
-                    let answer: serde_json::Value = response.json().await.unwrap();
-                    assert!(answer.get("errors").is_none(), "{answer}");
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.unwrap();
-    }
-    total
+    imind_tests::bench::throughput(&app.address, token, &json!({ "query": query }), clients, length).await
 }
 
 #[tokio::main]
