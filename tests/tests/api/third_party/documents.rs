@@ -140,6 +140,10 @@ async fn only_admins_register_documents_and_only_graphql_ones() {
         app.graphql(Some(&counsellor), register, json!({ "d": [REPORT] })).await.error_code(),
         Some("FORBIDDEN")
     );
+    for admin_only in ["mutation { setTrustedDocumentsOnly(enabled: true) }", "{ trustedDocumentsOnly }"] {
+        let refused = app.graphql(Some(&counsellor), admin_only, json!({})).await;
+        assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{admin_only}: {}", refused.body);
+    }
     let not_graphql = app.graphql(Some(&admin), register, json!({ "d": [REPORT, "SELECT * FROM children"] })).await;
     assert_eq!(not_graphql.error_code(), Some("BAD_USER_INPUT"));
     assert!(not_graphql.error_message().unwrap().contains("document 1"), "{}", not_graphql.body);
