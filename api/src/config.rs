@@ -72,7 +72,7 @@ pub struct Settings {
     pub rate_limit_address_requests_per_minute: u32,
     /// Query cost (see `max_query_complexity`) per minute of one caller, or of one address for
     /// callers without credentials; a burst may spend a whole minute's.
-    pub rate_limit_cost_per_minute: u32,
+    pub rate_limit_cost_per_minute: u64,
     /// How many gateways share the limits above: each enforces its share (limit ÷ shares) of
     /// what it receives, with no coordination on the request's path.
     pub rate_limit_shares: u32,
@@ -86,8 +86,12 @@ pub struct Settings {
     /// Sign-in attempts per minute for one account from one address, after `login_burst`.
     pub login_per_account_and_address_per_minute: u32,
     pub login_burst: u32,
-    /// How long the per-request DataLoader waits to gather sibling keys into one statement.
+    /// How long the per-request DataLoader waits to gather sibling keys into one statement. At
+    /// 0 a batch still waits for the loader's timer thread, by which time the resolvers of one
+    /// level, polled in one pass, have all asked (`report_bench`: 3 statements per report).
     pub dataloader_delay_ms: u64,
+    /// Intervals of each kind the gateway keeps in memory for reports (about 100 bytes each).
+    pub report_cache_intervals: usize,
     /// `local` (files under `<data_dir>/blobs`) or `s3`.
     pub blob_store: BlobStoreKind,
     pub s3_endpoint: String,
@@ -220,7 +224,8 @@ impl Default for Settings {
             sign_in_check_secs: 5,
             max_query_depth: 16,
             max_query_complexity: 5_000_000,
-            dataloader_delay_ms: 2,
+            dataloader_delay_ms: 0,
+            report_cache_intervals: 1_000_000,
             max_root_fields: 32,
             max_aliases: 64,
             root_concurrency: 4,

@@ -17,7 +17,8 @@
 //! - `third_party` — API keys' life cycle, trusted documents, documents sent by hash.
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
 //!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
-//! - `reports` — chart-ready figures of a tracked person (shares, changes, binned timelines).
+//! - `reports` — chart-ready figures of a tracked person (shares, changes, binned timelines);
+//!   `interval_cache` — analysed sessions' intervals in memory, keyed by results version.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
 //!   the demo seed share these); `consents` — what a child's guardians agreed to, and what
 //!   withdrawing it removes.
@@ -46,6 +47,7 @@ mod error;
 mod exports;
 mod graphql;
 mod http;
+mod interval_cache;
 mod jobs;
 mod metrics;
 mod multipart;

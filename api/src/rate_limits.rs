@@ -68,19 +68,23 @@ pub struct RateLimits {
     addresses: Limit<IpAddr>,
     requests: Limit<Metered>,
     cost: Limit<Metered>,
+    /// Query cost per unit of the cost buckets: 1 unless the cost per minute exceeds 32 bits
+    /// (the buckets'), then just enough for it to fit.
+    cost_unit: u64,
 }
 
 impl RateLimits {
     pub fn new(settings: &Settings) -> Self {
         let shares = settings.rate_limit_shares.max(1);
         let address_rate = settings.rate_limit_address_requests_per_minute;
+        let cost_per_minute = settings.rate_limit_cost_per_minute / u64::from(shares);
+        let cost_unit = cost_per_minute.div_ceil(u64::from(u32::MAX)).max(1);
+        let cost_units = u32::try_from(cost_per_minute / cost_unit).expect("scaled to fit. This is a bug.");
         Self {
             addresses: Limit::new(address_rate / shares, address_rate / 5 / shares),
             requests: Limit::new(settings.rate_limit_requests_per_minute / shares, settings.rate_limit_burst / shares),
-            cost: Limit::new(
-                settings.rate_limit_cost_per_minute / shares,
-                settings.rate_limit_cost_per_minute / shares,
-            ),
+            cost: Limit::new(cost_units, cost_units),
+            cost_unit,
         }
     }
 
@@ -97,7 +101,8 @@ impl RateLimits {
     /// Takes a request's estimated cost from `caller`'s bucket; a cost over the whole bucket
     /// takes the whole bucket (`max_query_complexity` keeps it from getting there).
     pub fn cost(&self, caller: Metered, cost: usize) -> Result<Allowance, Refusal> {
-        self.cost.take(&caller, u32::try_from(cost).unwrap_or(u32::MAX))
+        let units = (cost as u64).div_ceil(self.cost_unit);
+        self.cost.take(&caller, u32::try_from(units).unwrap_or(u32::MAX))
     }
 }
 

@@ -69,6 +69,7 @@ pub fn row(new: NewSession) -> session::ActiveModel {
         video_upload_key: Set(None),
         video_upload_size: Set(None),
         video_upload_expires_at: Set(None),
+        results_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

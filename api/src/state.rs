@@ -140,6 +140,8 @@ pub struct AppState {
     pub bus: Arc<dyn EventBus>,
     pub queue: Queue,
     pub reads: ReadLog,
+    /// Analysed sessions' intervals, by results version.
+    pub intervals: Arc<crate::interval_cache::IntervalCache>,
     /// Cancelled when the process shuts down: workers stop, subscriptions close.
     pub shutdown: CancellationToken,
 }
@@ -182,6 +184,7 @@ impl AppState {
             bus: services.bus,
             queue: services.queue,
             reads: services.reads,
+            intervals: Arc::new(crate::interval_cache::IntervalCache::new(settings.report_cache_intervals)),
             shutdown,
             settings,
         }

@@ -26,6 +26,8 @@ pub struct Model {
     pub video_upload_key: Option<String>,
     pub video_upload_size: Option<i64>,
     pub video_upload_expires_at: Option<DateTimeUtc>,
+    /// Bumped by every transaction that changes the session's people or intervals.
+    pub results_version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -7,7 +7,8 @@
 //! `m20261201_000003_email_per_organisation` (an address is unique within an organisation),
 //! `m20261201_000004_compliance` (consent records, the append-only audit log, retention
 //! policies, scheduled tasks, child exports), `m20261201_000005_api_keys` (API keys, the
-//! children they are restricted to, trusted documents).
+//! children they are restricted to, trusted documents), `m20261202_000006_results_version` (a
+//! session's results version).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,7 @@ mod m20261125_000002_pending_uploads;
 mod m20261201_000003_email_per_organisation;
 mod m20261201_000004_compliance;
 mod m20261201_000005_api_keys;
+mod m20261202_000006_results_version;
 
 pub struct Migrator;
 
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_email_per_organisation::Migration),
             Box::new(m20261201_000004_compliance::Migration),
             Box::new(m20261201_000005_api_keys::Migration),
+            Box::new(m20261202_000006_results_version::Migration),
         ]
     }
 }

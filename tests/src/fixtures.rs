@@ -114,6 +114,7 @@ pub async fn analysed_session(
         video_upload_key: Set(None),
         video_upload_size: Set(None),
         video_upload_expires_at: Set(None),
+        results_version: Set(0),
         created_at: Set(recorded_at),
         updated_at: Set(recorded_at),
     }

@@ -226,7 +226,7 @@ pub async fn spawn_app_with(seed_demo: bool, configure: impl FnOnce(&mut Setting
         rate_limit_requests_per_minute: 1_000_000,
         rate_limit_burst: 100_000,
         rate_limit_address_requests_per_minute: 10_000_000,
-        rate_limit_cost_per_minute: u32::MAX,
+        rate_limit_cost_per_minute: u64::MAX,
         ..Settings::default()
     };
     configure(&mut settings);

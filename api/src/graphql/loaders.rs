@@ -4,7 +4,7 @@
 //! They trust their keys: a key only exists because its parent object was already authorised
 //! (see `crate::access`).
 
-use std::{collections::HashMap, hash::Hash};
+use std::{collections::HashMap, hash::Hash, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
@@ -22,6 +22,7 @@ use super::pagination::{CursorKey, Listing, Page, PageRequest, SortValue, fetch_
 use crate::{
     auth::Viewer,
     error::ApiError,
+    interval_cache::{IntervalCache, IntervalRow, SessionIntervals},
     reports::Span,
     sql::{Sql, statement},
 };
@@ -31,6 +32,9 @@ pub type LoadError = ApiError;
 
 pub struct Loaders {
     pub db: DatabaseConnection,
+    /// Analysed sessions' intervals: the interval lists of a person reached through its session
+    /// are read from here, and loaded into it a level at a time.
+    pub intervals: Arc<IntervalCache>,
 }
 
 /// One parent's page of a listing.
@@ -167,6 +171,13 @@ pub struct IntervalFilter {
 }
 
 impl IntervalFilter {
+    /// What `sql` keeps, for rows in memory.
+    fn keeps(&self, start_ms: i64, end_ms: i64) -> bool {
+        self.min_duration_ms.is_none_or(|min| end_ms - start_ms >= min)
+            && self.from_ms.is_none_or(|from| end_ms > from)
+            && self.to_ms.is_none_or(|to| start_ms < to)
+    }
+
     fn sql(&self, label_column: &str, label: Option<&'static str>) -> Sql {
         let mut filter = Sql::default();
         if let Some(label) = label {
@@ -191,6 +202,13 @@ pub struct EmotionList {
     pub interval: IntervalFilter,
 }
 
+impl EmotionList {
+    /// Whether the listing's filter keeps `row`.
+    pub fn keeps(&self, row: &emotion_interval::Model) -> bool {
+        self.emotion.is_none_or(|emotion| row.emotion == emotion) && self.interval.keeps(row.start_ms, row.end_ms)
+    }
+}
+
 impl Listing for EmotionList {
     type Model = emotion_interval::Model;
     const TABLE: &'static str = "emotion_intervals";
@@ -211,6 +229,14 @@ impl Listing for EmotionList {
 pub struct BehaviourList {
     pub behaviour: Option<Behaviour>,
     pub interval: IntervalFilter,
+}
+
+impl BehaviourList {
+    /// Whether the listing's filter keeps `row`.
+    pub fn keeps(&self, row: &behaviour_interval::Model) -> bool {
+        self.behaviour.is_none_or(|behaviour| row.behaviour == behaviour)
+            && self.interval.keeps(row.start_ms, row.end_ms)
+    }
 }
 
 impl Listing for BehaviourList {
@@ -525,3 +551,77 @@ impl Loader<EmotionTrendOfChild> for Loaders {
         Ok(out)
     }
 }
+
+/// Every interval of one kind of the given sessions, with the results version each was read
+/// at (one statement, whatever the number of sessions and people).
+async fn session_intervals<M: IntervalRow + FromQueryResult>(
+    db: &DatabaseConnection,
+    table: &str,
+    sessions: impl IntoIterator<Item = (Uuid, i64)>,
+) -> Result<HashMap<Uuid, Arc<SessionIntervals<M>>>, LoadError> {
+    let asked: HashMap<Uuid, i64> = sessions.into_iter().collect();
+    let condition = Sql::is_in("o.session_id", asked.keys().map(|id| Value::from(*id)));
+    let text = format!(
+        "SELECT t.*, o.session_id AS interval_session, s.results_version AS interval_version \
+         FROM {table} t JOIN tracked_objects o ON o.id = t.object_id JOIN sessions s ON s.id = o.session_id \
+         WHERE {}",
+        condition.text
+    );
+    let rows =
+        db.query_all_raw(statement(db.get_database_backend(), &text, condition.values)).await.map_err(db_error)?;
+    let mut read: HashMap<Uuid, (i64, Vec<M>)> = HashMap::new();
+    for row in rows {
+        let session: Uuid = row.try_get("", "interval_session").map_err(db_error)?;
+        let version: i64 = row.try_get("", "interval_version").map_err(db_error)?;
+        let interval = M::from_query_result(&row, "").map_err(db_error)?;
+        read.entry(session).or_insert_with(|| (version, Vec::new())).1.push(interval);
+    }
+    // A session without intervals has them at the version its reader saw.
+    Ok(asked
+        .into_iter()
+        .map(|(session, version)| {
+            let (version, rows) = read.remove(&session).unwrap_or((version, Vec::new()));
+            (session, Arc::new(SessionIntervals::new(version, rows)))
+        })
+        .collect())
+}
+
+/// A session's intervals of one kind as of a results version, loaded into the interval cache.
+macro_rules! session_intervals_loader {
+    ($key:ident, $entity:ident, $shelf:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key {
+            pub session: Uuid,
+            pub version: i64,
+        }
+
+        impl Loader<$key> for Loaders {
+            type Value = Arc<SessionIntervals<$entity::Model>>;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let table = <$entity::Entity as sea_orm::EntityName>::table_name(&$entity::Entity);
+                let loaded =
+                    session_intervals(&self.db, table, keys.iter().map(|key| (key.session, key.version))).await?;
+                for (session, entry) in &loaded {
+                    self.intervals.$shelf.put(*session, entry.clone());
+                }
+                Ok(keys.iter().map(|key| (*key, loaded[&key.session].clone())).collect())
+            }
+        }
+    };
+}
+
+session_intervals_loader!(
+    EmotionsOfSession,
+    emotion_interval,
+    emotions,
+    "A session's expression intervals as of a results version."
+);
+session_intervals_loader!(
+    BehavioursOfSession,
+    behaviour_interval,
+    behaviours,
+    "A session's behaviour intervals as of a results version."
+);

@@ -5,7 +5,8 @@
 //! - `query`, `mutation` (one file per area), `subscription` — the root types.
 //! - `types` — the object types, one file per idea; `ids` — Relay global ids.
 //! - `guard` — decode an id, authorise it through `access`, load the row: every entry point.
-//! - `loaders` and `pagination` — batched nested edges and keyset cursor connections.
+//! - `loaders` and `pagination` — batched nested edges and keyset cursor connections;
+//!   `leaf_connection` — the interval lists, resolved in one pass.
 //! - `errors` — the extension that codes and masks errors on every transport; `standing` —
 //!   the caller's check; `quota` — the caller's rate limits; `documents` — documents by hash
 //!   and trusted documents (extensions, in that order).
@@ -18,6 +19,7 @@ mod errors;
 pub mod fanout;
 mod guard;
 mod ids;
+mod leaf_connection;
 mod limits;
 mod loaders;
 mod mutation;
@@ -74,8 +76,12 @@ pub fn sdl() -> String {
 
 /// A fresh loader for one request: its cache lives exactly as long as the request.
 pub fn request_loader(state: &AppState) -> RequestLoader {
-    DataLoader::with_cache(Loaders { db: state.db.clone() }, tokio::spawn, HashMapCache::default())
-        .delay(Duration::from_millis(state.settings.dataloader_delay_ms))
+    DataLoader::with_cache(
+        Loaders { db: state.db.clone(), intervals: state.intervals.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .delay(Duration::from_millis(state.settings.dataloader_delay_ms))
 }
 
 /// A loader for a subscription connection: it batches within one event but caches nothing,

@@ -8,7 +8,7 @@
 //! Cursors are keyset cursors — `(sort value, id)` — so a page never skips or repeats rows when
 //! rows are added before it. They are opaque to clients (base64 JSON).
 
-use std::{collections::HashMap, hash::Hash};
+use std::{cmp::Ordering, collections::HashMap, hash::Hash};
 
 use async_graphql::{
     SimpleObject,
@@ -57,10 +57,35 @@ impl CursorKey {
         OpaqueCursor(self).encode_cursor()
     }
 
+    /// Where this key stands against `other`; `None` when their sort values are of different
+    /// kinds (a cursor of another list).
+    fn compare(&self, other: &CursorKey) -> Option<Ordering> {
+        let sort = match (&self.sort, &other.sort) {
+            (SortValue::Text(a), SortValue::Text(b)) => a.cmp(b),
+            (SortValue::Time(a), SortValue::Time(b)) => a.cmp(b),
+            (SortValue::Int(a), SortValue::Int(b)) => a.cmp(b),
+            _ => return None,
+        };
+        Some(sort.then(self.id.cmp(&other.id)))
+    }
+
     fn decode(cursor: &str) -> ApiResult<Self> {
         OpaqueCursor::decode_cursor(cursor)
             .map(|OpaqueCursor(key)| key)
             .map_err(|_| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
+    }
+}
+
+/// A connection's edges keep their key and encode it only if a client asks for the cursor.
+impl CursorType for CursorKey {
+    type Error = ApiError;
+
+    fn decode_cursor(cursor: &str) -> ApiResult<Self> {
+        CursorKey::decode(cursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.clone().encode()
     }
 }
 
@@ -234,6 +259,51 @@ pub async fn fetch_pages<L: Listing>(
     Ok(result)
 }
 
+/// The page [`fetch_pages`] answers for one parent, from that parent's rows in memory: `rows`
+/// in list order, of which `keep` passes those the listing's filter would.
+pub fn page_in_memory<M: Clone>(
+    rows: &[M],
+    keep: impl Fn(&M) -> bool,
+    key: impl Fn(&M) -> CursorKey,
+    page: &PageRequest,
+) -> ApiResult<Page<M>> {
+    let outside = |row_key: &CursorKey, cursor: &CursorKey, wanted: Ordering| {
+        row_key
+            .compare(cursor)
+            .map(|ordering| ordering != wanted)
+            .ok_or_else(|| ApiError::bad_input("the cursor is not one of this list"))
+    };
+    let mut total = 0i64;
+    let mut window = Vec::new();
+    for row in rows.iter().filter(|row| keep(row)) {
+        total += 1;
+        let row_key = key(row);
+        if let Some(after) = &page.after
+            && outside(&row_key, after, Ordering::Greater)?
+        {
+            continue;
+        }
+        if let Some(before) = &page.before
+            && outside(&row_key, before, Ordering::Less)?
+        {
+            continue;
+        }
+        window.push(row);
+    }
+    let window_size = window.len() as i64;
+    let limit = page.limit as usize;
+    let taken =
+        if page.backward { &window[window.len().saturating_sub(limit)..] } else { &window[..limit.min(window.len())] };
+    let excluded_by_cursors = total > window_size;
+    let over_limit = window_size > page.limit as i64;
+    let (has_previous, has_next) = if page.backward {
+        (over_limit, page.before.is_some() && excluded_by_cursors)
+    } else {
+        (page.after.is_some() && excluded_by_cursors, over_limit)
+    };
+    Ok(Page { rows: taken.iter().map(|row| (*row).clone()).collect(), total, has_previous, has_next })
+}
+
 /// `totalCount` on every connection.
 #[derive(SimpleObject, Clone, Copy)]
 pub struct ConnectionTotals {
@@ -241,7 +311,7 @@ pub struct ConnectionTotals {
     pub total_count: i64,
 }
 
-pub type PagedConnection<N> = Connection<String, N, ConnectionTotals>;
+pub type PagedConnection<N> = Connection<CursorKey, N, ConnectionTotals>;
 
 /// Turns a loaded page into a GraphQL connection of `N`.
 pub fn into_connection<L: Listing, N: async_graphql::OutputType>(
@@ -253,7 +323,7 @@ pub fn into_connection<L: Listing, N: async_graphql::OutputType>(
         page.has_next,
         ConnectionTotals { total_count: page.total },
     );
-    connection.edges.extend(page.rows.into_iter().map(|row| Edge::new(L::cursor_key(&row).encode(), node(row))));
+    connection.edges.extend(page.rows.into_iter().map(|row| Edge::new(L::cursor_key(&row), node(row))));
     connection
 }
 

@@ -47,9 +47,9 @@ impl Query {
             Kind::AnalysisJob => {
                 readable::<analysis_job::Entity>(ctx, uuid).await?.map(|row| Node::AnalysisJob(AnalysisJob(row.into())))
             }
-            Kind::TrackedObject => {
-                readable::<tracked_object::Entity>(ctx, uuid).await?.map(|row| Node::TrackedObject(TrackedObject(row)))
-            }
+            Kind::TrackedObject => readable::<tracked_object::Entity>(ctx, uuid)
+                .await?
+                .map(|row| Node::TrackedObject(TrackedObject::alone(row))),
             Kind::EmotionInterval => readable::<emotion_interval::Entity>(ctx, uuid)
                 .await?
                 .map(|row| Node::EmotionInterval(EmotionInterval(row))),

@@ -8,6 +8,7 @@ mod compliance;
 mod demo;
 mod distributed;
 mod errors;
+mod interval_cache;
 mod limits;
 mod migrations;
 mod mutations;

@@ -170,7 +170,7 @@ impl SessionMutation {
         let labelled = model.update(&txn).await?;
         audit::append(&txn, entry).await?;
         txn.commit().await?;
-        Ok(TrackedObject(labelled))
+        Ok(TrackedObject::alone(labelled))
     }
 }
 

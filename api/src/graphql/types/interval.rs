@@ -1,10 +1,14 @@
-use async_graphql::{ID, Object};
+use async_graphql::{ID, InputType, Object, ScalarType, Value};
 use entity::{
     behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion},
 };
 
-use crate::graphql::ids::Kind;
+use crate::graphql::{
+    ids::Kind,
+    leaf_connection::LeafRow,
+    pagination::{CursorKey, SortValue},
+};
 
 pub struct EmotionInterval(pub emotion_interval::Model);
 
@@ -81,3 +85,41 @@ impl BehaviourInterval {
         self.0.peak_confidence
     }
 }
+
+/// The interval lists are resolved in one pass (`leaf_connection`): each scalar field here must
+/// answer what the resolver of the same name above answers.
+macro_rules! leaf_row {
+    ($model:ty, $object:ident, $kind:ident, $label:ident, $label_name:literal) => {
+        impl LeafRow for $model {
+            type Object = $object;
+            const TYPE: &'static str = stringify!($object);
+            const INTERFACES: &'static [&'static str] = &["Node"];
+            const SCALARS: &'static [&'static str] =
+                &["id", $label_name, "startMs", "endMs", "durationMs", "meanConfidence", "peakConfidence"];
+
+            fn into_object(self) -> $object {
+                $object(self)
+            }
+
+            fn cursor(&self) -> CursorKey {
+                CursorKey { sort: SortValue::Int(self.start_ms), id: self.id }
+            }
+
+            fn scalar(&self, name: &str) -> Value {
+                match name {
+                    "id" => Value::String(Kind::$kind.id(self.id).0),
+                    $label_name => InputType::to_value(&self.$label),
+                    "startMs" => ScalarType::to_value(&self.start_ms),
+                    "endMs" => ScalarType::to_value(&self.end_ms),
+                    "durationMs" => ScalarType::to_value(&(self.end_ms - self.start_ms)),
+                    "meanConfidence" => ScalarType::to_value(&self.mean_confidence),
+                    "peakConfidence" => ScalarType::to_value(&self.peak_confidence),
+                    _ => unreachable!("`{name}` is not in SCALARS. This is a bug."),
+                }
+            }
+        }
+    };
+}
+
+leaf_row!(emotion_interval::Model, EmotionInterval, EmotionInterval, emotion, "emotion");
+leaf_row!(behaviour_interval::Model, BehaviourInterval, BehaviourInterval, behaviour, "behaviour");

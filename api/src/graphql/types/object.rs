@@ -1,24 +1,39 @@
 use async_graphql::{Context, ID, Object};
 use entity::{
+    behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion, ObjectRole},
     tracked_object,
 };
 
-use super::{BehaviourInterval, Child, EmotionInterval, EmotionShare, PersonSummary, TimelineBin};
+use super::{Child, EmotionShare, PersonSummary, TimelineBin};
 use crate::{
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
         ids::Kind,
+        leaf_connection::{LeafConnection, LeafRow},
         loaders::{
-            BehaviourList, ChildById, EmotionList, EmotionTimeOfObject, IntervalFilter, IntervalsOfObject, PageKey,
+            BehaviourList, BehavioursOfSession, ChildById, EmotionList, EmotionTimeOfObject, EmotionsOfSession,
+            IntervalFilter, IntervalsOfObject, PageKey,
         },
-        pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
+        pagination::{Listing, Page, PageRequest, connection_cost, page_in_memory},
     },
     reports,
 };
 
-pub struct TrackedObject(pub tracked_object::Model);
+/// A tracked person, and its session's results version when the session row was read in the
+/// same request (its interval lists are then read from the interval cache).
+/// The interval loaders answer every session they are asked for.
+const LOADED: &str = "a session's intervals are always loaded. This is a bug.";
+
+pub struct TrackedObject(pub tracked_object::Model, pub Option<i64>);
+
+impl TrackedObject {
+    /// A person reached without its session's row: interval lists go to the database.
+    pub fn alone(row: tracked_object::Model) -> Self {
+        Self(row, None)
+    }
+}
 
 /// A person found and followed through a session's video.
 #[Object]
@@ -71,12 +86,22 @@ impl TrackedObject {
         min_duration_ms: Option<i64>,
         from_ms: Option<i64>,
         to_ms: Option<i64>,
-    ) -> ApiResult<PagedConnection<EmotionInterval>> {
+    ) -> ApiResult<LeafConnection<emotion_interval::Model>> {
         let page = PageRequest::new(first, after, last, before, EmotionList::DEFAULT_PAGE_SIZE)?;
-        let interval = IntervalFilter { min_duration_ms, from_ms, to_ms };
-        let key = PageKey { parent: self.0.id, listing: EmotionList { emotion, interval }, page };
-        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
-        Ok(into_connection::<EmotionList, _>(loaded, EmotionInterval))
+        let listing = EmotionList { emotion, interval: IntervalFilter { min_duration_ms, from_ms, to_ms } };
+        let loader = ctx.loader();
+        let loaded = match self.1 {
+            Some(version) => {
+                let session = self.0.session_id;
+                let entry = match loader.loader().intervals.emotions.get(session, version) {
+                    Some(entry) => entry,
+                    None => loader.load_one(EmotionsOfSession { session, version }).await?.expect(LOADED),
+                };
+                page_in_memory(entry.of(self.0.id), |row| listing.keeps(row), LeafRow::cursor, &page)?
+            }
+            None => loader.load_one(PageKey { parent: self.0.id, listing, page }).await?.unwrap_or_else(Page::empty),
+        };
+        Ok(LeafConnection::new(loaded))
     }
 
     /// Observed postures and movements over time, filtered like `emotionIntervals`.
@@ -93,12 +118,22 @@ impl TrackedObject {
         min_duration_ms: Option<i64>,
         from_ms: Option<i64>,
         to_ms: Option<i64>,
-    ) -> ApiResult<PagedConnection<BehaviourInterval>> {
+    ) -> ApiResult<LeafConnection<behaviour_interval::Model>> {
         let page = PageRequest::new(first, after, last, before, BehaviourList::DEFAULT_PAGE_SIZE)?;
-        let interval = IntervalFilter { min_duration_ms, from_ms, to_ms };
-        let key = PageKey { parent: self.0.id, listing: BehaviourList { behaviour, interval }, page };
-        let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
-        Ok(into_connection::<BehaviourList, _>(loaded, BehaviourInterval))
+        let listing = BehaviourList { behaviour, interval: IntervalFilter { min_duration_ms, from_ms, to_ms } };
+        let loader = ctx.loader();
+        let loaded = match self.1 {
+            Some(version) => {
+                let session = self.0.session_id;
+                let entry = match loader.loader().intervals.behaviours.get(session, version) {
+                    Some(entry) => entry,
+                    None => loader.load_one(BehavioursOfSession { session, version }).await?.expect(LOADED),
+                };
+                page_in_memory(entry.of(self.0.id), |row| listing.keeps(row), LeafRow::cursor, &page)?
+            }
+            None => loader.load_one(PageKey { parent: self.0.id, listing, page }).await?.unwrap_or_else(Page::empty),
+        };
+        Ok(LeafConnection::new(loaded))
     }
 
     /// What a report draws of this person: shares of each observed expression and behaviour,

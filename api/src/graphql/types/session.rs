@@ -130,7 +130,8 @@ impl Session {
         let page = PageRequest::new(first, after, last, before, ObjectList::DEFAULT_PAGE_SIZE)?;
         let key = PageKey { parent: self.0.id, listing: ObjectList { role }, page };
         let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
-        Ok(into_connection::<ObjectList, _>(loaded, TrackedObject))
+        let version = self.0.results_version;
+        Ok(into_connection::<ObjectList, _>(loaded, |row| TrackedObject(row, Some(version))))
     }
 }
 
