@@ -24,7 +24,9 @@
 //!   withdrawing it removes.
 //! - `jobs` — the durable queue (the only writer of job state), the workers, the event bus;
 //!   `demo` — the `--demo` seed.
-//! - `report_files` — a session's intervals as CSV, and the signed links that fetch them.
+//! - `report_pictures` — a session's timeline (SVG, PNG) and a child's expression trend (SVG).
+//! - `report_files` — a session's intervals as CSV and its pictures, and the signed links that
+//!   fetch them.
 //! - `sockets` — open subscription sockets per user (and operations per API key); `state` — the shared services
 //!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
@@ -54,6 +56,7 @@ mod multipart;
 mod private_files;
 mod rate_limits;
 mod report_files;
+mod report_pictures;
 mod reports;
 mod retention;
 mod sessions;

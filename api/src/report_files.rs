@@ -1,18 +1,24 @@
 //! Report files served over plain HTTP: a session's intervals as CSV (one row per interval of
-//! every person), and the short-lived links that fetch them for one viewer. A link names its
+//! every person) and its timeline picture, a child's trend picture, and the short-lived links
+//! that fetch a session's files for one viewer. A link names its
 //! viewer (`user:<uuid>` or `apikey:<uuid>`), so the viewer's rights are checked again when it
 //! is used, as they are now rather than as they were when it was made.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{behaviour_interval, emotion_interval, tracked_object, user};
+use entity::{
+    behaviour_interval, child, emotion_interval,
+    enums::{Emotion, SessionStatus},
+    session, tracked_object, user,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
     error::{ApiError, ApiResult},
+    report_pictures,
     state::AppState,
 };
 
@@ -61,22 +67,141 @@ impl LinkedViewer {
     }
 }
 
-/// What a link's signature covers: the file and its viewer.
-pub fn link_subject(session: Uuid, viewer: &LinkedViewer) -> String {
-    format!("sessions/{session}/intervals.csv|{}", viewer.as_string())
+/// A session's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionFile {
+    IntervalsCsv,
+    TimelineSvg,
+    TimelinePng,
 }
 
-/// A link to `session`'s intervals for `viewer`, valid for `video_url_ttl_secs`. `path_id` is
-/// the session's id as clients know it (its global id).
-pub fn intervals_link(app: &AppState, session: Uuid, path_id: &str, viewer: &Viewer) -> String {
+impl SessionFile {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionFile::IntervalsCsv => "intervals.csv",
+            SessionFile::TimelineSvg => "timeline.svg",
+            SessionFile::TimelinePng => "timeline.png",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            SessionFile::IntervalsCsv => "text/csv; charset=utf-8",
+            SessionFile::TimelineSvg => "image/svg+xml",
+            SessionFile::TimelinePng => "image/png",
+        }
+    }
+}
+
+/// What a link's signature covers: the file and its viewer.
+pub fn link_subject(session: Uuid, file: SessionFile, viewer: &LinkedViewer) -> String {
+    format!("sessions/{session}/{}|{}", file.name(), viewer.as_string())
+}
+
+/// A link to one of `session`'s files for `viewer`, valid for `video_url_ttl_secs`. `path_id`
+/// is the session's id as clients know it (its global id).
+pub fn session_link(app: &AppState, session: Uuid, path_id: &str, file: SessionFile, viewer: &Viewer) -> String {
     let linked = LinkedViewer::of(viewer);
     let expires = Utc::now().timestamp() + app.settings.video_url_ttl_secs as i64;
-    let signature = app.links.sign("GET", &link_subject(session, &linked), None, expires);
+    let signature = app.links.sign("GET", &link_subject(session, file, &linked), None, expires);
     format!(
-        "{}/sessions/{path_id}/intervals.csv?viewer={}&expires={expires}&signature={signature}",
+        "{}/sessions/{path_id}/{}?viewer={}&expires={expires}&signature={signature}",
         app.public_url.trim_end_matches('/'),
+        file.name(),
         linked.as_string()
     )
+}
+
+/// The session's timeline picture as `file` (SVG or PNG) and the number of intervals it draws,
+/// drawn once per results version. `NotFound` for a session without results.
+pub async fn timeline(app: &AppState, session_id: Uuid, file: SessionFile) -> ApiResult<(Vec<u8>, usize)> {
+    let session = session::Entity::find_by_id(session_id).one(&app.db).await?.ok_or(ApiError::NotFound)?;
+    let key = (session.id, session.results_version, file.name());
+    if let Some(drawn) = app.pictures.get(&key) {
+        return Ok(drawn);
+    }
+    let (people, emotions, behaviours) = session_rows(&app.db, session.id).await?;
+    let chart = report_pictures::session_chart(&session, &people, &emotions, &behaviours).ok_or(ApiError::NotFound)?;
+    let bytes = match file {
+        SessionFile::TimelinePng => tokio::task::spawn_blocking(move || {
+            imind_inference::chart::lanes_png(&chart.title, chart.duration_ms, &chart.lanes, &chart.legend)
+        })
+        .await
+        .map_err(|error| ApiError::from(anyhow::Error::new(error).context("drawing a timeline")))?
+        .map_err(|error| ApiError::from(anyhow::Error::new(error).context("drawing a timeline")))?,
+        _ => report_pictures::timeline_svg(&chart).into_bytes(),
+    };
+    let drawn = (bytes, emotions.len() + behaviours.len());
+    app.pictures.put(key, drawn.clone());
+    Ok(drawn)
+}
+
+/// A child's expression shares per analysed session, as SVG, and the sessions it draws.
+pub async fn trend(app: &AppState, child_id: Uuid) -> ApiResult<(Vec<u8>, usize)> {
+    let child = child::Entity::find_by_id(child_id).one(&app.db).await?.ok_or(ApiError::NotFound)?;
+    let sessions = session::Entity::find()
+        .filter(session::Column::ChildId.eq(child.id))
+        .filter(session::Column::Status.eq(SessionStatus::Done))
+        .order_by_asc(session::Column::RecordedAt)
+        .order_by_asc(session::Column::Id)
+        .all(&app.db)
+        .await?;
+    let people = tracked_object::Entity::find()
+        .filter(tracked_object::Column::SessionId.is_in(sessions.iter().map(|session| session.id)))
+        .order_by_asc(tracked_object::Column::FirstSeenMs)
+        .order_by_asc(tracked_object::Column::Id)
+        .all(&app.db)
+        .await?;
+    let children: Vec<Uuid> =
+        sessions.iter().filter_map(|session| report_pictures::child_person(session, &people)).collect();
+    let emotions = emotion_interval::Entity::find()
+        .filter(emotion_interval::Column::ObjectId.is_in(children))
+        .all(&app.db)
+        .await?;
+    let trend: Vec<report_pictures::TrendSession> = sessions
+        .iter()
+        .map(|session| {
+            let person = report_pictures::child_person(session, &people);
+            let mut times: Vec<(Emotion, i64)> = Vec::new();
+            for interval in emotions.iter().filter(|interval| Some(interval.object_id) == person) {
+                let length = interval.end_ms - interval.start_ms;
+                match times.iter_mut().find(|(emotion, _)| *emotion == interval.emotion) {
+                    Some((_, total)) => *total += length,
+                    None => times.push((interval.emotion, length)),
+                }
+            }
+            times.sort_by_key(|(emotion, _)| emotion.as_str());
+            report_pictures::TrendSession { recorded_at: session.recorded_at, expression_ms: times }
+        })
+        .collect();
+    Ok((report_pictures::trend_svg(&child.name, &trend).into_bytes(), trend.len()))
+}
+
+/// A session's people (as listed) and their intervals, each kind by start.
+async fn session_rows(
+    db: &impl ConnectionTrait,
+    session: Uuid,
+) -> ApiResult<(Vec<tracked_object::Model>, Vec<emotion_interval::Model>, Vec<behaviour_interval::Model>)> {
+    let people = tracked_object::Entity::find()
+        .filter(tracked_object::Column::SessionId.eq(session))
+        .order_by_asc(tracked_object::Column::FirstSeenMs)
+        .order_by_asc(tracked_object::Column::Id)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = people.iter().map(|person| person.id).collect();
+    let emotions = emotion_interval::Entity::find()
+        .filter(emotion_interval::Column::ObjectId.is_in(ids.clone()))
+        .order_by_asc(emotion_interval::Column::StartMs)
+        .order_by_asc(emotion_interval::Column::Id)
+        .all(db)
+        .await?;
+    let behaviours = behaviour_interval::Entity::find()
+        .filter(behaviour_interval::Column::ObjectId.is_in(ids))
+        .order_by_asc(behaviour_interval::Column::StartMs)
+        .order_by_asc(behaviour_interval::Column::Id)
+        .all(db)
+        .await?;
+    Ok((people, emotions, behaviours))
 }
 
 const HEADER: [&str; 9] =
@@ -99,25 +224,7 @@ struct IntervalRow<'a> {
 /// Every interval of every person in `session`: by person (as listed in the session), then
 /// expressions before behaviours, each by start. Returns the file and its number of rows.
 pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResult<(Vec<u8>, usize)> {
-    let people = tracked_object::Entity::find()
-        .filter(tracked_object::Column::SessionId.eq(session))
-        .order_by_asc(tracked_object::Column::FirstSeenMs)
-        .order_by_asc(tracked_object::Column::Id)
-        .all(db)
-        .await?;
-    let ids: Vec<Uuid> = people.iter().map(|person| person.id).collect();
-    let emotions = emotion_interval::Entity::find()
-        .filter(emotion_interval::Column::ObjectId.is_in(ids.clone()))
-        .order_by_asc(emotion_interval::Column::StartMs)
-        .order_by_asc(emotion_interval::Column::Id)
-        .all(db)
-        .await?;
-    let behaviours = behaviour_interval::Entity::find()
-        .filter(behaviour_interval::Column::ObjectId.is_in(ids))
-        .order_by_asc(behaviour_interval::Column::StartMs)
-        .order_by_asc(behaviour_interval::Column::Id)
-        .all(db)
-        .await?;
+    let (people, emotions, behaviours) = session_rows(db, session).await?;
     // The header written by hand: a session without people still opens as a table.
     let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     let internal = |error: csv::Error| ApiError::from(anyhow::Error::new(error).context("writing a CSV"));

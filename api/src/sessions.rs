@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use entity::{enums::SessionStatus, session};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait,
-    sea_query::SimpleExpr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Set, TransactionSession,
+    TransactionTrait,
+    sea_query::{Expr, SimpleExpr},
 };
 use uuid::Uuid;
 
@@ -134,4 +135,16 @@ pub async fn remove_videos(blobs: &dyn BlobStore, keys: Vec<String>) {
 pub async fn video_keys(db: &impl ConnectionTrait, filter: SimpleExpr) -> ApiResult<Vec<String>> {
     let sessions = session::Entity::find().filter(filter).all(db).await?;
     Ok(sessions.into_iter().flat_map(|s| [s.video_blob_key, s.video_upload_key]).flatten().collect())
+}
+
+/// Marks a session's results (its people, their labels, their intervals) as changed, inside the
+/// transaction that changes them: what is derived from them is keyed by this version
+/// (`interval_cache`, the report pictures), so no gateway uses what was derived before.
+pub async fn bump_results_version(txn: &impl ConnectionTrait, session_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::ResultsVersion, Expr::col(session::Column::ResultsVersion).add(1))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -450,6 +450,23 @@ impl TestApp {
             .unwrap_or_else(|_| panic!("the playground did not answer: {}", String::from_utf8_lossy(&output.stderr)))
     }
 
+    /// Opens the picture at `url` (served by this gateway) in Debian's Chromium and returns what
+    /// it drew: `{"width", "height", "texts", "colours", "inked"}` (see
+    /// `tests/browser/picture.mjs`); with `screenshot`, saves one there.
+    pub async fn in_browser(&self, url: &str, screenshot: Option<&std::path::Path>) -> Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/picture.mjs");
+        let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/node_modules/playwright-core");
+        assert!(std::path::Path::new(modules).is_dir(), "run `npm ci --prefix tests/browser` (scripts/test.sh does)");
+        let mut command = tokio::process::Command::new("node");
+        command.arg(script).args([self.address.as_str(), url]);
+        if let Some(path) = screenshot {
+            command.arg(path);
+        }
+        let output = command.output().await.expect("node runs");
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("the browser did not answer: {}", String::from_utf8_lossy(&output.stderr)))
+    }
+
     /// Videos in the blob store (either kind).
     pub fn stored_videos(&self) -> usize {
         match &self.s3 {

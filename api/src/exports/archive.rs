@@ -13,17 +13,16 @@
 use std::{collections::BTreeMap, io::Write, path::Path};
 
 use anyhow::Context;
-use entity::{
-    behaviour_interval, child, child_export, consent, emotion_interval,
-    enums::{Behaviour, Emotion},
-    session, tracked_object,
-};
-use imind_inference::chart::{Lane, Span, lanes_png};
+use entity::{behaviour_interval, child, child_export, consent, emotion_interval, session, tracked_object};
+use imind_inference::chart::lanes_png;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::blob::{self, BlobStore, LocalCopy};
+use crate::{
+    blob::{self, BlobStore, LocalCopy},
+    report_pictures,
+};
 
 const README: &str = "\
 This archive holds what i-mind stores about one child.
@@ -342,66 +341,14 @@ fn behaviours_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
     }))
 }
 
-fn emotion_colour(emotion: Emotion) -> [u8; 3] {
-    match emotion {
-        Emotion::Angry => [214, 39, 40],
-        Emotion::Disgust => [140, 86, 75],
-        Emotion::Fear => [148, 103, 189],
-        Emotion::Happy => [255, 187, 40],
-        Emotion::Sad => [31, 119, 180],
-        Emotion::Surprise => [23, 190, 207],
-        Emotion::Neutral => [170, 170, 170],
-    }
-}
-
-fn behaviour_colour(behaviour: Behaviour) -> [u8; 3] {
-    match behaviour {
-        Behaviour::Standing => [44, 160, 44],
-        Behaviour::Sitting => [152, 223, 138],
-        Behaviour::Lying => [188, 189, 34],
-        Behaviour::Moving => [255, 127, 14],
-        Behaviour::Still => [199, 199, 199],
-        Behaviour::HandRaised => [227, 119, 194],
-        Behaviour::FaceCovered => [127, 39, 4],
-        Behaviour::Approaching => [23, 120, 60],
-        Behaviour::Withdrawing => [90, 90, 160],
-    }
-}
-
-/// The session's timeline picture: per person a lane of expressions and one per behaviour
-/// observed. `None` for a session without results.
+/// The session's timeline picture (`report_pictures`). `None` for a session without results.
 fn timeline(contents: &Contents, session: &session::Model) -> anyhow::Result<Option<Vec<u8>>> {
-    let people: Vec<_> = contents.people.iter().filter(|person| person.session_id == session.id).collect();
-    if people.is_empty() {
+    let Some(chart) =
+        report_pictures::session_chart(session, &contents.people, &contents.expressions, &contents.behaviours)
+    else {
         return Ok(None);
-    }
-    let mut lanes = Vec::new();
-    let mut legend = BTreeMap::new();
-    for person in &people {
-        let spans = contents.expressions.iter().filter(|i| i.object_id == person.id).map(|interval| {
-            legend.insert(interval.emotion.as_str(), emotion_colour(interval.emotion));
-            Span { start_ms: interval.start_ms, end_ms: interval.end_ms, colour: emotion_colour(interval.emotion) }
-        });
-        lanes.push(Lane { name: format!("{} expression", person.label), spans: spans.collect() });
-        let mut by_behaviour: BTreeMap<&'static str, Vec<Span>> = BTreeMap::new();
-        for interval in contents.behaviours.iter().filter(|i| i.object_id == person.id) {
-            let colour = behaviour_colour(interval.behaviour);
-            legend.insert(interval.behaviour.as_str(), colour);
-            by_behaviour.entry(interval.behaviour.as_str()).or_default().push(Span {
-                start_ms: interval.start_ms,
-                end_ms: interval.end_ms,
-                colour,
-            });
-        }
-        for (behaviour, spans) in by_behaviour {
-            lanes.push(Lane { name: format!("{} {}", person.label, behaviour.to_lowercase()), spans });
-        }
-    }
-    let duration =
-        session.video_duration_ms.unwrap_or_else(|| people.iter().map(|person| person.last_seen_ms).max().unwrap_or(0));
-    let title = format!("{} - {}", session.title, session.recorded_at.format("%Y-%m-%d"));
-    let legend: Vec<_> = legend.into_iter().map(|(name, colour)| (name.to_owned(), colour)).collect();
-    Ok(Some(lanes_png(&title, duration, &lanes, &legend)?))
+    };
+    Ok(Some(lanes_png(&chart.title, chart.duration_ms, &chart.lanes, &chart.legend)?))
 }
 
 /// The container, from the first bytes (the store keeps no file names).

@@ -69,6 +69,11 @@ pub fn session_id_of(id: &str) -> crate::error::ApiResult<uuid::Uuid> {
     ids::decode_as(&async_graphql::ID(id.to_owned()), ids::Kind::Session)
 }
 
+/// The child a global id names.
+pub fn child_id_of(id: &str) -> crate::error::ApiResult<uuid::Uuid> {
+    ids::decode_as(&async_graphql::ID(id.to_owned()), ids::Kind::Child)
+}
+
 /// The SDL `imind export-schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
     Schema::build(Query, Mutation::default(), Subscription).finish().sdl()

@@ -56,6 +56,9 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
         .layer(DefaultBodyLimit::disable())
         .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
         .route("/sessions/{id}/intervals.csv", get(reports::intervals_csv))
+        .route("/sessions/{id}/timeline.svg", get(reports::timeline_svg))
+        .route("/sessions/{id}/timeline.png", get(reports::timeline_png))
+        .route("/children/{id}/trend.svg", get(reports::trend_svg))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready));
     if with_metrics {

@@ -1,7 +1,9 @@
-//! Report files over plain HTTP, for spreadsheets, R and pandas: `GET /sessions/{id}/intervals.csv`
-//! (one row per interval of every person in the session). The caller proves itself with a
-//! bearer token or API key, or with the short-lived link `Session.intervalsCsvUrl` signed for
-//! it; either way its rights are checked now, exactly as for `session(id)`, and the read is
+//! Report files over plain HTTP: `GET /sessions/{id}/intervals.csv` (one row per interval of
+//! every person in the session, for spreadsheets, R and pandas), `GET
+//! /sessions/{id}/timeline.svg` and `.png` (the session's timeline picture) and `GET
+//! /children/{id}/trend.svg` (a child's expressions per session). The caller proves itself
+//! with a bearer token or API key, or for a session's files with the short-lived link
+//! (`Session.intervalsCsvUrl`, `Session.timelineUrl`) signed for it; either way its rights are checked now, exactly as for `session(id)`, and the read is
 //! audited. An API key held to trusted documents reads no files (they are not documents its
 //! organisation registered). A file's rows count against the caller's query cost.
 
@@ -19,13 +21,13 @@ use crate::{
     audit::{AuditAction, AuditEntry, Origin},
     auth::{Caller, Viewer},
     error::ApiError,
-    graphql::{actor, session_id_of},
+    graphql::{actor, child_id_of, session_id_of},
     rate_limits::{Metered, Refusal},
-    report_files::{self, LinkedViewer},
+    report_files::{self, LinkedViewer, SessionFile},
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(super) struct Link {
     viewer: Option<String>,
     expires: Option<i64>,
@@ -40,52 +42,160 @@ pub(super) async fn intervals_csv(
     Query(link): Query<Link>,
     headers: HeaderMap,
 ) -> Response {
-    let app = &state.app;
+    session_file(&state.app, client, &id, &link, &headers, SessionFile::IntervalsCsv).await
+}
+
+/// `GET /sessions/{id}/timeline.svg`.
+pub(super) async fn timeline_svg(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    Query(link): Query<Link>,
+    headers: HeaderMap,
+) -> Response {
+    session_file(&state.app, client, &id, &link, &headers, SessionFile::TimelineSvg).await
+}
+
+/// `GET /sessions/{id}/timeline.png`.
+pub(super) async fn timeline_png(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    Query(link): Query<Link>,
+    headers: HeaderMap,
+) -> Response {
+    session_file(&state.app, client, &id, &link, &headers, SessionFile::TimelinePng).await
+}
+
+/// One of a session's files, for a caller whose rights are checked now.
+async fn session_file(
+    app: &AppState,
+    client: std::net::SocketAddr,
+    id: &str,
+    link: &Link,
+    headers: &HeaderMap,
+    file: SessionFile,
+) -> Response {
     if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
         return too_many_requests(&refusal);
     }
-    let Ok(session) = session_id_of(&id) else { return refused(ApiError::NotFound) };
-    let viewer = match viewer(app, session, &link, &headers).await {
+    let Ok(session) = session_id_of(id) else { return refused(ApiError::NotFound) };
+    let viewer = match viewer(app, Some((session, file)), link, headers).await {
         Ok(viewer) => viewer,
         Err(error) => return refused(error),
     };
-    if viewer.key().is_some_and(|key| key.trusted_documents_only) {
-        return refused(ApiError::OperationNotTrusted);
-    }
-    if let Err(refusal) = app.rate_limits.request(Metered::of(&viewer)) {
-        return too_many_requests(&refusal);
-    }
-    let child = match access::authorize(&app.db, &viewer, Target::Session(session), ChildAction::Read).await {
+    let child = match admit(app, &viewer, Target::Session(session)).await {
         Ok(child) => child,
-        Err(error) => return refused(error),
+        Err(response) => return response,
     };
-    let request_id = headers.get(super::REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let origin = Origin { operation_name: None, request_id, client_address: Some(client.ip()) };
-    app.reads.append(AuditEntry::new(AuditAction::ChildRead, actor(&viewer), origin).child(child).session(session));
-    match report_files::intervals_csv(&app.db, session).await {
-        Ok((csv, rows)) => {
-            // Like a GraphQL list, each row costs one.
+    audit_read(app, &viewer, client, headers, child, Some(session));
+    let made = match file {
+        SessionFile::IntervalsCsv => report_files::intervals_csv(&app.db, session).await,
+        SessionFile::TimelineSvg | SessionFile::TimelinePng => report_files::timeline(app, session, file).await,
+    };
+    match made {
+        Ok((bytes, rows)) => {
+            // Like a GraphQL list, each row (or interval drawn) costs one.
             if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
                 return too_many_requests(&refusal);
             }
-            let disposition = format!("attachment; filename=\"session-{session}-intervals.csv\"");
-            let mut response = csv.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-            headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ASCII"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            response
+            let disposition = match file {
+                SessionFile::IntervalsCsv => format!("attachment; filename=\"session-{session}-intervals.csv\""),
+                _ => format!("inline; filename=\"session-{session}-{}\"", file.name()),
+            };
+            served(bytes, file.content_type(), &disposition)
         }
         Err(error) => refused(error),
     }
 }
 
-/// Who asks: the signed link's viewer, else the `Authorization` header's.
-async fn viewer(app: &AppState, session: Uuid, link: &Link, headers: &HeaderMap) -> Result<Viewer, ApiError> {
+/// `GET /children/{id}/trend.svg`: the child's observed expressions per analysed session.
+pub(super) async fn trend_svg(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let app = &state.app;
+    if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
+        return too_many_requests(&refusal);
+    }
+    let Ok(child) = child_id_of(&id) else { return refused(ApiError::NotFound) };
+    let viewer = match viewer(app, None, &Link::default(), &headers).await {
+        Ok(viewer) => viewer,
+        Err(error) => return refused(error),
+    };
+    if let Err(response) = admit(app, &viewer, Target::Child(child)).await {
+        return response;
+    }
+    audit_read(app, &viewer, client, &headers, child, None);
+    match report_files::trend(app, child).await {
+        Ok((bytes, sessions)) => {
+            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), sessions) {
+                return too_many_requests(&refusal);
+            }
+            served(bytes, "image/svg+xml", &format!("inline; filename=\"child-{child}-trend.svg\""))
+        }
+        Err(error) => refused(error),
+    }
+}
+
+/// The checks every report file passes once its caller is known: keys held to trusted
+/// documents read no files, the caller's request bucket, and their right to read `target`.
+/// Returns the child it belongs to.
+async fn admit(app: &AppState, viewer: &Viewer, target: Target) -> Result<Uuid, Response> {
+    if viewer.key().is_some_and(|key| key.trusted_documents_only) {
+        return Err(refused(ApiError::OperationNotTrusted));
+    }
+    if let Err(refusal) = app.rate_limits.request(Metered::of(viewer)) {
+        return Err(too_many_requests(&refusal));
+    }
+    access::authorize(&app.db, viewer, target, ChildAction::Read).await.map_err(refused)
+}
+
+fn audit_read(
+    app: &AppState,
+    viewer: &Viewer,
+    client: std::net::SocketAddr,
+    headers: &HeaderMap,
+    child: Uuid,
+    session: Option<Uuid>,
+) {
+    let request_id = headers.get(super::REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let origin = Origin { operation_name: None, request_id, client_address: Some(client.ip()) };
+    let mut entry = AuditEntry::new(AuditAction::ChildRead, actor(viewer), origin).child(child);
+    if let Some(session) = session {
+        entry = entry.session(session);
+    }
+    app.reads.append(entry);
+}
+
+/// A file's answer: private, never cached by others, never sniffed.
+fn served(bytes: Vec<u8>, content_type: &'static str, disposition: &str) -> Response {
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(disposition).expect("ASCII"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// Who asks: the signed link's viewer (for a session's file), else the `Authorization`
+/// header's.
+async fn viewer(
+    app: &AppState,
+    file: Option<(Uuid, SessionFile)>,
+    link: &Link,
+    headers: &HeaderMap,
+) -> Result<Viewer, ApiError> {
     if let (Some(viewer), Some(expires), Some(signature)) = (&link.viewer, link.expires, &link.signature) {
+        let Some((session, file)) = file else { return Err(ApiError::Unauthenticated) };
         let linked = LinkedViewer::parse(viewer).ok_or(ApiError::Unauthenticated)?;
-        if !app.links.verify("GET", &report_files::link_subject(session, &linked), None, expires, signature) {
+        // The SVG's link also fetches the PNG: the same picture.
+        let signed_for = if file == SessionFile::TimelinePng { SessionFile::TimelineSvg } else { file };
+        if !app.links.verify("GET", &report_files::link_subject(session, signed_for, &linked), None, expires, signature)
+        {
             return Err(ApiError::Unauthenticated);
         }
         return linked.viewer(app).await?.ok_or(ApiError::Unauthenticated);

@@ -2,9 +2,9 @@
 //! the transaction in which the queue marks the job DONE (`queue::Queue::complete`), so a
 //! re-run never duplicates intervals and a crash leaves the old results in place.
 
-use entity::{behaviour_interval, emotion_interval, session, tracked_object};
+use entity::{behaviour_interval, emotion_interval, tracked_object};
 use imind_inference::AnalysisResult;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Set, sea_query::Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::labels;
@@ -19,7 +19,7 @@ pub(super) async fn replace(
     session_id: Uuid,
     result: &AnalysisResult,
 ) -> Result<(), sea_orm::DbErr> {
-    bump_version(txn, session_id).await?;
+    crate::sessions::bump_results_version(txn, session_id).await?;
     // Intervals go with their objects (foreign keys cascade).
     tracked_object::Entity::delete_many().filter(tracked_object::Column::SessionId.eq(session_id)).exec(txn).await?;
     let mut objects = Vec::new();
@@ -69,15 +69,5 @@ pub(super) async fn replace(
     for chunk in behaviours.chunks(CHUNK) {
         behaviour_interval::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
-    Ok(())
-}
-
-/// Marks the session's results as changed, inside the transaction that changes them.
-pub(crate) async fn bump_version(txn: &impl ConnectionTrait, session_id: Uuid) -> Result<(), sea_orm::DbErr> {
-    session::Entity::update_many()
-        .col_expr(session::Column::ResultsVersion, Expr::col(session::Column::ResultsVersion).add(1))
-        .filter(session::Column::Id.eq(session_id))
-        .exec(txn)
-        .await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod migrations;
 mod mutations;
 mod n_plus_one;
 mod pagination;
+mod pictures;
 mod queue;
 mod reports;
 mod schema;

@@ -168,6 +168,8 @@ impl SessionMutation {
         model.child_id = Set(child_link);
         let txn = ctx.state().db.begin().await?;
         let labelled = model.update(&txn).await?;
+        // Who is the child shows in the session's pictures.
+        crate::sessions::bump_results_version(&txn, labelled.session_id).await?;
         audit::append(&txn, entry).await?;
         txn.commit().await?;
         Ok(TrackedObject::alone(labelled))

@@ -94,7 +94,22 @@ impl Session {
             return Ok(None);
         }
         let path_id = Kind::Session.id(self.0.id);
-        Ok(Some(crate::report_files::intervals_link(ctx.state(), self.0.id, path_id.as_str(), &viewer)))
+        let file = crate::report_files::SessionFile::IntervalsCsv;
+        Ok(Some(crate::report_files::session_link(ctx.state(), self.0.id, path_id.as_str(), file, &viewer)))
+    }
+
+    /// A short-lived link to the session's timeline picture as SVG (`GET
+    /// /sessions/{id}/timeline.svg`; `.png` with the same query string for a bitmap): per person,
+    /// their observed expressions and behaviours on one time axis, the child marked. It carries
+    /// the caller's rights, checked again when it is used. Null until the session is analysed.
+    async fn timeline_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let viewer = ctx.viewer()?;
+        if self.0.status != entity::enums::SessionStatus::Done {
+            return Ok(None);
+        }
+        let path_id = Kind::Session.id(self.0.id);
+        let file = crate::report_files::SessionFile::TimelineSvg;
+        Ok(Some(crate::report_files::session_link(ctx.state(), self.0.id, path_id.as_str(), file, &viewer)))
     }
 
     /// Until when the video is kept: its organisation's `videoDaysAfterAnalysis` after its

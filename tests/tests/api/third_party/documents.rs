@@ -85,10 +85,18 @@ async fn with_trusted_documents_only_a_key_runs_registered_documents_alone() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Nor can it read report files instead (they are not registered documents).
-    let csv = format!("{}/sessions/{}/intervals.csv", app.address, global_id("Session", world.own_analysed.session));
-    let refused = app.client.get(&csv).bearer_auth(&key).send().await.unwrap();
-    assert_eq!(refused.status(), 403);
-    assert!(refused.text().await.unwrap().starts_with("OPERATION_NOT_TRUSTED"));
+    let session = global_id("Session", world.own_analysed.session);
+    let files = [
+        format!("{}/sessions/{session}/intervals.csv", app.address),
+        format!("{}/sessions/{session}/timeline.svg", app.address),
+        format!("{}/sessions/{session}/timeline.png", app.address),
+        format!("{}/children/{}/trend.svg", app.address, global_id("Child", world.own)),
+    ];
+    for file in files {
+        let refused = app.client.get(&file).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{file}");
+        assert!(refused.text().await.unwrap().starts_with("OPERATION_NOT_TRUSTED"), "{file}");
+    }
     // Users are not held to it.
     let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
     assert!(app.graphql(Some(&counsellor), "{ me { id } }", json!({})).await.error_code().is_none());
