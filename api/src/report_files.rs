@@ -9,16 +9,19 @@ use std::collections::HashMap;
 use chrono::Utc;
 use entity::{
     behaviour_interval, child, emotion_interval,
-    enums::{Emotion, SessionStatus},
+    enums::{Emotion, ObjectRole, SessionStatus},
     session, tracked_object, user,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Value,
+};
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
     error::{ApiError, ApiResult},
     report_pictures,
+    sql::{Sql, statement},
     state::AppState,
 };
 
@@ -116,6 +119,9 @@ pub fn session_link(app: &AppState, session: Uuid, path_id: &str, file: SessionF
 /// drawn once per results version. `NotFound` for a session without results.
 pub async fn timeline(app: &AppState, session_id: Uuid, file: SessionFile) -> ApiResult<(Vec<u8>, usize)> {
     let session = session::Entity::find_by_id(session_id).one(&app.db).await?.ok_or(ApiError::NotFound)?;
+    if session.status != SessionStatus::Done {
+        return Err(ApiError::NotFound);
+    }
     let key = (session.id, session.results_version, file.name());
     if let Some(drawn) = app.pictures.get(&key) {
         return Ok(drawn);
@@ -136,45 +142,66 @@ pub async fn timeline(app: &AppState, session_id: Uuid, file: SessionFile) -> Ap
     Ok(drawn)
 }
 
-/// A child's expression shares per analysed session, as SVG, and the sessions it draws.
+/// The most sessions a trend draws (the most recent ones), as `Child.emotionTrend` pages.
+const TREND_SESSIONS: u64 = 1000;
+
+/// A child's expression shares per analysed session, as SVG, and the rows it summed: the
+/// figures of `Child.emotionTrend` (the person labelled as the child, else guessed CHILD),
+/// summed by the database.
 pub async fn trend(app: &AppState, child_id: Uuid) -> ApiResult<(Vec<u8>, usize)> {
     let child = child::Entity::find_by_id(child_id).one(&app.db).await?.ok_or(ApiError::NotFound)?;
-    let sessions = session::Entity::find()
+    let mut sessions = session::Entity::find()
         .filter(session::Column::ChildId.eq(child.id))
         .filter(session::Column::Status.eq(SessionStatus::Done))
-        .order_by_asc(session::Column::RecordedAt)
-        .order_by_asc(session::Column::Id)
+        .order_by_desc(session::Column::RecordedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(TREND_SESSIONS)
         .all(&app.db)
         .await?;
-    let people = tracked_object::Entity::find()
-        .filter(tracked_object::Column::SessionId.is_in(sessions.iter().map(|session| session.id)))
-        .order_by_asc(tracked_object::Column::FirstSeenMs)
-        .order_by_asc(tracked_object::Column::Id)
-        .all(&app.db)
-        .await?;
-    let children: Vec<Uuid> =
-        sessions.iter().filter_map(|session| report_pictures::child_person(session, &people)).collect();
-    let emotions = emotion_interval::Entity::find()
-        .filter(emotion_interval::Column::ObjectId.is_in(children))
-        .all(&app.db)
-        .await?;
+    sessions.reverse();
+    let times = emotion_time_of_child_person(&app.db, sessions.iter().map(|session| session.id)).await?;
+    let rows: usize = times.values().map(Vec::len).sum();
     let trend: Vec<report_pictures::TrendSession> = sessions
         .iter()
-        .map(|session| {
-            let person = report_pictures::child_person(session, &people);
-            let mut times: Vec<(Emotion, i64)> = Vec::new();
-            for interval in emotions.iter().filter(|interval| Some(interval.object_id) == person) {
-                let length = interval.end_ms - interval.start_ms;
-                match times.iter_mut().find(|(emotion, _)| *emotion == interval.emotion) {
-                    Some((_, total)) => *total += length,
-                    None => times.push((interval.emotion, length)),
-                }
-            }
-            times.sort_by_key(|(emotion, _)| emotion.as_str());
-            report_pictures::TrendSession { recorded_at: session.recorded_at, expression_ms: times }
+        .map(|session| report_pictures::TrendSession {
+            recorded_at: session.recorded_at,
+            expression_ms: times.get(&session.id).cloned().unwrap_or_default(),
         })
         .collect();
-    Ok((report_pictures::trend_svg(&child.name, &trend).into_bytes(), trend.len()))
+    Ok((report_pictures::trend_svg(&child.name, &trend).into_bytes(), rows.max(trend.len())))
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct EmotionTimeRow {
+    owner: Uuid,
+    emotion: Emotion,
+    total_ms: i64,
+}
+
+/// Per session, milliseconds of each expression shown by the person who is the session's
+/// child (labelled as them, or else guessed CHILD), by expression name; one statement.
+pub async fn emotion_time_of_child_person(
+    db: &impl ConnectionTrait,
+    sessions: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Vec<(Emotion, i64)>>, sea_orm::DbErr> {
+    let condition = Sql::is_in("s.id", sessions.into_iter().map(Value::from));
+    let text = format!(
+        "SELECT s.id AS owner, i.emotion AS emotion, CAST(SUM(i.end_ms - i.start_ms) AS BIGINT) AS total_ms \
+         FROM sessions s \
+         JOIN tracked_objects o ON o.session_id = s.id \
+         JOIN emotion_intervals i ON i.object_id = o.id \
+         WHERE {} AND (o.child_id = s.child_id OR (o.child_id IS NULL AND o.role = ?)) \
+         GROUP BY s.id, i.emotion ORDER BY s.id, i.emotion",
+        condition.text
+    );
+    let mut values = condition.values;
+    values.push(ObjectRole::Child.as_str().into());
+    let rows = EmotionTimeRow::find_by_statement(statement(db.get_database_backend(), &text, values)).all(db).await?;
+    let mut times: HashMap<Uuid, Vec<(Emotion, i64)>> = HashMap::new();
+    for row in rows {
+        times.entry(row.owner).or_default().push((row.emotion, row.total_ms));
+    }
+    Ok(times)
 }
 
 /// A session's people (as listed) and their intervals, each kind by start.

@@ -74,23 +74,38 @@ pub type PictureKey = (uuid::Uuid, i64, &'static str);
 /// A drawn picture and the intervals it draws.
 pub type Drawn = (Vec<u8>, usize);
 
-/// Drawn pictures by key: a new version is drawn anew.
+/// Drawn pictures by key, bounded by bytes held: a new version is drawn anew.
 pub struct PictureCache {
-    drawn: std::sync::Mutex<lru::LruCache<PictureKey, Drawn>>,
+    state: std::sync::Mutex<(lru::LruCache<PictureKey, Drawn>, usize)>,
+    limit_bytes: usize,
 }
 
 impl PictureCache {
-    pub fn new(capacity: usize) -> Self {
-        let capacity = std::num::NonZeroUsize::new(capacity.max(1)).expect("at least one");
-        Self { drawn: std::sync::Mutex::new(lru::LruCache::new(capacity)) }
+    pub fn new(limit_bytes: usize) -> Self {
+        Self { state: std::sync::Mutex::new((lru::LruCache::unbounded(), 0)), limit_bytes }
     }
 
     pub fn get(&self, key: &PictureKey) -> Option<Drawn> {
-        self.drawn.lock().expect("the picture cache's lock is never poisoned").get(key).cloned()
+        self.state.lock().expect("the picture cache's lock is never poisoned").0.get(key).cloned()
     }
 
+    /// Keeps `drawn`, evicting the least recently used beyond the limit; a picture over an
+    /// eighth of the limit is not kept.
     pub fn put(&self, key: PictureKey, drawn: Drawn) {
-        self.drawn.lock().expect("the picture cache's lock is never poisoned").put(key, drawn);
+        let size = drawn.0.len();
+        if size > self.limit_bytes / 8 {
+            return;
+        }
+        let mut state = self.state.lock().expect("the picture cache's lock is never poisoned");
+        let (entries, held) = &mut *state;
+        if let Some(replaced) = entries.put(key, drawn) {
+            *held -= replaced.0.len();
+        }
+        *held += size;
+        while *held > self.limit_bytes {
+            let (_, evicted) = entries.pop_lru().expect("entries hold what is counted. This is a bug.");
+            *held -= evicted.0.len();
+        }
     }
 }
 

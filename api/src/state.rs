@@ -142,7 +142,7 @@ pub struct AppState {
     pub reads: ReadLog,
     /// Analysed sessions' intervals, by results version.
     pub intervals: Arc<crate::interval_cache::IntervalCache>,
-    /// Sessions' timeline pictures, by results version.
+    /// Sessions' timeline pictures, by results version (64 MiB at most).
     pub pictures: Arc<crate::report_pictures::PictureCache>,
     /// Cancelled when the process shuts down: workers stop, subscriptions close.
     pub shutdown: CancellationToken,
@@ -187,7 +187,7 @@ impl AppState {
             queue: services.queue,
             reads: services.reads,
             intervals: Arc::new(crate::interval_cache::IntervalCache::new(settings.report_cache_intervals)),
-            pictures: Arc::new(crate::report_pictures::PictureCache::new(256)),
+            pictures: Arc::new(crate::report_pictures::PictureCache::new(64 << 20)),
             shutdown,
             settings,
         }

@@ -522,27 +522,9 @@ impl Loader<EmotionTrendOfChild> for Loaders {
             .all(&self.db)
             .await
             .map_err(db_error)?;
-        let mut condition = Sql::is_in("s.child_id", children.into_iter().map(Value::from));
-        condition.and(Sql::new("s.status = ?", [SessionStatus::Done.as_str().into()]));
-        let text = format!(
-            "SELECT s.id AS owner, i.emotion AS emotion, CAST(SUM(i.end_ms - i.start_ms) AS BIGINT) AS total_ms \
-             FROM sessions s \
-             JOIN tracked_objects o ON o.session_id = s.id \
-             JOIN emotion_intervals i ON i.object_id = o.id \
-             WHERE {} AND (o.child_id = s.child_id OR (o.child_id IS NULL AND o.role = ?)) \
-             GROUP BY s.id, i.emotion ORDER BY s.id, i.emotion",
-            condition.text
-        );
-        let mut values = condition.values;
-        values.push(ObjectRole::Child.as_str().into());
-        let rows = EmotionTimeRow::find_by_statement(statement(self.db.get_database_backend(), &text, values))
-            .all(&self.db)
+        let mut times = crate::report_files::emotion_time_of_child_person(&self.db, sessions.iter().map(|s| s.id))
             .await
             .map_err(db_error)?;
-        let mut times: HashMap<Uuid, Vec<(Emotion, i64)>> = HashMap::new();
-        for row in rows {
-            times.entry(row.owner).or_default().push((row.emotion, row.total_ms));
-        }
         let mut out: HashMap<EmotionTrendOfChild, Self::Value> = HashMap::new();
         for session in sessions {
             let emotion_times = times.remove(&session.id).unwrap_or_default();

@@ -170,7 +170,8 @@ fn audit_read(
     app.reads.append(entry);
 }
 
-/// A file's answer: private, never cached by others, never sniffed.
+/// A file's answer: private, never cached by others, never sniffed, and (an SVG opened as a page)
+/// allowed to run nothing.
 fn served(bytes: Vec<u8>, content_type: &'static str, disposition: &str) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -178,6 +179,10 @@ fn served(bytes: Vec<u8>, content_type: &'static str, disposition: &str) -> Resp
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(disposition).expect("ASCII"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
     response
 }
 

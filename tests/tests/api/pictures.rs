@@ -110,3 +110,21 @@ async fn a_childs_trend_draws_one_bar_per_analysed_session() {
     // Each fixture child showed HAPPY, SAD and NEUTRAL for a third of the time each.
     assert!(svg.contains("HAPPY 33 %") && svg.contains("SAD 33 %"), "{svg}");
 }
+
+#[tokio::test]
+async fn withdrawn_analysis_consent_takes_the_pictures_with_the_results() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let guardian = app.login(fixtures::GUARDIAN, fixtures::PASSWORD).await;
+    let url = format!("{}/sessions/{}/timeline.svg", app.address, global_id("Session", world.own_analysed.session));
+    let drawn = app.client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(drawn.status(), 200, "drawn, and kept for this results version");
+    let withdraw = "mutation($c: ID!) { withdrawConsent(childId: $c, kind: AUTOMATED_ANALYSIS) { withdrawnAt } }";
+    app.graphql(Some(&guardian), withdraw, json!({ "c": global_id("Child", world.own) })).await.data();
+    for file in ["timeline.svg", "timeline.png"] {
+        let url = url.replace("timeline.svg", file);
+        let answer = app.client.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{file}: the results are gone, and so is what was drawn of them");
+    }
+}

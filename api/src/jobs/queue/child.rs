@@ -7,7 +7,7 @@ use entity::{
     enums::{ConsentKind, JobStage, JobStatus, SessionStatus},
     session, tracked_object,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{Queue, clear_lease, set_session_status, settled_status};
@@ -48,6 +48,12 @@ impl Queue {
         // Intervals go with their objects (foreign keys cascade).
         tracked_object::Entity::delete_many()
             .filter(tracked_object::Column::SessionId.in_subquery(sessions_of(child_id)))
+            .exec(txn)
+            .await?;
+        // What was derived from the results (cached intervals, pictures) is of older versions.
+        session::Entity::update_many()
+            .col_expr(session::Column::ResultsVersion, Expr::col(session::Column::ResultsVersion).add(1))
+            .filter(session::Column::ChildId.eq(child_id))
             .exec(txn)
             .await?;
         for (has_video, status) in [(true, SessionStatus::Ready), (false, SessionStatus::Uploading)] {
