@@ -93,6 +93,17 @@ async fn pictures_keep_the_rights_of_session_and_child() {
     assert_eq!(status(app.client.get(&other).bearer_auth(&token).send().await.unwrap()), 404, "not their child");
     let with_link = format!("{trend}?{}", timeline.split_once('?').unwrap().1);
     assert_eq!(status(app.client.get(&with_link).send().await.unwrap()), 401, "session links open no trend");
+
+    // A key reads them until it is revoked.
+    let admin = app.login(fixtures::ADMIN, fixtures::PASSWORD).await;
+    let (key_id, key) = app.create_api_key(&admin, "REPORTS", None).await;
+    let picture = format!("{}/sessions/{own}/timeline.svg", app.address);
+    assert_eq!(status(app.client.get(&picture).bearer_auth(&key).send().await.unwrap()), 200);
+    assert_eq!(status(app.client.get(&trend).bearer_auth(&key).send().await.unwrap()), 200);
+    let revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }";
+    app.graphql(Some(&admin), revoke, json!({ "id": key_id })).await.data();
+    assert_eq!(status(app.client.get(&picture).bearer_auth(&key).send().await.unwrap()), 401, "revoked");
+    assert_eq!(status(app.client.get(&trend).bearer_auth(&key).send().await.unwrap()), 401, "revoked");
 }
 
 #[tokio::test]
