@@ -79,6 +79,13 @@ pub enum SessionFile {
 }
 
 impl SessionFile {
+    const ALL: [SessionFile; 3] = [SessionFile::IntervalsCsv, SessionFile::TimelineSvg, SessionFile::TimelinePng];
+
+    /// The file a path's last segment names.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|file| file.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SessionFile::IntervalsCsv => "intervals.csv",

@@ -11,7 +11,7 @@ use entity::{
     enums::{Behaviour, Emotion, ObjectRole},
     session, tracked_object,
 };
-use imind_inference::chart::{Lane, Span, clock, ticks};
+use imind_inference::chart::{self, Lane, Span, clock, ticks};
 
 /// What a session's timeline shows.
 pub struct SessionChart {
@@ -164,19 +164,18 @@ fn rgb([r, g, b]: [u8; 3]) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-const WIDTH: i64 = 1600;
-const LEFT: i64 = 260;
-const RIGHT: i64 = 30;
-const TOP: i64 = 50;
-const LANE: i64 = 26;
-const AXIS: i64 = 44;
-const LEGEND_ROW: i64 = 24;
-/// Beyond this many lanes a picture is no longer readable; the rest are left out.
-const MAX_LANES: usize = 200;
+// The PNG's layout (`imind_inference::chart`), in SVG's integers.
+const WIDTH: i64 = chart::WIDTH as i64;
+const LEFT: i64 = chart::LEFT as i64;
+const RIGHT: i64 = chart::RIGHT as i64;
+const TOP: i64 = chart::TOP as i64;
+const LANE: i64 = chart::LANE as i64;
+const AXIS: i64 = chart::AXIS as i64;
+const LEGEND_ROW: i64 = chart::LEGEND_ROW as i64;
 
 /// The session's timeline as SVG: the same layout as the PNG.
 pub fn timeline_svg(chart: &SessionChart) -> String {
-    let lanes = &chart.lanes[..chart.lanes.len().min(MAX_LANES)];
+    let lanes = &chart.lanes[..chart.lanes.len().min(chart::MAX_LANES)];
     let duration_ms = chart.duration_ms.max(1);
     let legend_rows = chart.legend.len().div_ceil(6) as i64;
     let axis_y = TOP + LANE * lanes.len() as i64 + 4;

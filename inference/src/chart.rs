@@ -26,15 +26,16 @@ pub struct Span {
     pub colour: [u8; 3],
 }
 
-const WIDTH: i32 = 1600;
-const LEFT: i32 = 240;
-const RIGHT: i32 = 30;
-const TOP: i32 = 50;
-const LANE: i32 = 26;
-const AXIS: i32 = 40;
-const LEGEND_ROW: i32 = 24;
+// The layout, in pixels; the gateway's SVG timeline draws the same one.
+pub const WIDTH: i32 = 1600;
+pub const LEFT: i32 = 240;
+pub const RIGHT: i32 = 30;
+pub const TOP: i32 = 50;
+pub const LANE: i32 = 26;
+pub const AXIS: i32 = 40;
+pub const LEGEND_ROW: i32 = 24;
 /// Beyond this many lanes a picture is no longer readable; the rest are left out.
-const MAX_LANES: usize = 200;
+pub const MAX_LANES: usize = 200;
 
 /// The chart of `lanes` over `[0, duration_ms]`, titled `title`, with `legend` (name, colour)
 /// below, as PNG bytes.

@@ -55,9 +55,7 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
         // Uploads are bounded by `max_upload_bytes` in the handler, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
         .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
-        .route("/sessions/{id}/intervals.csv", get(reports::intervals_csv))
-        .route("/sessions/{id}/timeline.svg", get(reports::timeline_svg))
-        .route("/sessions/{id}/timeline.png", get(reports::timeline_png))
+        .route("/sessions/{id}/{file}", get(reports::session_file_route))
         .route("/children/{id}/trend.svg", get(reports::trend_svg))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready));

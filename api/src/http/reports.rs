@@ -34,37 +34,16 @@ pub(super) struct Link {
     signature: Option<String>,
 }
 
-/// `GET /sessions/{id}/intervals.csv`.
-pub(super) async fn intervals_csv(
+/// `GET /sessions/{id}/{file}`: `intervals.csv`, `timeline.svg` or `timeline.png`.
+pub(super) async fn session_file_route(
     State(state): State<HttpState>,
     ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
-    Path(id): Path<String>,
+    Path((id, file)): Path<(String, String)>,
     Query(link): Query<Link>,
     headers: HeaderMap,
 ) -> Response {
-    session_file(&state.app, client, &id, &link, &headers, SessionFile::IntervalsCsv).await
-}
-
-/// `GET /sessions/{id}/timeline.svg`.
-pub(super) async fn timeline_svg(
-    State(state): State<HttpState>,
-    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
-    Path(id): Path<String>,
-    Query(link): Query<Link>,
-    headers: HeaderMap,
-) -> Response {
-    session_file(&state.app, client, &id, &link, &headers, SessionFile::TimelineSvg).await
-}
-
-/// `GET /sessions/{id}/timeline.png`.
-pub(super) async fn timeline_png(
-    State(state): State<HttpState>,
-    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
-    Path(id): Path<String>,
-    Query(link): Query<Link>,
-    headers: HeaderMap,
-) -> Response {
-    session_file(&state.app, client, &id, &link, &headers, SessionFile::TimelinePng).await
+    let Some(file) = SessionFile::named(&file) else { return refused(ApiError::NotFound) };
+    session_file(&state.app, client, &id, &link, &headers, file).await
 }
 
 /// One of a session's files, for a caller whose rights are checked now.

@@ -21,6 +21,18 @@ use crate::{
 
 pub struct Session(pub session::Model);
 
+impl Session {
+    /// A link to one of the session's files for the caller; none until the session is analysed.
+    fn file_link(&self, ctx: &Context<'_>, file: crate::report_files::SessionFile) -> ApiResult<Option<String>> {
+        let viewer = ctx.viewer()?;
+        if self.0.status != entity::enums::SessionStatus::Done {
+            return Ok(None);
+        }
+        let path_id = Kind::Session.id(self.0.id);
+        Ok(Some(crate::report_files::session_link(ctx.state(), self.0.id, path_id.as_str(), file, &viewer)))
+    }
+}
+
 /// A recorded counselling session with one child.
 #[Object]
 impl Session {
@@ -89,13 +101,7 @@ impl Session {
     /// the caller's rights, checked again when it is used. Null until the session is analysed
     /// (`DONE`).
     async fn intervals_csv_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        let viewer = ctx.viewer()?;
-        if self.0.status != entity::enums::SessionStatus::Done {
-            return Ok(None);
-        }
-        let path_id = Kind::Session.id(self.0.id);
-        let file = crate::report_files::SessionFile::IntervalsCsv;
-        Ok(Some(crate::report_files::session_link(ctx.state(), self.0.id, path_id.as_str(), file, &viewer)))
+        self.file_link(ctx, crate::report_files::SessionFile::IntervalsCsv)
     }
 
     /// A short-lived link to the session's timeline picture as SVG (`GET
@@ -103,13 +109,7 @@ impl Session {
     /// their observed expressions and behaviours on one time axis, the child marked. It carries
     /// the caller's rights, checked again when it is used. Null until the session is analysed.
     async fn timeline_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        let viewer = ctx.viewer()?;
-        if self.0.status != entity::enums::SessionStatus::Done {
-            return Ok(None);
-        }
-        let path_id = Kind::Session.id(self.0.id);
-        let file = crate::report_files::SessionFile::TimelineSvg;
-        Ok(Some(crate::report_files::session_link(ctx.state(), self.0.id, path_id.as_str(), file, &viewer)))
+        self.file_link(ctx, crate::report_files::SessionFile::TimelineSvg)
     }
 
     /// Until when the video is kept: its organisation's `videoDaysAfterAnalysis` after its
