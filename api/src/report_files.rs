@@ -178,6 +178,43 @@ pub async fn trend(app: &AppState, child_id: Uuid) -> ApiResult<(Vec<u8>, usize)
     Ok((report_pictures::trend_svg(&child.name, &trend).into_bytes(), rows.max(trend.len())))
 }
 
+/// Which of a session's people (`o`, of session `s`) is its child: the one labelled as them,
+/// or else one guessed CHILD. Binds one value: `ObjectRole::Child`.
+const CHILD_PERSON: &str = "(o.child_id = s.child_id OR (o.child_id IS NULL AND o.role = ?))";
+
+/// Per session, the intervals of one kind (`table`, whose label is in `label_column`) of the
+/// person who is the session's child, as `emotion_time_of_child_person` picks them; one
+/// statement.
+pub async fn spans_of_child_person<L: sea_orm::TryGetable>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    label_column: &str,
+    sessions: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Vec<crate::reports::Span<L>>>, sea_orm::DbErr> {
+    let condition = Sql::is_in("s.id", sessions.into_iter().map(Value::from));
+    let text = format!(
+        "SELECT s.id AS owner, i.{label_column} AS label, i.start_ms AS start_ms, i.end_ms AS end_ms \
+         FROM sessions s \
+         JOIN tracked_objects o ON o.session_id = s.id \
+         JOIN {table} i ON i.object_id = o.id \
+         WHERE {} AND {CHILD_PERSON}",
+        condition.text
+    );
+    let mut values = condition.values;
+    values.push(ObjectRole::Child.as_str().into());
+    let rows = db.query_all_raw(statement(db.get_database_backend(), &text, values)).await?;
+    let mut spans: HashMap<Uuid, Vec<crate::reports::Span<L>>> = HashMap::new();
+    for row in rows {
+        let span = crate::reports::Span {
+            label: row.try_get("", "label")?,
+            start_ms: row.try_get("", "start_ms")?,
+            end_ms: row.try_get("", "end_ms")?,
+        };
+        spans.entry(row.try_get("", "owner")?).or_default().push(span);
+    }
+    Ok(spans)
+}
+
 #[derive(sea_orm::FromQueryResult)]
 struct EmotionTimeRow {
     owner: Uuid,
@@ -197,7 +234,7 @@ pub async fn emotion_time_of_child_person(
          FROM sessions s \
          JOIN tracked_objects o ON o.session_id = s.id \
          JOIN emotion_intervals i ON i.object_id = o.id \
-         WHERE {} AND (o.child_id = s.child_id OR (o.child_id IS NULL AND o.role = ?)) \
+         WHERE {} AND {CHILD_PERSON} \
          GROUP BY s.id, i.emotion ORDER BY s.id, i.emotion",
         condition.text
     );

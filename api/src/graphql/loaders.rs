@@ -500,10 +500,14 @@ impl Loader<IntervalsOfObject> for Loaders {
     }
 }
 
-/// Per analysed session of a child, milliseconds of each expression shown by the person who is
-/// that child (labelled by a counsellor, or else guessed CHILD).
+/// Per analysed session of a child recorded in `from..to`, milliseconds of each expression
+/// shown by the person who is that child (labelled by a counsellor, or else guessed CHILD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EmotionTrendOfChild(pub Uuid);
+pub struct EmotionTrendOfChild {
+    pub child: Uuid,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
 
 impl Loader<EmotionTrendOfChild> for Loaders {
     type Value = Vec<(session::Model, Vec<(Emotion, i64)>)>;
@@ -513,24 +517,82 @@ impl Loader<EmotionTrendOfChild> for Loaders {
         &self,
         keys: &[EmotionTrendOfChild],
     ) -> Result<HashMap<EmotionTrendOfChild, Self::Value>, Self::Error> {
-        let children = uuids(keys.iter().map(|key| key.0));
-        let sessions = session::Entity::find()
-            .filter(session::Column::ChildId.is_in(children.clone()))
-            .filter(session::Column::Status.eq(SessionStatus::Done))
-            .order_by_asc(session::Column::RecordedAt)
-            .order_by_asc(session::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
-        let mut times = crate::report_files::emotion_time_of_child_person(&self.db, sessions.iter().map(|s| s.id))
-            .await
-            .map_err(db_error)?;
+        // Keys of one level share their bounds; group anyway, in case they don't.
+        type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let mut groups: HashMap<Bounds, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.from, key.to)).or_default().push(key.child);
+        }
         let mut out: HashMap<EmotionTrendOfChild, Self::Value> = HashMap::new();
-        for session in sessions {
-            let emotion_times = times.remove(&session.id).unwrap_or_default();
-            out.entry(EmotionTrendOfChild(session.child_id)).or_default().push((session, emotion_times));
+        for ((from, to), children) in groups {
+            let mut sessions = session::Entity::find()
+                .filter(session::Column::ChildId.is_in(uuids(children)))
+                .filter(session::Column::Status.eq(SessionStatus::Done));
+            if let Some(from) = from {
+                sessions = sessions.filter(session::Column::RecordedAt.gte(from));
+            }
+            if let Some(to) = to {
+                sessions = sessions.filter(session::Column::RecordedAt.lt(to));
+            }
+            let sessions = sessions
+                .order_by_asc(session::Column::RecordedAt)
+                .order_by_asc(session::Column::Id)
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            let mut times = crate::report_files::emotion_time_of_child_person(&self.db, sessions.iter().map(|s| s.id))
+                .await
+                .map_err(db_error)?;
+            for session in sessions {
+                let emotion_times = times.remove(&session.id).unwrap_or_default();
+                let key = EmotionTrendOfChild { child: session.child_id, from, to };
+                out.entry(key).or_default().push((session, emotion_times));
+            }
         }
         Ok(out)
+    }
+}
+
+/// Every interval, of both kinds, of the person who is a session's child (as
+/// `EmotionTrendOfChild` picks them), for the trend's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChildPersonOfSession(pub Uuid);
+
+impl Loader<ChildPersonOfSession> for Loaders {
+    type Value = ObjectIntervals;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ChildPersonOfSession],
+    ) -> Result<HashMap<ChildPersonOfSession, Self::Value>, Self::Error> {
+        let sessions: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
+        let mut emotions = crate::report_files::spans_of_child_person::<Emotion>(
+            &self.db,
+            "emotion_intervals",
+            "emotion",
+            sessions.iter().copied(),
+        )
+        .await
+        .map_err(db_error)?;
+        let mut behaviours = crate::report_files::spans_of_child_person::<Behaviour>(
+            &self.db,
+            "behaviour_intervals",
+            "behaviour",
+            sessions.iter().copied(),
+        )
+        .await
+        .map_err(db_error)?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| {
+                let intervals = ObjectIntervals {
+                    emotions: emotions.remove(&session).unwrap_or_default(),
+                    behaviours: behaviours.remove(&session).unwrap_or_default(),
+                };
+                (ChildPersonOfSession(session), intervals)
+            })
+            .collect())
     }
 }
 

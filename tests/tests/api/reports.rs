@@ -123,6 +123,68 @@ async fn timelines_are_bounded_and_counted_by_the_complexity_limit() {
     assert!(refused.error_message().unwrap().contains("complex"), "{}", refused.body);
 }
 
+const TREND: &str = "query($c: ID!, $from: DateTime, $to: DateTime) { child(id: $c) {
+    emotionTrend(from: $from, to: $to) { recordedAt shares { emotion fraction durationMs }
+      summary { expressionShares { label share seconds } behaviourShares { label share seconds }
+                dominantExpression expressionChanges faceVisibleSeconds } } } }";
+
+#[tokio::test]
+async fn a_childs_trend_has_the_child_persons_figures_only_within_from_and_to() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    // Day 9: the child (seeded by hand) and an adult whose fixture intervals must not count.
+    let seeded = fixtures::analysed_session(&app.db, world.own, world.counsellor, 9, 2, 3).await;
+    seed(&app.db, seeded.object).await;
+    // Day 12: the fixture's child alone — happy 0–1 s, sad 2–3 s; sitting 0–1 s, moving 2–3 s.
+    fixtures::analysed_session(&app.db, world.own, world.counsellor, 12, 1, 2).await;
+    // Day 20 and the world's day 1 lie outside the window.
+    fixtures::analysed_session(&app.db, world.own, world.counsellor, 20, 1, 2).await;
+    let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let window =
+        json!({ "c": global_id("Child", world.own), "from": "2026-10-08T00:00:00Z", "to": "2026-10-20T10:00:00Z" });
+    let trend = app.graphql(Some(&token), TREND, window).await;
+    assert_eq!(
+        trend.data()["child"]["emotionTrend"],
+        json!([
+            { "recordedAt": "2026-10-09T10:00:00+00:00",
+              "shares": [{ "emotion": "HAPPY", "fraction": 0.875, "durationMs": 7000 },
+                         { "emotion": "SAD", "fraction": 0.125, "durationMs": 1000 }],
+              "summary": {
+                "expressionShares": [{ "label": "HAPPY", "share": 0.875, "seconds": 7.0 },
+                                     { "label": "SAD", "share": 0.125, "seconds": 1.0 }],
+                "behaviourShares": [{ "label": "STANDING", "share": 1.0, "seconds": 10.0 },
+                                    { "label": "HAND_RAISED", "share": 0.1, "seconds": 1.0 }],
+                "dominantExpression": "HAPPY", "expressionChanges": 2, "faceVisibleSeconds": 8.0 } },
+            { "recordedAt": "2026-10-12T10:00:00+00:00",
+              "shares": [{ "emotion": "HAPPY", "fraction": 0.5, "durationMs": 1000 },
+                         { "emotion": "SAD", "fraction": 0.5, "durationMs": 1000 }],
+              "summary": {
+                "expressionShares": [{ "label": "HAPPY", "share": 0.5, "seconds": 1.0 },
+                                     { "label": "SAD", "share": 0.5, "seconds": 1.0 }],
+                "behaviourShares": [{ "label": "SITTING", "share": 0.5, "seconds": 1.0 },
+                                    { "label": "MOVING", "share": 0.5, "seconds": 1.0 }],
+                "dominantExpression": "HAPPY", "expressionChanges": 1, "faceVisibleSeconds": 2.0 } }
+        ]),
+        "{}",
+        trend.body
+    );
+    // Unbounded, the trend has all four sessions, oldest first.
+    let all = app.graphql(Some(&token), TREND, json!({ "c": global_id("Child", world.own) })).await;
+    let days: Vec<&str> = all.data()["child"]["emotionTrend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| &entry["recordedAt"].as_str().unwrap()[..10])
+        .collect();
+    assert_eq!(days, ["2026-10-01", "2026-10-09", "2026-10-12", "2026-10-20"]);
+    // A counsellor not assigned to the child, and another organisation's admin, read no trend.
+    for email in [fixtures::OTHER_COUNSELLOR, fixtures::ADMIN_B] {
+        let stranger = app.login(email, fixtures::PASSWORD).await;
+        let refused = app.graphql(Some(&stranger), TREND, json!({ "c": global_id("Child", world.own) })).await;
+        assert!(refused.body["data"]["child"].is_null(), "{email}: {}", refused.body);
+    }
+}
+
 /// Statements a counsellor's request for every person's figures in `sessions` sessions costs.
 async fn statements_for(sessions: u32) -> u64 {
     // As `n_plus_one` does: a generous batching window, no worker polls, no read entries.
@@ -138,7 +200,7 @@ async fn statements_for(sessions: u32) -> u64 {
     }
     let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
     app.graphql(Some(&token), "{ me { id } }", json!({})).await.data();
-    let query = "{ children { nodes { sessions(first: 20) { nodes { objects { nodes {
+    let query = "{ children { nodes { emotionTrend { summary { dominantExpression } } sessions(first: 20) { nodes { objects { nodes {
         summary { dominantExpression expressionShares { label share } } timeline(binMs: 1000) { startMs } } } } } } } }";
     let before = app.sql_statements().await;
     app.graphql(Some(&token), query, json!({})).await.data();

@@ -5,14 +5,17 @@ use entity::{
     enums::{Emotion, SessionStatus},
 };
 
-use super::{AuditEntry, Consent, Date, Session};
+use super::{AuditEntry, Consent, Date, PersonSummary, Session};
 use crate::{
     access::{self, ChildAction},
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
         ids::Kind,
-        loaders::{AccessLogList, AuditFilter, ConsentsOfChild, EmotionTrendOfChild, PageKey, SessionList},
+        loaders::{
+            AccessLogList, AuditFilter, ChildPersonOfSession, ConsentsOfChild, EmotionTrendOfChild, PageKey,
+            SessionList,
+        },
         pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
 };
@@ -106,13 +109,21 @@ impl Child {
         Ok(into_connection::<AccessLogList, _>(loaded, AuditEntry))
     }
 
-    /// One entry per analysed session, oldest first: how much of the time the child's face was
-    /// visible it showed each expression. `last` keeps the most recent sessions (default 100,
-    /// at most 1000).
+    /// One entry per analysed session, oldest first: how the child looked in it (the person
+    /// labelled as the child, or else guessed CHILD; other people never count). `from`/`to`
+    /// bound `recordedAt` (to exclusive); `last` keeps the most recent of those sessions
+    /// (default 100, at most 1000).
     #[graphql(complexity = "connection_cost(None, last, TREND_DEFAULT_SESSIONS, child_complexity)")]
-    async fn emotion_trend(&self, ctx: &Context<'_>, last: Option<i32>) -> ApiResult<Vec<SessionEmotionSummary>> {
+    async fn emotion_trend(
+        &self,
+        ctx: &Context<'_>,
+        last: Option<i32>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<Vec<SessionEmotionSummary>> {
         let keep = PageRequest::new(None, None, last, None, TREND_DEFAULT_SESSIONS)?.limit as usize;
-        let trend = ctx.loader().load_one(EmotionTrendOfChild(self.0.id)).await?.unwrap_or_default();
+        let key = EmotionTrendOfChild { child: self.0.id, from, to };
+        let trend = ctx.loader().load_one(key).await?.unwrap_or_default();
         let skip = trend.len().saturating_sub(keep);
         Ok(trend
             .into_iter()
@@ -167,5 +178,13 @@ pub struct SessionEmotionSummary {
 impl SessionEmotionSummary {
     async fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// The child's figures in this session, as `TrackedObject.summary` gives them for one
+    /// person: expression and behaviour shares, the dominant expression, expression changes,
+    /// time with a visible face. Empty when no person in it is the child.
+    async fn summary(&self, ctx: &Context<'_>) -> ApiResult<PersonSummary> {
+        let intervals = ctx.loader().load_one(ChildPersonOfSession(self.session.0.id)).await?.unwrap_or_default();
+        Ok(crate::reports::summary(&intervals.emotions, &intervals.behaviours).into())
     }
 }
