@@ -3,14 +3,16 @@
 # on a throwaway PostgreSQL cluster this script installs (if needed), starts and stops. It also
 # installs OpenCV, unpacks ONNX Runtime, fetches the test footage and builds the S3-compatible
 # test server s3s-fs (all cached under ~/.cache/imind), the reference graphql-ws client and
-# playwright-core (npm, pinned by the package-lock.json files under tests/), and Debian's
-# Chromium for what a browser shows.
+# playwright-core (npm, pinned by the package-lock.json files under tests/), Debian's
+# Chromium for what a browser shows, and ffmpeg to make clips as phones record them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_rust
 ensure_apt_packages postgresql fonts-dejavu-core chromium $OPENCV_PACKAGES
+# The ffmpeg command line makes the variable-rate and rotated clips of the recording tests.
+ensure_apt_packages ffmpeg
 IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
 IMIND_S3S_FS=$(scripts/setup-s3s.sh)

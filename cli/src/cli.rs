@@ -76,6 +76,37 @@ pub enum Command {
         #[arg(long)]
         timeline: Option<PathBuf>,
     },
+    /// Measure the engine on labelled data.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Accuracy, macro-F1, per-class precision/recall and the confusion matrix of the
+    /// expression stage on DIR: one folder per class (angry disgust fear happy sad surprise
+    /// neutral) of face images.
+    Expressions {
+        dir: PathBuf,
+        /// The images are faces already cropped: skip the face detector.
+        #[arg(long)]
+        whole_image: bool,
+        /// Classify each face as it is, without averaging with its mirror image (as the
+        /// pipeline does).
+        #[arg(long)]
+        no_flip: bool,
+        /// Long side of the face detector's input, in pixels (the pipeline's default).
+        #[arg(long, default_value_t = 320)]
+        face_input: i32,
+        /// Threads per model inference.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,6 +150,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let args = crate::analyze::AnalyzeArgs { file, fps: Some(fps), batch_size, threads, json, timeline };
             let result = tokio::task::spawn_blocking(move || crate::analyze::run(args)).await??;
             print!("{}", crate::analyze::summary(&result));
+            Ok(())
+        }
+        Command::Eval { what: EvalCommand::Expressions { dir, whole_image, no_flip, face_input, threads, json } } => {
+            let options = imind_inference::ExpressionEvalOptions {
+                whole_image,
+                input: imind_inference::ExpressionInput { flip: !no_flip },
+                face_input_long_side: face_input,
+                runtime: imind_inference::RuntimeOptions { intra_threads: threads, ..Default::default() },
+                ..Default::default()
+            };
+            let report =
+                tokio::task::spawn_blocking(move || imind_inference::evaluate_expressions(&dir, &options)).await??;
+            print!("{}", imind_inference::format_report(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            }
             Ok(())
         }
         Command::ExportSchema => {

@@ -136,3 +136,42 @@ fn analyze_writes_json_and_a_timeline() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a video that can be decoded"));
 }
+
+#[test]
+fn eval_expressions_prints_and_writes_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    // happy/: the smiling astronaut, a face the engine finds; neutral/: a grey picture, in
+    // which it finds none (a miss, counted wrong).
+    for class in ["happy", "neutral"] {
+        std::fs::create_dir_all(set.join(class)).unwrap();
+    }
+    std::fs::copy(footage("astronaut.png"), set.join("happy/astronaut.png")).unwrap();
+    let grey =
+        opencv::core::Mat::new_rows_cols_with_default(96, 96, opencv::core::CV_8UC3, opencv::core::Scalar::all(128.0))
+            .unwrap();
+    let path = set.join("neutral/grey.png");
+    opencv::imgcodecs::imwrite(path.to_str().unwrap(), &grey, &opencv::core::Vector::new()).unwrap();
+    let json = dir.path().join("figures.json");
+    let output = imind(dir.path()).args(["eval", "expressions"]).arg(&set).arg("--json").arg(&json).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("mode engine: 2 images, faces found in 1 (50.0 %)"), "{printed}");
+    assert!(printed.contains("accuracy 50.0 % (of faces found 100.0 %)"), "{printed}");
+    let figures: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(figures["images"], 2);
+    assert_eq!(figures["labels"][3], "HAPPY");
+    assert_eq!(figures["confusion"][3][3], 1, "{figures}");
+    assert_eq!(figures["noFace"][6], 1, "{figures}");
+    assert_eq!(figures["classes"][3]["recall"], 1.0);
+
+    // Pre-cropped faces: every image is classified, the grey one as something.
+    let whole = imind(dir.path()).args(["eval", "expressions", "--whole-image"]).arg(&set).output().unwrap();
+    assert!(String::from_utf8_lossy(&whole.stdout).contains("faces found in 2 (100.0 %)"));
+
+    // A folder that is not a class is refused by name.
+    std::fs::create_dir(set.join("joy")).unwrap();
+    let refused = imind(dir.path()).args(["eval", "expressions"]).arg(&set).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("\"joy\" is not a class"));
+}

@@ -20,7 +20,7 @@ use crate::{
     isolated::{Decoding, MediaSource},
     labels::{Behaviour, Emotion, Role},
     models::{
-        BoundingBox, EmotionClassifier, Face, FaceDetector, Person, PoseEstimator, default_models_dir,
+        BoundingBox, EmotionClassifier, ExpressionInput, Face, FaceDetector, Person, PoseEstimator, default_models_dir,
         emotion::face_crop,
     },
     role::{BodyStats, guess_roles},
@@ -50,6 +50,8 @@ pub struct AnalysisOptions {
     pub face_input_long_side: i32,
     /// Long side of the pose network's input.
     pub pose_input_long_side: i32,
+    /// How face crops become the expression classifier's input.
+    pub expression: ExpressionInput,
     /// Shorter intervals are dropped as flicker.
     pub min_interval_ms: i64,
     /// Videos over these are refused before analysis.
@@ -66,6 +68,7 @@ impl Default for AnalysisOptions {
             batch_size: 8,
             face_input_long_side: 320,
             pose_input_long_side: 256,
+            expression: ExpressionInput::default(),
             min_interval_ms: 1_000,
             limits: MediaLimits::default(),
             decoding: Decoding::InProcess,
@@ -173,7 +176,7 @@ impl Engine {
 }
 
 /// `(width, height)` with the long side `long_side`, both multiples of 32.
-fn network_size(width: i32, height: i32, long_side: i32) -> (i32, i32) {
+pub(crate) fn network_size(width: i32, height: i32, long_side: i32) -> (i32, i32) {
     let scale = long_side as f32 / width.max(height) as f32;
     let round = |v: i32| (((v as f32 * scale) / 32.0).round() as i32).max(1) * 32;
     (round(width), round(height))
@@ -272,6 +275,7 @@ pub fn analyze(
                 &mut rules,
                 &mut people,
                 timeline_options,
+                &options.expression,
                 sink,
                 &mut timings,
             )?;
@@ -429,6 +433,7 @@ fn process_batch(
     rules: &mut BehaviourRules,
     people: &mut BTreeMap<u32, PersonTimelines>,
     timeline_options: TimelineOptions,
+    expression: &ExpressionInput,
     sink: &mut dyn AnalysisSink,
     timings: &mut Timings,
 ) -> Result<(), AnalysisError> {
@@ -463,12 +468,12 @@ fn process_batch(
     for (n, assigned) in assignments.iter().enumerate() {
         for (p, face) in assigned.iter().enumerate() {
             if let Some(f) = face {
-                EmotionClassifier::push_input(rgb[n], face_crop(&faces[n][*f].bbox), &mut input)?;
+                EmotionClassifier::push_input_with(rgb[n], face_crop(&faces[n][*f].bbox), expression, &mut input)?;
                 owners.push((n, p));
             }
         }
     }
-    let probabilities = engine.emotions.classify(input)?;
+    let probabilities = engine.emotions.classify_with(input, expression)?;
     let mut emotions: Vec<Vec<Option<[f32; 7]>>> = persons.iter().map(|p| vec![None; p.len()]).collect();
     for ((n, p), probabilities) in owners.into_iter().zip(probabilities) {
         emotions[n][p] = Some(probabilities);

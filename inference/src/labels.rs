@@ -26,6 +26,19 @@ impl Emotion {
         Emotion::Surprise,
         Emotion::Neutral,
     ];
+
+    /// The name of the folder of this class in an evaluation set (FER2013's, lower case).
+    pub fn folder_name(self) -> &'static str {
+        match self {
+            Emotion::Angry => "angry",
+            Emotion::Disgust => "disgust",
+            Emotion::Fear => "fear",
+            Emotion::Happy => "happy",
+            Emotion::Sad => "sad",
+            Emotion::Surprise => "surprise",
+            Emotion::Neutral => "neutral",
+        }
+    }
 }
 
 /// An observed posture or movement (rules in `behaviour`).

@@ -19,6 +19,8 @@
 //!   that are not analysable videos.
 //! - `isolated` — the same in a child process with a memory limit (`Decoding::Isolated`), so
 //!   that a file which makes the decoder run away fails alone.
+//! - `eval` — `evaluate_expressions`: accuracy, macro-F1 and confusion of the expression stage
+//!   on labelled face images (`imind eval expressions`).
 //! - `error` — typed errors. Cancellation is tokio-util's `CancellationToken`, the one the
 //!   gateway uses too: the pipeline and the decoder check it between frames.
 
@@ -26,6 +28,7 @@ mod analysis;
 mod behaviour;
 pub mod chart;
 mod error;
+mod eval;
 pub mod image;
 mod isolated;
 mod labels;
@@ -41,9 +44,10 @@ pub use analysis::{
     Timings, TrackedObject, analyze,
 };
 pub use error::{InferenceError, Result};
+pub use eval::{ExpressionEvalOptions, ExpressionReport, evaluate_expressions, format_report};
 pub use isolated::{CHILD_ARGUMENT, Decoding, MediaSource, child_main};
 pub use labels::{Behaviour, Emotion, Role};
-pub use models::{EmotionClassifier, FaceDetector, PoseEstimator, default_models_dir};
+pub use models::{EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
 pub use video::{

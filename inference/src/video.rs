@@ -102,11 +102,19 @@ fn open(path: &Path) -> Result<VideoCapture, VideoError> {
     if metadata.len() == 0 {
         return Err(VideoError::Empty);
     }
-    let capture = VideoCapture::from_file(path, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
+    let mut capture = VideoCapture::from_file(path, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
     if !capture.is_opened().unwrap_or(false) {
         return Err(VideoError::NotAVideo);
     }
+    upright(&mut capture);
     Ok(capture)
+}
+
+/// Frames as a player shows them: a phone's rotation metadata (display matrix) applied, and
+/// the size reported turned with them. OpenCV's FFmpeg backend does this by default; it is
+/// asked for so that it stays the rule.
+fn upright(capture: &mut VideoCapture) {
+    let _ = capture.set(videoio::CAP_PROP_ORIENTATION_AUTO, 1.0);
 }
 
 fn properties(capture: &VideoCapture, limits: &MediaLimits) -> Result<(f64, i64, i32, i32, String), VideoError> {
@@ -170,10 +178,11 @@ pub fn probe_within(path: &Path, limits: &MediaLimits) -> Result<VideoInfo, Vide
 /// reads only what it needs (headers, index, first frame) with range requests.
 pub fn probe_url(url: &str, limits: &MediaLimits) -> Result<VideoInfo, VideoError> {
     restrict_ffmpeg();
-    let capture = VideoCapture::from_file(url, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
+    let mut capture = VideoCapture::from_file(url, videoio::CAP_FFMPEG).map_err(|_| VideoError::NotAVideo)?;
     if !capture.is_opened().unwrap_or(false) {
         return Err(VideoError::NotAVideo);
     }
+    upright(&mut capture);
     probe_capture(capture, limits)
 }
 
@@ -262,6 +271,39 @@ impl Bounds {
     }
 }
 
+/// When each grabbed frame is shown: its presentation time in the container (phones and
+/// webcams record at variable rates, so index ÷ nominal rate drifts). A frame without one
+/// (a container without times; FFmpeg's last frames, drained at the end) comes one step after
+/// the frame before it, the step between the last two times seen. Never earlier than the frame
+/// before.
+struct PresentationClock {
+    previous: Option<f64>,
+    step_ms: f64,
+}
+
+impl PresentationClock {
+    fn new(fps: f64) -> Self {
+        Self { previous: None, step_ms: 1000.0 / fps }
+    }
+
+    fn next(&mut self, capture: &VideoCapture) -> f64 {
+        let shown = capture.get(videoio::CAP_PROP_POS_MSEC).ok().filter(|ms| ms.is_finite() && *ms >= 0.0);
+        // FFmpeg answers 0 for a frame without a time: only the first frame is shown at 0.
+        let shown = shown.filter(|ms| *ms > 0.0 || self.previous.is_none());
+        let time = match (self.previous, shown) {
+            (None, shown) => shown.unwrap_or(0.0),
+            (Some(previous), Some(shown)) if shown > previous => {
+                self.step_ms = shown - previous;
+                shown
+            }
+            (Some(previous), Some(shown)) if shown == previous => previous,
+            (Some(previous), _) => previous + self.step_ms,
+        };
+        self.previous = Some(time);
+        time
+    }
+}
+
 fn decode_loop(
     mut capture: VideoCapture,
     fps: f64,
@@ -272,6 +314,7 @@ fn decode_loop(
 ) {
     let mut index: i64 = 0;
     let mut next_sample_ms = 0.0;
+    let mut clock = PresentationClock::new(fps);
     loop {
         if cancel.is_cancelled() {
             return;
@@ -290,7 +333,7 @@ fn decode_loop(
                 return;
             }
         }
-        let timestamp = index as f64 * 1000.0 / fps;
+        let timestamp = clock.next(&capture);
         let wanted = step_ms.is_none_or(|_| timestamp + 1e-6 >= next_sample_ms);
         if wanted {
             if let Some(step) = step_ms {

@@ -12,7 +12,9 @@ use std::{
 };
 
 use clap::Parser;
-use imind_inference::{AnalysisOptions, Decoded, Decoding, Engine, NoSink, RuntimeOptions, VideoInfo, analyze, probe};
+use imind_inference::{
+    AnalysisOptions, Decoded, Decoding, Engine, ExpressionInput, NoSink, RuntimeOptions, VideoInfo, analyze, probe,
+};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -29,6 +31,9 @@ struct Args {
     /// Use the CUDA execution provider.
     #[arg(long)]
     cuda: bool,
+    /// Classify faces without mirror-image averaging (the pipeline averages).
+    #[arg(long)]
+    no_flip: bool,
     /// A Python with `fer` installed, for the side-by-side run.
     #[arg(long)]
     fer_python: Option<PathBuf>,
@@ -92,6 +97,7 @@ fn main() -> anyhow::Result<()> {
     let options = AnalysisOptions {
         analysis_fps: Some(args.fps).filter(|fps| *fps > 0.0),
         batch_size: args.batch_size,
+        expression: ExpressionInput { flip: !args.no_flip },
         ..AnalysisOptions::default()
     };
     let runtime = RuntimeOptions { intra_threads: args.threads, cuda: args.cuda, ..RuntimeOptions::default() };

@@ -17,6 +17,28 @@ use crate::{
 const SIDE: i32 = 64;
 const PADDING: i32 = 10;
 
+/// How a face crop becomes the classifier's input, beyond the model's fixed preprocessing.
+/// The default is the pipeline's (each choice measured in models/README.md).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExpressionInput {
+    /// Classify the crop and its mirror image and average the two: expressions are
+    /// left–right symmetric, the model's errors less so.
+    pub flip: bool,
+}
+
+impl Default for ExpressionInput {
+    fn default() -> Self {
+        Self { flip: true }
+    }
+}
+
+impl ExpressionInput {
+    /// Model inputs per crop.
+    fn views(&self) -> usize {
+        if self.flip { 2 } else { 1 }
+    }
+}
+
 pub struct EmotionClassifier {
     session: Session,
 }
@@ -42,6 +64,36 @@ impl EmotionClassifier {
         let small = image::resize(&gray, SIDE, SIDE)?;
         batch.extend(image::bytes(&small)?.iter().map(|v| (*v as f32 / 255.0 - 0.5) * 2.0));
         Ok(())
+    }
+
+    /// Appends the model inputs for one crop as `input` asks (see [`Self::classify_with`]).
+    pub fn push_input_with(rgb: &Mat, crop: Rect, input: &ExpressionInput, batch: &mut Vec<f32>) -> Result<()> {
+        let start = batch.len();
+        Self::push_input(rgb, crop, batch)?;
+        if input.flip {
+            let side = SIDE as usize;
+            let mirrored: Vec<f32> =
+                batch[start..].chunks_exact(side).flat_map(|row| row.iter().rev().copied()).collect();
+            batch.extend(mirrored);
+        }
+        Ok(())
+    }
+
+    /// Probabilities per crop for a batch built with [`Self::push_input_with`] and the same
+    /// `input`: with `flip`, the mean of the crop's and its mirror's.
+    pub fn classify_with(&mut self, batch: Vec<f32>, input: &ExpressionInput) -> Result<Vec<[f32; 7]>> {
+        let views = input.views();
+        let each = self.classify(batch)?;
+        Ok(each
+            .chunks_exact(views)
+            .map(|group| {
+                let mut mean = [0f32; 7];
+                for view in group {
+                    mean.iter_mut().zip(view).for_each(|(sum, p)| *sum += p / views as f32);
+                }
+                mean
+            })
+            .collect())
     }
 
     /// Probabilities for a batch built with [`Self::push_input`].

@@ -1,8 +1,10 @@
 //! The inference engine against real models and real footage. One binary for all of it.
 
+mod accuracy;
 mod bomb;
 mod common;
 mod footage;
 mod isolated;
 mod parity;
+mod recordings;
 mod video;
