@@ -256,18 +256,25 @@ pub fn spawn_decoder(
 }
 
 /// What the probed header promised: the limits were checked against it, so a stream that
-/// goes beyond it (frames larger, or far more of them) is refused as it is decoded.
+/// goes beyond it (frames larger, far more of them, or shown far past its end) is refused as
+/// it is decoded.
 #[derive(Clone, Copy)]
 struct Bounds {
     width: i32,
     height: i32,
     frames: i64,
+    shown_until_ms: f64,
 }
 
 impl Bounds {
     fn of(info: &VideoInfo) -> Self {
         // Headers round and estimate (variable frame rates especially): twice as many, and more.
-        Self { width: info.width, height: info.height, frames: info.frame_count.saturating_mul(2) + 1000 }
+        Self {
+            width: info.width,
+            height: info.height,
+            frames: info.frame_count.saturating_mul(2) + 1000,
+            shown_until_ms: info.duration_ms as f64 * 2.0 + 60_000.0,
+        }
     }
 }
 
@@ -334,12 +341,16 @@ fn decode_loop(
             }
         }
         let timestamp = clock.next(&capture);
+        if timestamp > bounds.shown_until_ms {
+            let reason = format!("a frame shown at {:.0} s, far past the end its header gives", timestamp / 1000.0);
+            let _ = sender.send(Decoded::Failed(VideoError::TooLarge(reason)));
+            return;
+        }
         let wanted = step_ms.is_none_or(|_| timestamp + 1e-6 >= next_sample_ms);
         if wanted {
             if let Some(step) = step_ms {
-                while next_sample_ms <= timestamp + 1e-6 {
-                    next_sample_ms += step;
-                }
+                // The first sample time after this frame (times are the file's: they may jump).
+                next_sample_ms = (((timestamp + 1e-6) / step).floor() + 1.0) * step;
             }
             let mut bgr = Mat::default();
             let retrieved = capture.retrieve(&mut bgr, 0).ok().filter(|ok| *ok && !bgr.empty());

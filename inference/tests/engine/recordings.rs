@@ -157,3 +157,44 @@ fn a_rotated_phone_clip_is_analysed_upright() {
     assert_eq!(smiles(&rotated), smiles(&upright));
     assert_eq!(rotated.objects.len(), upright.objects.len());
 }
+
+/// Frames at 0–1.8 s and then at 100,002 s, in a Matroska file whose header says it lasts 4 s.
+fn lying_about_its_end(dir: &Path) -> PathBuf {
+    let honest = dir.join("jump.mkv");
+    ffmpeg(&format!(
+        "-loop 1 -framerate 5 -t 4 -i {} -vf scale=256:256,format=yuv420p,setpts='if(lt(N,10),N/5/TB,(N/5+100000)/TB)' \
+         -fps_mode passthrough -c:v libx264 -preset veryfast {}",
+        astronaut(),
+        honest.display()
+    ));
+    // The segment's Duration element (ID 0x4489, an 8-byte float) rewritten to 4 s.
+    let mut bytes = std::fs::read(&honest).unwrap();
+    let at = bytes.windows(3).position(|window| window == [0x44, 0x89, 0x88]).expect("a Duration element") + 3;
+    let scale = f64::from_be_bytes(bytes[at..at + 8].try_into().unwrap()) / 100_004.0;
+    bytes[at..at + 8].copy_from_slice(&(4.0 * scale).to_be_bytes());
+    let lying = dir.join("lying.mkv");
+    std::fs::write(&lying, bytes).unwrap();
+    lying
+}
+
+#[test]
+fn frames_shown_far_past_the_end_the_header_gives_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = lying_about_its_end(dir.path());
+    let info = probe(&path).unwrap();
+    assert!(info.duration_ms <= 4200, "{info:?}");
+    let (frames, thread) = spawn_decoder(&path, &info, Some(2.0), 4, CancellationToken::new()).unwrap();
+    let mut sampled = Vec::new();
+    let mut refusal = None;
+    for message in frames {
+        match message {
+            Decoded::Frame(frame) => sampled.push(frame.timestamp_ms),
+            Decoded::End { .. } => {}
+            Decoded::Failed(error) => refusal = Some(error.to_string()),
+        }
+    }
+    thread.join().unwrap();
+    let refusal = refusal.expect("the late frames are refused");
+    assert!(refusal.contains("far past the end"), "{refusal}");
+    assert!(sampled.iter().all(|t| *t < 2000), "{sampled:?}");
+}
