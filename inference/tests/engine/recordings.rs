@@ -63,6 +63,28 @@ fn presentation_times(path: &Path) -> Vec<i64> {
         .collect()
 }
 
+/// What the decoder sends for `path` sampled at 2 fps: per frame its time and size, how many
+/// frames it read, and the error it ended with, if any.
+struct Drained {
+    frames: Vec<(i64, (i32, i32))>,
+    frames_read: Option<i64>,
+    failure: Option<String>,
+}
+
+fn drain(path: &Path, info: &imind_inference::VideoInfo) -> Drained {
+    let (messages, thread) = spawn_decoder(path, info, Some(2.0), 4, CancellationToken::new()).unwrap();
+    let mut drained = Drained { frames: Vec::new(), frames_read: None, failure: None };
+    for message in messages {
+        match message {
+            Decoded::Frame(frame) => drained.frames.push((frame.timestamp_ms, (frame.rgb.cols(), frame.rgb.rows()))),
+            Decoded::End { frames_read } => drained.frames_read = Some(frames_read),
+            Decoded::Failed(error) => drained.failure = Some(error.to_string()),
+        }
+    }
+    thread.join().unwrap();
+    drained
+}
+
 fn analyse(path: &Path) -> AnalysisResult {
     let mut engine =
         Engine::load(RuntimeOptions { intra_threads: 2, ..RuntimeOptions::default() }, &common::models_dir()).unwrap();
@@ -86,16 +108,9 @@ fn a_variable_rate_clip_is_timed_by_its_presentation_times() {
     // The header's mean rate gives the length a player plays to within a sample (500 ms).
     assert!((info.duration_ms - 7967).abs() < 500, "{info:?}");
 
-    let (frames, thread) = spawn_decoder(&path, &info, Some(2.0), 4, CancellationToken::new()).unwrap();
-    let mut sampled = Vec::new();
-    for message in frames {
-        match message {
-            Decoded::Frame(frame) => sampled.push(frame.timestamp_ms),
-            Decoded::End { frames_read } => assert_eq!(frames_read, 140),
-            Decoded::Failed(error) => panic!("{error}"),
-        }
-    }
-    thread.join().unwrap();
+    let drained = drain(&path, &info);
+    assert_eq!((drained.frames_read, drained.failure), (Some(140), None));
+    let sampled: Vec<i64> = drained.frames.iter().map(|(time, _)| *time).collect();
     // Every sampled frame carries the time it is shown at, and samples stay 500 ms apart
     // (give or take the frame they fall on: 200 ms in the slow part).
     assert!(sampled.iter().all(|t| shown.contains(t)), "{sampled:?} not among {shown:?}");
@@ -134,15 +149,9 @@ fn a_rotated_phone_clip_is_analysed_upright() {
     let (upright, rotated) = upright_and_rotated(dir.path());
     let info = probe(&rotated).unwrap();
     assert_eq!((info.width, info.height), (512, 384), "the size a player shows: {info:?}");
-    let (frames, thread) = spawn_decoder(&rotated, &info, Some(2.0), 4, CancellationToken::new()).unwrap();
-    for message in frames {
-        match message {
-            Decoded::Frame(frame) => assert_eq!((frame.rgb.cols(), frame.rgb.rows()), (512, 384)),
-            Decoded::End { .. } => {}
-            Decoded::Failed(error) => panic!("{error}"),
-        }
-    }
-    thread.join().unwrap();
+    let drained = drain(&rotated, &info);
+    assert_eq!(drained.failure, None);
+    assert!(drained.frames.iter().all(|(_, size)| *size == (512, 384)), "{:?}", drained.frames);
     let (upright, rotated) = (analyse(&upright), analyse(&rotated));
     let smiles = |result: &AnalysisResult| -> Vec<(i64, i64)> {
         result
@@ -183,18 +192,8 @@ fn frames_shown_far_past_the_end_the_header_gives_are_refused() {
     let path = lying_about_its_end(dir.path());
     let info = probe(&path).unwrap();
     assert!(info.duration_ms <= 4200, "{info:?}");
-    let (frames, thread) = spawn_decoder(&path, &info, Some(2.0), 4, CancellationToken::new()).unwrap();
-    let mut sampled = Vec::new();
-    let mut refusal = None;
-    for message in frames {
-        match message {
-            Decoded::Frame(frame) => sampled.push(frame.timestamp_ms),
-            Decoded::End { .. } => {}
-            Decoded::Failed(error) => refusal = Some(error.to_string()),
-        }
-    }
-    thread.join().unwrap();
-    let refusal = refusal.expect("the late frames are refused");
+    let drained = drain(&path, &info);
+    let refusal = drained.failure.expect("the late frames are refused");
     assert!(refusal.contains("far past the end"), "{refusal}");
-    assert!(sampled.iter().all(|t| *t < 2000), "{sampled:?}");
+    assert!(drained.frames.iter().all(|(time, _)| *time < 2000), "{:?}", drained.frames);
 }
