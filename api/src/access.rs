@@ -4,10 +4,12 @@
 //! - Nothing is ever visible across organisations.
 //! - ADMIN: every child of their organisation; may do everything there.
 //! - COUNSELLOR: the children assigned to them; may edit those children, record sessions,
-//!   upload videos, run analyses and label tracked people. May create children (they are
-//!   assigned to the creator). May not delete children or change who is assigned.
+//!   upload videos, run analyses and label tracked people; review the analyses (confirm,
+//!   reject, change or add intervals, add session markers, set the review state). May create
+//!   children (they are assigned to the creator). May not delete children or change who is
+//!   assigned.
 //! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
-//!   videos themselves, nor to the counsellors' notes. A guardian gives and withdraws consent
+//!   videos themselves, nor to the counsellors' notes (a session marker's note included). A guardian gives and withdraws consent
 //!   for their own children, and sees who accessed their records (`Child.accessLog`).
 //! - Consent may also be recorded by a counsellor of the child (from a guardian's paper form)
 //!   or an admin. The organisation's whole audit log is for admins only.
@@ -59,6 +61,9 @@ pub enum ChildAction {
     Delete,
     /// Record sessions, upload videos, run analyses, label tracked people.
     Record,
+    /// Review an analysis: confirm, reject, change or add intervals, add session markers, set
+    /// the session's review state.
+    Review,
     /// Watch or download the session videos.
     WatchVideo,
     /// Give or withdraw consent for the child.
@@ -92,6 +97,7 @@ pub enum Target {
     Export(Uuid),
     EmotionInterval(Uuid),
     BehaviourInterval(Uuid),
+    SessionMarker(Uuid),
 }
 
 /// Whether the viewer's role or key scope allows `action` on a child they can see.
@@ -121,7 +127,9 @@ fn role_allows(role: Role, action: ChildAction) -> bool {
     use ChildAction::*;
     match role {
         Role::Admin => true,
-        Role::Counsellor => matches!(action, Read | ReadNotes | Edit | Record | WatchVideo | ManageConsent | Export),
+        Role::Counsellor => {
+            matches!(action, Read | ReadNotes | Edit | Record | Review | WatchVideo | ManageConsent | Export)
+        }
         Role::Guardian => matches!(action, Read | ManageConsent | ReadAccessLog | Export),
     }
 }
@@ -189,6 +197,9 @@ pub async fn authorize(
             "i.id",
             id,
         ),
+        Target::SessionMarker(id) => {
+            ("JOIN sessions s ON s.child_id = c.id JOIN session_markers m ON m.session_id = s.id", "m.id", id)
+        }
     };
     let mut condition = Sql::new(format!("{id_column} = ?"), [Value::from(id)]);
     condition.and(child_scope(viewer, "c"));
@@ -301,6 +312,7 @@ mod tests {
             ChildAction::Assign,
             ChildAction::Delete,
             ChildAction::Record,
+            ChildAction::Review,
             ChildAction::WatchVideo,
         ] {
             assert!(!role_allows(Role::Guardian, action), "{action:?}");
@@ -318,6 +330,7 @@ mod tests {
         assert!(!role_allows(Role::Counsellor, ChildAction::Delete));
         assert!(!role_allows(Role::Counsellor, ChildAction::Assign));
         assert!(role_allows(Role::Counsellor, ChildAction::Record));
+        assert!(role_allows(Role::Counsellor, ChildAction::Review));
         assert!(!role_allows(Role::Counsellor, ChildAction::ReadAccessLog));
     }
 
@@ -339,6 +352,7 @@ mod tests {
             ChildAction::Assign,
             ChildAction::Delete,
             ChildAction::Record,
+            ChildAction::Review,
             ChildAction::WatchVideo,
             ChildAction::ManageConsent,
             ChildAction::ReadAccessLog,

@@ -209,6 +209,7 @@ async fn insert_emotions(
             end_ms: Set(t + length),
             mean_confidence: Set(mean),
             peak_confidence: Set((mean + rng.random_range(0.02..0.1f64)).min(0.99)),
+            ..Default::default()
         });
         // Sometimes the face is turned away for a while: no expression is observed.
         let gap = if rng.random_bool(0.25) { rng.random_range(2_000..15_000) } else { 0 };
@@ -237,6 +238,7 @@ async fn insert_behaviours(
             end_ms: Set(end.min(SESSION_MS)),
             mean_confidence: Set(mean),
             peak_confidence: Set((mean + 0.04f64).min(0.99)),
+            ..Default::default()
         });
     };
     // Posture: alternating stretches of sitting and standing (children also lie on the floor).

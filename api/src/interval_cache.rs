@@ -72,6 +72,11 @@ impl<M: IntervalRow> SessionIntervals<M> {
     pub fn of(&self, object: Uuid) -> &[M] {
         self.by_object.get(&object).map(Vec::as_slice).unwrap_or_default()
     }
+
+    /// Every interval of the session, person by person.
+    pub fn all(&self) -> impl Iterator<Item = &M> {
+        self.by_object.values().flatten()
+    }
 }
 
 /// A bounded LRU of sessions' intervals of one kind.
@@ -142,7 +147,7 @@ impl IntervalCache {
 
 #[cfg(test)]
 mod tests {
-    use entity::enums::Emotion;
+    use entity::enums::{Emotion, IntervalSource};
 
     use super::*;
 
@@ -155,6 +160,14 @@ mod tests {
             end_ms: start_ms + 10,
             mean_confidence: 0.5,
             peak_confidence: 0.6,
+            source: IntervalSource::Model,
+            review: None,
+            model_label: None,
+            model_start_ms: None,
+            model_end_ms: None,
+            coded_by: None,
+            reviewed_by: None,
+            reviewed_at: None,
         }
     }
 

@@ -17,6 +17,8 @@
 //! - `third_party` — API keys' life cycle, trusted documents, documents sent by hash.
 //! - `multipart` — the GraphQL multipart request read as it arrives; `videos` — accepting an
 //!   upload (probe, hash, store, record); `sweeper` — removing direct uploads nobody awaits.
+//! - `review` — counsellor review: the reviewed and model views of intervals, review actions,
+//!   agreement (kappa), what a re-analysis keeps.
 //! - `reports` — chart-ready figures of a tracked person (shares, changes, binned timelines);
 //!   `interval_cache` — analysed sessions' intervals in memory, keyed by results version.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
@@ -59,6 +61,7 @@ mod report_files;
 mod report_pictures;
 mod reports;
 mod retention;
+mod review;
 mod sessions;
 mod sockets;
 mod sql;

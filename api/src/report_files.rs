@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::review::IntervalView;
 use crate::{
     auth::Viewer,
     error::{ApiError, ApiResult},
@@ -197,8 +198,9 @@ pub async fn spans_of_child_person<L: sea_orm::TryGetable>(
          FROM sessions s \
          JOIN tracked_objects o ON o.session_id = s.id \
          JOIN {table} i ON i.object_id = o.id \
-         WHERE {} AND {CHILD_PERSON}",
-        condition.text
+         WHERE {} AND {CHILD_PERSON} AND {}",
+        condition.text,
+        IntervalView::reviewed_sql("i"),
     );
     let mut values = condition.values;
     values.push(ObjectRole::Child.as_str().into());
@@ -234,9 +236,10 @@ pub async fn emotion_time_of_child_person(
          FROM sessions s \
          JOIN tracked_objects o ON o.session_id = s.id \
          JOIN emotion_intervals i ON i.object_id = o.id \
-         WHERE {} AND {CHILD_PERSON} \
+         WHERE {} AND {CHILD_PERSON} AND {} \
          GROUP BY s.id, i.emotion ORDER BY s.id, i.emotion",
-        condition.text
+        condition.text,
+        IntervalView::reviewed_sql("i"),
     );
     let mut values = condition.values;
     values.push(ObjectRole::Child.as_str().into());
@@ -262,12 +265,14 @@ async fn session_rows(
     let ids: Vec<Uuid> = people.iter().map(|person| person.id).collect();
     let emotions = emotion_interval::Entity::find()
         .filter(emotion_interval::Column::ObjectId.is_in(ids.clone()))
+        .filter(IntervalView::reviewed(emotion_interval::Column::Review))
         .order_by_asc(emotion_interval::Column::StartMs)
         .order_by_asc(emotion_interval::Column::Id)
         .all(db)
         .await?;
     let behaviours = behaviour_interval::Entity::find()
         .filter(behaviour_interval::Column::ObjectId.is_in(ids))
+        .filter(IntervalView::reviewed(behaviour_interval::Column::Review))
         .order_by_asc(behaviour_interval::Column::StartMs)
         .order_by_asc(behaviour_interval::Column::Id)
         .all(db)

@@ -2,7 +2,10 @@
 //! Their videos are accepted in `videos`; their analyses go through `jobs::queue`.
 
 use chrono::{DateTime, Utc};
-use entity::{enums::SessionStatus, session};
+use entity::{
+    enums::{ReviewState, SessionStatus},
+    session,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Set, TransactionSession,
     TransactionTrait,
@@ -71,6 +74,9 @@ pub fn row(new: NewSession) -> session::ActiveModel {
         video_upload_size: Set(None),
         video_upload_expires_at: Set(None),
         results_version: Set(0),
+        review_state: Set(ReviewState::NotReviewed),
+        review_state_by: Set(None),
+        review_state_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -34,6 +34,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// What the analysis kept of the counsellors' review of the previous one, JSON (DONE jobs).
+    pub review_carry_over: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

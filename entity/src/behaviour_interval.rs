@@ -1,9 +1,10 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::Behaviour;
+use crate::enums::{Behaviour, IntervalReview, IntervalSource};
 
 /// A stretch of time during which one tracked person showed one behaviour. Times are
-/// milliseconds from the start of the video; `end_ms` is exclusive.
+/// milliseconds from the start of the video; `end_ms` is exclusive. The row holds the reviewed
+/// view (what a counsellor changed it to); `model_*` the model's original when changed.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "behaviour_intervals")]
 pub struct Model {
@@ -15,6 +16,18 @@ pub struct Model {
     pub end_ms: i64,
     pub mean_confidence: f64,
     pub peak_confidence: f64,
+    pub source: IntervalSource,
+    /// A counsellor's verdict on a model interval (`None`: not reviewed, or the counsellor's own).
+    pub review: Option<IntervalReview>,
+    /// The model's own label and boundaries, kept when a counsellor changed them.
+    pub model_label: Option<Behaviour>,
+    pub model_start_ms: Option<i64>,
+    pub model_end_ms: Option<i64>,
+    /// The counsellor who coded it (their own intervals only).
+    pub coded_by: Option<Uuid>,
+    /// Who last reviewed (confirmed, rejected, changed or coded) it, and when.
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

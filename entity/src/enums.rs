@@ -129,6 +129,35 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// Who made an interval: the analysis, or a counsellor who coded it by hand.
+    IntervalSource as "IntervalSource" {
+        Model = "MODEL",
+        Counsellor = "COUNSELLOR",
+    }
+}
+
+stored_enum! {
+    /// A counsellor's verdict on an interval the model proposed.
+    IntervalReview as "IntervalReview" {
+        /// Right as the model proposed it.
+        Confirmed = "CONFIRMED",
+        /// Wrong: not part of the reviewed view.
+        Rejected = "REJECTED",
+        /// Right after the counsellor changed its label or boundaries (the model's are kept).
+        Changed = "CHANGED",
+    }
+}
+
+stored_enum! {
+    /// How far a counsellor has reviewed a session's analysis.
+    ReviewState as "ReviewState" {
+        NotReviewed = "NOT_REVIEWED",
+        InReview = "IN_REVIEW",
+        Reviewed = "REVIEWED",
+    }
+}
+
 /// Where a job is within its life cycle, as `AnalysisJob.stage` says it (a `String` in the API,
 /// so new stages never break clients). Stored in its lower-case spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]

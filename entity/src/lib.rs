@@ -4,7 +4,7 @@
 //! - One module per table (`organisation`, `user`, `child`, `child_counsellor`,
 //!   `child_guardian`, `session`, `analysis_job`, `tracked_object`, `emotion_interval`,
 //!   `behaviour_interval`, `refresh_token`, `consent`, `audit_entry` — the `audit_log` table, `scheduled_task`, `child_export`,
-//!   `api_key`, `api_key_child`, `trusted_document`).
+//!   `api_key`, `api_key_child`, `trusted_document`, `session_marker`).
 //! - [`enums`] — the closed sets the tables store (roles, statuses, labels, job stages). They
 //!   double as GraphQL enums with the `graphql` feature, so the database and the API can never
 //!   disagree about a label's spelling.
@@ -25,6 +25,7 @@ pub mod organisation;
 pub mod refresh_token;
 pub mod scheduled_task;
 pub mod session;
+pub mod session_marker;
 pub mod tracked_object;
 pub mod trusted_document;
 pub mod user;
@@ -45,6 +46,7 @@ pub mod prelude {
     pub use super::refresh_token::Entity as RefreshToken;
     pub use super::scheduled_task::Entity as ScheduledTask;
     pub use super::session::Entity as Session;
+    pub use super::session_marker::Entity as SessionMarker;
     pub use super::tracked_object::Entity as TrackedObject;
     pub use super::trusted_document::Entity as TrustedDocument;
     pub use super::user::Entity as User;

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::SessionStatus;
+use crate::enums::{ReviewState, SessionStatus};
 
 /// One recorded counselling session with a child, and the metadata of its video once uploaded.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -28,6 +28,10 @@ pub struct Model {
     pub video_upload_expires_at: Option<DateTimeUtc>,
     /// Bumped by every transaction that changes the session's people or intervals.
     pub results_version: i64,
+    /// How far a counsellor has reviewed the analysis, who set that and when.
+    pub review_state: ReviewState,
+    pub review_state_by: Option<Uuid>,
+    pub review_state_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -18,6 +18,7 @@ mod m20261201_000003_email_per_organisation;
 mod m20261201_000004_compliance;
 mod m20261201_000005_api_keys;
 mod m20261202_000006_results_version;
+mod m20261202_000007_review;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_compliance::Migration),
             Box::new(m20261201_000005_api_keys::Migration),
             Box::new(m20261202_000006_results_version::Migration),
+            Box::new(m20261202_000007_review::Migration),
         ]
     }
 }

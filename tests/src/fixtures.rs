@@ -118,14 +118,20 @@ pub async fn analysed_session(
         video_upload_size: Set(None),
         video_upload_expires_at: Set(None),
         results_version: NotSet,
+        review_state: NotSet,
+        review_state_by: NotSet,
+        review_state_at: NotSet,
         created_at: Set(recorded_at),
         updated_at: Set(recorded_at),
     })
     .exec_without_returning(db)
     .await
     .unwrap();
-    let job = analysis_job::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    // Rows of tables later migrations add columns to are inserted without reading them back
+    // (and those columns left to their defaults), for the same reason.
+    let job_id = Uuid::now_v7();
+    analysis_job::Entity::insert(analysis_job::ActiveModel {
+        id: Set(job_id),
         session_id: Set(session_id),
         status: Set(JobStatus::Done),
         stage: Set(entity::enums::JobStage::Done),
@@ -144,8 +150,9 @@ pub async fn analysed_session(
         created_at: Set(recorded_at),
         started_at: Set(Some(recorded_at)),
         finished_at: Set(Some(recorded_at)),
-    }
-    .insert(db)
+        review_carry_over: NotSet,
+    })
+    .exec_without_returning(db)
     .await
     .unwrap();
     let emotions = [Emotion::Happy, Emotion::Sad, Emotion::Neutral];
@@ -169,40 +176,40 @@ pub async fn analysed_session(
         let mut behaviour_ids = Vec::new();
         for n in 0..intervals {
             let start = n as i64 * 2000;
-            emotion_ids.push(
-                emotion_interval::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    object_id: Set(object.id),
-                    emotion: Set(emotions[n % emotions.len()]),
-                    start_ms: Set(start),
-                    end_ms: Set(start + 1000),
-                    mean_confidence: Set(0.7),
-                    peak_confidence: Set(0.9),
-                }
-                .insert(db)
-                .await
-                .unwrap()
-                .id,
-            );
-            behaviour_ids.push(
-                behaviour_interval::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    object_id: Set(object.id),
-                    behaviour: Set(behaviours[n % behaviours.len()]),
-                    start_ms: Set(start),
-                    end_ms: Set(start + 1000),
-                    mean_confidence: Set(0.6),
-                    peak_confidence: Set(0.8),
-                }
-                .insert(db)
-                .await
-                .unwrap()
-                .id,
-            );
+            let emotion_id = Uuid::now_v7();
+            emotion_interval::Entity::insert(emotion_interval::ActiveModel {
+                id: Set(emotion_id),
+                object_id: Set(object.id),
+                emotion: Set(emotions[n % emotions.len()]),
+                start_ms: Set(start),
+                end_ms: Set(start + 1000),
+                mean_confidence: Set(0.7),
+                peak_confidence: Set(0.9),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+            emotion_ids.push(emotion_id);
+            let behaviour_id = Uuid::now_v7();
+            behaviour_interval::Entity::insert(behaviour_interval::ActiveModel {
+                id: Set(behaviour_id),
+                object_id: Set(object.id),
+                behaviour: Set(behaviours[n % behaviours.len()]),
+                start_ms: Set(start),
+                end_ms: Set(start + 1000),
+                mean_confidence: Set(0.6),
+                peak_confidence: Set(0.8),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+            behaviour_ids.push(behaviour_id);
         }
         first.get_or_insert(Analysed {
             session: session_id,
-            job: job.id,
+            job: job_id,
             object: object.id,
             emotion_interval: emotion_ids[0],
             behaviour_interval: behaviour_ids[0],

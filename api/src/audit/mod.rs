@@ -59,6 +59,14 @@ audit_actions! {
     AnalysisCancel = "analysis.cancel",
     AnalysisRetry = "analysis.retry",
     ObjectLabel = "object.label",
+    /// An interval confirmed, rejected or changed by a counsellor.
+    IntervalReview = "interval.review",
+    /// An interval coded by a counsellor.
+    IntervalAdd = "interval.add",
+    /// A timestamped note added to a session.
+    MarkerAdd = "marker.add",
+    /// A session's review state set.
+    ReviewStateSet = "session.review_state",
     ConsentGive = "consent.give",
     ConsentWithdraw = "consent.withdraw",
     UserCreate = "user.create",

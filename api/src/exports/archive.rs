@@ -13,12 +13,15 @@
 use std::{collections::BTreeMap, io::Write, path::Path};
 
 use anyhow::Context;
-use entity::{behaviour_interval, child, child_export, consent, emotion_interval, session, tracked_object};
+use entity::{
+    behaviour_interval, child, child_export, consent, emotion_interval, enums::IntervalReview, session, tracked_object,
+};
 use imind_inference::chart::lanes_png;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::review::IntervalView;
 use crate::{
     blob::{self, BlobStore, LocalCopy},
     report_pictures,
@@ -113,6 +116,7 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         expressions.extend(
             emotion_interval::Entity::find()
                 .filter(emotion_interval::Column::ObjectId.is_in(ids.iter().copied()))
+                .filter(IntervalView::reviewed(emotion_interval::Column::Review))
                 .order_by_asc(emotion_interval::Column::StartMs)
                 .order_by_asc(emotion_interval::Column::Id)
                 .all(db)
@@ -121,6 +125,7 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         behaviours.extend(
             behaviour_interval::Entity::find()
                 .filter(behaviour_interval::Column::ObjectId.is_in(ids.iter().copied()))
+                .filter(IntervalView::reviewed(behaviour_interval::Column::Review))
                 .order_by_asc(behaviour_interval::Column::StartMs)
                 .order_by_asc(behaviour_interval::Column::Id)
                 .all(db)
@@ -196,6 +201,8 @@ fn sessions_json(contents: &Contents) -> Value {
         expressions_of.entry(interval.object_id).or_default().push(json!({
             "id": interval.id,
             "expression": interval.emotion.as_str(),
+            "source": interval.source.as_str(),
+            "review": interval.review.map(IntervalReview::as_str),
             "startMs": interval.start_ms,
             "endMs": interval.end_ms,
             "meanConfidence": interval.mean_confidence,
@@ -207,6 +214,8 @@ fn sessions_json(contents: &Contents) -> Value {
         behaviours_of.entry(interval.object_id).or_default().push(json!({
             "id": interval.id,
             "behaviour": interval.behaviour.as_str(),
+            "source": interval.source.as_str(),
+            "review": interval.review.map(IntervalReview::as_str),
             "startMs": interval.start_ms,
             "endMs": interval.end_ms,
             "meanConfidence": interval.mean_confidence,
@@ -307,6 +316,8 @@ struct IntervalRow {
     end_ms: i64,
     mean_confidence: f64,
     peak_confidence: Option<f64>,
+    source: &'static str,
+    review: Option<&'static str>,
 }
 
 fn session_of(contents: &Contents) -> BTreeMap<Uuid, Uuid> {
@@ -324,6 +335,8 @@ fn expressions_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         end_ms: interval.end_ms,
         mean_confidence: interval.mean_confidence,
         peak_confidence: Some(interval.peak_confidence),
+        source: interval.source.as_str(),
+        review: interval.review.map(IntervalReview::as_str),
     }))
 }
 
@@ -338,6 +351,8 @@ fn behaviours_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         end_ms: interval.end_ms,
         mean_confidence: interval.mean_confidence,
         peak_confidence: None,
+        source: interval.source.as_str(),
+        review: interval.review.map(IntervalReview::as_str),
     }))
 }
 

@@ -5,7 +5,9 @@
 //! edges are reached only through these entry points, so the entry covers them.
 
 use async_graphql::{Context, ID};
-use entity::{analysis_job, behaviour_interval, child, child_export, emotion_interval, session, tracked_object};
+use entity::{
+    analysis_job, behaviour_interval, child, child_export, emotion_interval, session, session_marker, tracked_object,
+};
 use sea_orm::{EntityTrait, Select};
 use uuid::Uuid;
 
@@ -50,6 +52,7 @@ guarded! {
     tracked_object: TrackedObject => Object,
     emotion_interval: EmotionInterval => EmotionInterval,
     behaviour_interval: BehaviourInterval => BehaviourInterval,
+    session_marker: SessionMarker => SessionMarker,
 }
 
 /// A row the caller may act on, and the child it belongs to.

@@ -18,10 +18,11 @@ pub enum Kind {
     AuditEntry,
     ChildExport,
     ApiKey,
+    SessionMarker,
 }
 
 impl Kind {
-    const ALL: [Kind; 10] = [
+    const ALL: [Kind; 11] = [
         Kind::User,
         Kind::Child,
         Kind::Session,
@@ -32,6 +33,7 @@ impl Kind {
         Kind::AuditEntry,
         Kind::ChildExport,
         Kind::ApiKey,
+        Kind::SessionMarker,
     ];
 
     fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::AuditEntry => "AuditEntry",
             Kind::ChildExport => "ChildExport",
             Kind::ApiKey => "ApiKey",
+            Kind::SessionMarker => "SessionMarker",
         }
     }
 

@@ -302,7 +302,10 @@ impl<R: LeafRow> OutputType for LeafConnection<R> {
 #[cfg(test)]
 mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
-    use entity::{emotion_interval, enums::Emotion};
+    use entity::{
+        emotion_interval,
+        enums::{Emotion, IntervalReview, IntervalSource},
+    };
     use uuid::Uuid;
 
     use super::*;
@@ -324,6 +327,15 @@ mod tests {
                 end_ms: index * 1000 + 750,
                 mean_confidence: 0.25 + index as f64 / 100.0,
                 peak_confidence: 0.5,
+                // Row 1 changed by a counsellor, row 2 a counsellor's own.
+                source: if index == 2 { IntervalSource::Counsellor } else { IntervalSource::Model },
+                review: (index == 1).then_some(IntervalReview::Changed),
+                model_label: (index == 1).then_some(Emotion::Sad),
+                model_start_ms: (index == 1).then_some(900),
+                model_end_ms: (index == 1).then_some(1_900),
+                coded_by: None,
+                reviewed_by: None,
+                reviewed_at: (index > 0).then(|| chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
             })
             .collect();
         Page { rows, total: 7, has_previous: true, has_next: false }
@@ -370,7 +382,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_what_the_derived_resolvers_answer() {
-        let selections: [(&str, &str); 8] = [
+        let selections: [(&str, &str); 9] = [
             (
                 "__typename totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
                  edges { __typename cursor node { __typename id emotion startMs endMs durationMs meanConfidence peakConfidence } }",
@@ -385,6 +397,7 @@ mod tests {
             ("nodes { id @skip(if: true) emotion @include(if: $yes) startMs @include(if: $no) endMs @skip(if: $no) }", ""),
             ("pageInfo { startCursor } edges @include(if: $no) { cursor }", ""),
             ("nodes { ... on Node @skip(if: $yes) { id } durationMs }", ""),
+            ("nodes { source review modelEmotion modelStartMs modelEndMs reviewedAt }", ""),
         ];
         // One response key for two different fields, allowed across type conditions: the derived
         // way answers it.

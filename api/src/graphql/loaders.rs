@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use entity::{
     analysis_job, audit_entry, behaviour_interval, child, consent, emotion_interval,
     enums::{Behaviour, Emotion, JobStatus, ObjectRole, SessionStatus},
-    organisation, session, tracked_object, user,
+    organisation, session, session_marker, tracked_object, user,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value,
@@ -24,6 +24,7 @@ use crate::{
     error::ApiError,
     interval_cache::{IntervalCache, IntervalRow, SessionIntervals},
     reports::Span,
+    review::{IntervalView, Reviewable},
     sql::{Sql, statement},
 };
 
@@ -200,12 +201,15 @@ impl IntervalFilter {
 pub struct EmotionList {
     pub emotion: Option<Emotion>,
     pub interval: IntervalFilter,
+    pub view: IntervalView,
 }
 
 impl EmotionList {
-    /// Whether the listing's filter keeps `row`.
+    /// Whether the listing's filter keeps `row` (as its view shows it).
     pub fn keeps(&self, row: &emotion_interval::Model) -> bool {
-        self.emotion.is_none_or(|emotion| row.emotion == emotion) && self.interval.keeps(row.start_ms, row.end_ms)
+        row.coding().in_view(self.view)
+            && self.emotion.is_none_or(|emotion| row.emotion == emotion)
+            && self.interval.keeps(row.start_ms, row.end_ms)
     }
 }
 
@@ -221,7 +225,9 @@ impl Listing for EmotionList {
     }
 
     fn filter(&self) -> Sql {
-        self.interval.sql("emotion", self.emotion.map(Emotion::as_str))
+        let mut filter = self.interval.sql("emotion", self.emotion.map(Emotion::as_str));
+        filter.and(self.view.sql("t"));
+        filter
     }
 }
 
@@ -229,12 +235,14 @@ impl Listing for EmotionList {
 pub struct BehaviourList {
     pub behaviour: Option<Behaviour>,
     pub interval: IntervalFilter,
+    pub view: IntervalView,
 }
 
 impl BehaviourList {
     /// Whether the listing's filter keeps `row`.
     pub fn keeps(&self, row: &behaviour_interval::Model) -> bool {
-        self.behaviour.is_none_or(|behaviour| row.behaviour == behaviour)
+        row.coding().in_view(self.view)
+            && self.behaviour.is_none_or(|behaviour| row.behaviour == behaviour)
             && self.interval.keeps(row.start_ms, row.end_ms)
     }
 }
@@ -251,7 +259,9 @@ impl Listing for BehaviourList {
     }
 
     fn filter(&self) -> Sql {
-        self.interval.sql("behaviour", self.behaviour.map(Behaviour::as_str))
+        let mut filter = self.interval.sql("behaviour", self.behaviour.map(Behaviour::as_str));
+        filter.and(self.view.sql("t"));
+        filter
     }
 }
 
@@ -374,6 +384,30 @@ by_id_loader!(UserById, user, "A user by id (a session's counsellor).");
 by_id_loader!(SessionById, session, "A session by id (a job's session).");
 by_id_loader!(OrganisationById, organisation, "An organisation by id (its retention policy).");
 
+/// A session's markers, by time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MarkersOfSession(pub Uuid);
+
+impl Loader<MarkersOfSession> for Loaders {
+    type Value = Vec<session_marker::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[MarkersOfSession]) -> Result<HashMap<MarkersOfSession, Self::Value>, Self::Error> {
+        let rows = session_marker::Entity::find()
+            .filter(session_marker::Column::SessionId.is_in(uuids(keys.iter().map(|key| key.0))))
+            .order_by_asc(session_marker::Column::AtMs)
+            .order_by_asc(session_marker::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut out: HashMap<MarkersOfSession, Self::Value> = HashMap::new();
+        for row in rows {
+            out.entry(MarkersOfSession(row.session_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
 /// When a session's last DONE analysis finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LastAnalysedAt(pub Uuid);
@@ -446,8 +480,9 @@ impl Loader<EmotionTimeOfObject> for Loaders {
         let owners = Sql::is_in("object_id", keys.iter().map(|key| Value::from(key.0)));
         let text = format!(
             "SELECT object_id AS owner, emotion, CAST(SUM(end_ms - start_ms) AS BIGINT) AS total_ms \
-             FROM emotion_intervals WHERE {} GROUP BY object_id, emotion ORDER BY object_id, emotion",
-            owners.text
+             FROM emotion_intervals WHERE {} AND {} GROUP BY object_id, emotion ORDER BY object_id, emotion",
+            owners.text,
+            IntervalView::reviewed_sql("emotion_intervals"),
         );
         let rows = EmotionTimeRow::find_by_statement(statement(self.db.get_database_backend(), &text, owners.values))
             .all(&self.db)
@@ -479,11 +514,13 @@ impl Loader<IntervalsOfObject> for Loaders {
         let objects = uuids(keys.iter().map(|key| key.0));
         let emotions = emotion_interval::Entity::find()
             .filter(emotion_interval::Column::ObjectId.is_in(objects.clone()))
+            .filter(IntervalView::reviewed(emotion_interval::Column::Review))
             .all(&self.db)
             .await
             .map_err(db_error)?;
         let behaviours = behaviour_interval::Entity::find()
             .filter(behaviour_interval::Column::ObjectId.is_in(objects))
+            .filter(IntervalView::reviewed(behaviour_interval::Column::Review))
             .all(&self.db)
             .await
             .map_err(db_error)?;

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
     analysis_job, api_key, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation,
-    session, tracked_object, user,
+    session, session_marker, tracked_object, user,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use super::{
     pagination::{Listing, PageRequest, PagedConnection, connection_cost, fetch_pages, into_connection},
     types::{
         AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Node, RetentionPolicy,
-        Session, TrackedObject, User, action_filter,
+        Session, SessionMarker, TrackedObject, User, action_filter,
     },
 };
 use crate::{
@@ -59,6 +59,9 @@ impl Query {
             Kind::AuditEntry => fetch_audit_entry(ctx, uuid).await?.map(Node::AuditEntry),
             Kind::ChildExport => Some(Node::ChildExport(visible_export(ctx, uuid).await?)),
             Kind::ApiKey => Some(Node::ApiKey(visible_key(ctx, uuid).await?)),
+            Kind::SessionMarker => {
+                readable::<session_marker::Entity>(ctx, uuid).await?.map(|row| Node::SessionMarker(SessionMarker(row)))
+            }
         };
         Ok(node)
     }

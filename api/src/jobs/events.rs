@@ -82,6 +82,9 @@ pub struct JobSnapshot {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// What a DONE analysis kept of the review of the previous one.
+    #[serde(default)]
+    pub review_carry_over: Option<crate::review::carry_over::CarryOver>,
 }
 
 impl From<analysis_job::Model> for JobSnapshot {
@@ -98,6 +101,7 @@ impl From<analysis_job::Model> for JobSnapshot {
             error: job.error,
             created_at: job.created_at,
             finished_at: job.finished_at,
+            review_carry_over: job.review_carry_over.and_then(|json| serde_json::from_value(json).ok()),
         }
     }
 }
@@ -200,6 +204,7 @@ mod tests {
             error: None,
             created_at: now,
             finished_at: Some(now),
+            review_carry_over: None,
         }
     }
 

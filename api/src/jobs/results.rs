@@ -1,73 +1,256 @@
 //! The rows of one analysis: a session's tracked people and their intervals, written inside
 //! the transaction in which the queue marks the job DONE (`queue::Queue::complete`), so a
-//! re-run never duplicates intervals and a crash leaves the old results in place.
+//! re-run never duplicates intervals and a crash leaves the old results in place. What the
+//! counsellors did to the previous results is carried over by `review::carry_over`'s rules.
 
-use entity::{behaviour_interval, emotion_interval, tracked_object};
+use std::collections::HashSet;
+
+use entity::{behaviour_interval, emotion_interval, enums::IntervalSource, tracked_object};
 use imind_inference::AnalysisResult;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::labels;
+use crate::review::{
+    Reviewable,
+    carry_over::{self, CarryOver, DroppedReview, Proposal, Seen},
+};
 
-/// Rows per INSERT: well under SQLite's bound-parameter limit at 7 columns.
-const CHUNK: usize = 500;
+/// Rows per INSERT: well under SQLite's bound-parameter limit at 15 columns.
+const CHUNK: usize = 200;
 
-/// Replaces the session's people and intervals with `result`'s, and bumps its results version
-/// (what is derived from the old results is keyed by the old version, so no gateway uses it).
+/// Replaces the session's model results with `result`'s, keeping what counsellors did that
+/// still applies, and bumps its results version (what is derived from the old results is
+/// keyed by the old version, so no gateway uses it).
 pub(super) async fn replace(
     txn: &impl ConnectionTrait,
     session_id: Uuid,
     result: &AnalysisResult,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<CarryOver, sea_orm::DbErr> {
     crate::sessions::bump_results_version(txn, session_id).await?;
-    // Intervals go with their objects (foreign keys cascade).
-    tracked_object::Entity::delete_many().filter(tracked_object::Column::SessionId.eq(session_id)).exec(txn).await?;
-    let mut objects = Vec::new();
+    let old_people =
+        tracked_object::Entity::find().filter(tracked_object::Column::SessionId.eq(session_id)).all(txn).await?;
+    let old_ids: Vec<Uuid> = old_people.iter().map(|person| person.id).collect();
+    let old_emotions = emotion_interval::Entity::find()
+        .filter(emotion_interval::Column::ObjectId.is_in(old_ids.clone()))
+        .all(txn)
+        .await?;
+    let old_behaviours = behaviour_interval::Entity::find()
+        .filter(behaviour_interval::Column::ObjectId.is_in(old_ids.clone()))
+        .all(txn)
+        .await?;
+
+    let old_seen: Vec<(Uuid, Seen)> = old_people
+        .iter()
+        .map(|person| (person.id, Seen { first_ms: person.first_seen_ms, last_ms: person.last_seen_ms }))
+        .collect();
+    let new_seen: Vec<Seen> = result
+        .objects
+        .iter()
+        .map(|object| Seen { first_ms: object.first_seen_ms, last_ms: object.last_seen_ms })
+        .collect();
+    let successors = carry_over::successors(&old_seen, &new_seen);
+    let mut report = CarryOver { people_kept: successors.iter().flatten().count() as u32, ..CarryOver::default() };
+
+    // The model's old intervals go; the counsellors' own stay with their (kept) people.
+    emotion_interval::Entity::delete_many()
+        .filter(emotion_interval::Column::ObjectId.is_in(old_ids.clone()))
+        .filter(emotion_interval::Column::Source.eq(IntervalSource::Model))
+        .exec(txn)
+        .await?;
+    behaviour_interval::Entity::delete_many()
+        .filter(behaviour_interval::Column::ObjectId.is_in(old_ids.clone()))
+        .filter(behaviour_interval::Column::Source.eq(IntervalSource::Model))
+        .exec(txn)
+        .await?;
+    let continued: HashSet<Uuid> = successors.iter().flatten().copied().collect();
+    let coded: HashSet<Uuid> = old_emotions
+        .iter()
+        .filter(|row| row.source == IntervalSource::Counsellor)
+        .map(|row| row.object_id)
+        .chain(old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).map(|row| row.object_id))
+        .collect();
+    report.counsellor_intervals_kept =
+        (old_emotions.iter().filter(|row| row.source == IntervalSource::Counsellor).count()
+            + old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).count()) as u32;
+    let gone: Vec<Uuid> = old_ids.iter().copied().filter(|id| !continued.contains(id) && !coded.contains(id)).collect();
+    if !gone.is_empty() {
+        tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone)).exec(txn).await?;
+    }
+
+    let mut new_people = Vec::new();
     let mut emotions = Vec::new();
     let mut behaviours = Vec::new();
-    for object in &result.objects {
-        let object_id = Uuid::now_v7();
-        objects.push(tracked_object::ActiveModel {
+    for (object, successor) in result.objects.iter().zip(&successors) {
+        let object_id = successor.unwrap_or_else(Uuid::now_v7);
+        let previous = successor.and_then(|id| old_people.iter().find(|person| person.id == id));
+        // A counsellor's word on who the person is (confidence 1) outlives the model's guess.
+        let labelled = previous.filter(|person| person.role_confidence >= 1.0);
+        let row = tracked_object::ActiveModel {
             id: Set(object_id),
             session_id: Set(session_id),
             label: Set(object.label.clone()),
-            role: Set(labels::role(object.role)),
-            role_confidence: Set(f64::from(object.role_confidence)),
-            child_id: Set(None),
+            role: Set(labelled.map_or(labels::role(object.role), |person| person.role)),
+            role_confidence: Set(labelled.map_or(f64::from(object.role_confidence), |_| 1.0)),
+            child_id: Set(labelled.and_then(|person| person.child_id)),
             first_seen_ms: Set(object.first_seen_ms),
             last_seen_ms: Set(object.last_seen_ms),
-        });
+        };
+        match previous {
+            Some(previous) => {
+                let mut update = previous.clone().into_active_model();
+                update.label = row.label.clone();
+                update.role = row.role.clone();
+                update.role_confidence = row.role_confidence.clone();
+                update.child_id = row.child_id.clone();
+                update.first_seen_ms = row.first_seen_ms.clone();
+                update.last_seen_ms = row.last_seen_ms.clone();
+                update.update(txn).await?;
+            }
+            None => new_people.push(row),
+        }
         for interval in &object.emotion_intervals {
-            emotions.push(emotion_interval::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                object_id: Set(object_id),
-                emotion: Set(labels::emotion(interval.label)),
-                start_ms: Set(interval.start_ms),
-                end_ms: Set(interval.end_ms),
-                mean_confidence: Set(f64::from(interval.mean_confidence)),
-                peak_confidence: Set(f64::from(interval.peak_confidence)),
+            emotions.push(emotion_interval::Model {
+                id: Uuid::now_v7(),
+                object_id,
+                emotion: labels::emotion(interval.label),
+                start_ms: interval.start_ms,
+                end_ms: interval.end_ms,
+                mean_confidence: f64::from(interval.mean_confidence),
+                peak_confidence: f64::from(interval.peak_confidence),
+                source: IntervalSource::Model,
+                review: None,
+                model_label: None,
+                model_start_ms: None,
+                model_end_ms: None,
+                coded_by: None,
+                reviewed_by: None,
+                reviewed_at: None,
             });
         }
         for interval in &object.behaviour_intervals {
-            behaviours.push(behaviour_interval::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                object_id: Set(object_id),
-                behaviour: Set(labels::behaviour(interval.label)),
-                start_ms: Set(interval.start_ms),
-                end_ms: Set(interval.end_ms),
-                mean_confidence: Set(f64::from(interval.mean_confidence)),
-                peak_confidence: Set(f64::from(interval.peak_confidence)),
+            behaviours.push(behaviour_interval::Model {
+                id: Uuid::now_v7(),
+                object_id,
+                behaviour: labels::behaviour(interval.label),
+                start_ms: interval.start_ms,
+                end_ms: interval.end_ms,
+                mean_confidence: f64::from(interval.mean_confidence),
+                peak_confidence: f64::from(interval.peak_confidence),
+                source: IntervalSource::Model,
+                review: None,
+                model_label: None,
+                model_start_ms: None,
+                model_end_ms: None,
+                coded_by: None,
+                reviewed_by: None,
+                reviewed_at: None,
             });
         }
     }
-    for chunk in objects.chunks(CHUNK) {
+    let person_label = |id: Uuid| old_people.iter().find(|person| person.id == id).map(|p| p.label.clone());
+    let emotions = keep_reviews(old_emotions, emotions, "EMOTION", &person_label, &mut report);
+    let behaviours = keep_reviews(old_behaviours, behaviours, "BEHAVIOUR", &person_label, &mut report);
+    for chunk in new_people.chunks(CHUNK) {
         tracked_object::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
     for chunk in emotions.chunks(CHUNK) {
-        emotion_interval::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
+        let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model);
+        emotion_interval::Entity::insert_many(rows).exec(txn).await?;
     }
     for chunk in behaviours.chunks(CHUNK) {
-        behaviour_interval::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
+        let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model);
+        behaviour_interval::Entity::insert_many(rows).exec(txn).await?;
     }
-    Ok(())
+    Ok(report)
 }
+
+/// The new model rows, each that repeats an old reviewed proposal taking over the old row's id
+/// and review; counts what changed into `report`.
+fn keep_reviews<M: Reviewable + LabelName>(
+    old: Vec<M>,
+    new: Vec<M>,
+    kind: &str,
+    person_label: &impl Fn(Uuid) -> Option<String>,
+    report: &mut CarryOver,
+) -> Vec<M> {
+    let old: Vec<M> = old.into_iter().filter(|row| row.coding().source == IntervalSource::Model).collect();
+    let proposal = |row: &M| -> Proposal<M::Label> {
+        let (label, start, end) = row.coding().proposal();
+        (row.object_id(), label, start, end)
+    };
+    let old_proposals: Vec<_> = old.iter().map(proposal).collect();
+    let new_proposals: Vec<_> = new.iter().map(proposal).collect();
+    let repeats = carry_over::repeated(&old_proposals, &new_proposals);
+    let mut carried = vec![false; old.len()];
+    let rows = new
+        .into_iter()
+        .zip(&repeats)
+        .map(|(row, repeat)| match repeat {
+            Some(index) => {
+                carried[*index] = true;
+                report.model_intervals_unchanged += 1;
+                // Same proposal: the old row (its id, review, the counsellor's changes) stays,
+                // with the new analysis's confidences.
+                row.with_review_of(&old[*index])
+            }
+            None => {
+                report.model_intervals_changed += 1;
+                row
+            }
+        })
+        .collect();
+    for (row, kept) in old.iter().zip(carried) {
+        let review = row.coding().review;
+        match (kept, review) {
+            (true, Some(_)) => report.reviews_kept += 1,
+            (true, None) => {}
+            (false, review) => {
+                report.model_intervals_gone += 1;
+                if let Some(review) = review {
+                    report.reviews_dropped += 1;
+                    if report.dropped.len() < carry_over::MAX_LISTED {
+                        let (label, start_ms, end_ms) = row.coding().proposal();
+                        report.dropped.push(DroppedReview {
+                            kind: kind.to_owned(),
+                            person: person_label(row.object_id()).unwrap_or_default(),
+                            label: M::label_name(label).to_owned(),
+                            start_ms,
+                            end_ms,
+                            review,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// What [`keep_reviews`] needs beyond [`Reviewable`].
+pub trait LabelName: Reviewable {
+    fn label_name(label: Self::Label) -> &'static str;
+    /// This new row with `old`'s id and review (and the counsellor's label and boundaries).
+    fn with_review_of(self, old: &Self) -> Self;
+}
+
+macro_rules! label_name {
+    ($module:ident) => {
+        impl LabelName for $module::Model {
+            fn label_name(label: Self::Label) -> &'static str {
+                label.as_str()
+            }
+
+            fn with_review_of(self, old: &Self) -> Self {
+                $module::Model {
+                    mean_confidence: self.mean_confidence,
+                    peak_confidence: self.peak_confidence,
+                    ..old.clone()
+                }
+            }
+        }
+    };
+}
+
+label_name!(emotion_interval);
+label_name!(behaviour_interval);

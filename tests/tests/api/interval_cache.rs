@@ -52,6 +52,7 @@ async fn add_interval(app: &TestApp, object: Uuid, start_ms: i64, end_ms: i64, e
         end_ms: Set(end_ms),
         mean_confidence: Set(0.5),
         peak_confidence: Set(0.6),
+        ..Default::default()
     }
     .insert(&app.db)
     .await

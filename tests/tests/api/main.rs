@@ -17,6 +17,7 @@ mod pagination;
 mod pictures;
 mod queue;
 mod reports;
+mod review;
 mod schema;
 mod third_party;
 mod uploads;

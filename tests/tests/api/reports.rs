@@ -37,6 +37,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, object: Uuid) {
             end_ms: Set(end_ms),
             mean_confidence: Set(0.8),
             peak_confidence: Set(0.9),
+            ..Default::default()
         };
         row.insert(db).await.unwrap();
     }
@@ -49,6 +50,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, object: Uuid) {
             end_ms: Set(end_ms),
             mean_confidence: Set(0.8),
             peak_confidence: Set(0.9),
+            ..Default::default()
         };
         row.insert(db).await.unwrap();
     }

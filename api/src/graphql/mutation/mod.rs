@@ -1,5 +1,5 @@
 //! Every mutation, one file per area: accounts, children, sessions and their videos, analyses,
-//! consent, exports, retention, third-party access.
+//! consent, exports, retention, third-party access, counsellor review.
 
 mod accounts;
 mod analysis;
@@ -8,6 +8,7 @@ mod children;
 mod consents;
 mod exports;
 mod retention;
+mod review;
 mod sessions;
 
 use async_graphql::MergedObject;
@@ -23,4 +24,5 @@ pub struct Mutation(
     exports::ExportMutation,
     retention::RetentionMutation,
     api_keys::ApiKeyMutation,
+    review::ReviewMutation,
 );

@@ -90,7 +90,8 @@ impl AuditEntry {
     /// What was done: `child.read`, `video.watch`, `child.create`, `child.update`,
     /// `child.assign`, `child.delete`, `session.create`, `session.delete`,
     /// `video.upload_start`, `video.upload`, `analysis.start`, `analysis.cancel`,
-    /// `analysis.retry`, `object.label`, `consent.give`, `consent.withdraw`, `user.create`,
+    /// `analysis.retry`, `object.label`, `interval.review`, `interval.add`, `marker.add`,
+    /// `session.review_state`, `consent.give`, `consent.withdraw`, `user.create`,
     /// `apikey.create`, `apikey.revoke`, `trusted_documents.register`,
     /// `trusted_documents.require`, `auth.sign_in`, `auth.sign_in_failed`, `auth.sign_out`, and
     /// the server's own `video.retention_delete`, `child.retention_erase`, `export.expire`.

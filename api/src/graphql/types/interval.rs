@@ -1,13 +1,21 @@
-use async_graphql::{ID, InputType, Object, ScalarType, Value};
+use async_graphql::{Context, ID, InputType, Object, ScalarType, Value};
+use chrono::{DateTime, Utc};
 use entity::{
     behaviour_interval, emotion_interval,
-    enums::{Behaviour, Emotion},
+    enums::{Behaviour, Emotion, IntervalReview, IntervalSource},
 };
 
-use crate::graphql::{
-    ids::Kind,
-    leaf_connection::LeafRow,
-    pagination::{CursorKey, SortValue},
+use super::User;
+use crate::{
+    error::ApiResult,
+    graphql::{
+        context::ContextExt,
+        ids::Kind,
+        leaf_connection::LeafRow,
+        loaders::UserById,
+        pagination::{CursorKey, SortValue},
+    },
+    review::Reviewable,
 };
 
 pub struct EmotionInterval(pub emotion_interval::Model);
@@ -49,6 +57,47 @@ impl EmotionInterval {
     async fn peak_confidence(&self) -> f64 {
         self.0.peak_confidence
     }
+
+    /// Who made it: the analysis (`MODEL`) or a counsellor who coded it (`COUNSELLOR`).
+    async fn source(&self) -> IntervalSource {
+        self.0.source
+    }
+
+    /// A counsellor's verdict on a model interval: null until reviewed, and for a
+    /// counsellor's own.
+    async fn review(&self) -> Option<IntervalReview> {
+        self.0.review
+    }
+
+    /// The model's own label: the same as the interval's unless a counsellor changed it; null
+    /// for a counsellor's own interval.
+    async fn model_emotion(&self) -> Option<Emotion> {
+        model_proposal(&self.0).map(|proposal| proposal.0)
+    }
+
+    /// The model's own start (see `model_emotion`).
+    async fn model_start_ms(&self) -> Option<i64> {
+        model_proposal(&self.0).map(|proposal| proposal.1)
+    }
+
+    /// The model's own end (see `model_emotion`).
+    async fn model_end_ms(&self) -> Option<i64> {
+        model_proposal(&self.0).map(|proposal| proposal.2)
+    }
+
+    /// The counsellor who coded it (their own intervals only).
+    async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user(ctx, self.0.coded_by).await
+    }
+
+    /// Who last reviewed it (confirmed, rejected, changed, or coded it).
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user(ctx, self.0.reviewed_by).await
+    }
+
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
 }
 
 pub struct BehaviourInterval(pub behaviour_interval::Model);
@@ -84,18 +133,83 @@ impl BehaviourInterval {
     async fn peak_confidence(&self) -> f64 {
         self.0.peak_confidence
     }
+
+    /// Who made it: the analysis (`MODEL`) or a counsellor who coded it (`COUNSELLOR`).
+    async fn source(&self) -> IntervalSource {
+        self.0.source
+    }
+
+    /// A counsellor's verdict on a model interval: null until reviewed, and for a
+    /// counsellor's own.
+    async fn review(&self) -> Option<IntervalReview> {
+        self.0.review
+    }
+
+    /// The model's own label: the same as the interval's unless a counsellor changed it; null
+    /// for a counsellor's own interval.
+    async fn model_behaviour(&self) -> Option<Behaviour> {
+        model_proposal(&self.0).map(|proposal| proposal.0)
+    }
+
+    /// The model's own start (see `model_behaviour`).
+    async fn model_start_ms(&self) -> Option<i64> {
+        model_proposal(&self.0).map(|proposal| proposal.1)
+    }
+
+    /// The model's own end (see `model_behaviour`).
+    async fn model_end_ms(&self) -> Option<i64> {
+        model_proposal(&self.0).map(|proposal| proposal.2)
+    }
+
+    /// The counsellor who coded it (their own intervals only).
+    async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user(ctx, self.0.coded_by).await
+    }
+
+    /// Who last reviewed it (confirmed, rejected, changed, or coded it).
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user(ctx, self.0.reviewed_by).await
+    }
+
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+}
+
+/// The model's proposal of a model interval (label, start, end).
+fn model_proposal<R: Reviewable>(row: &R) -> Option<(R::Label, i64, i64)> {
+    let coding = row.coding();
+    (coding.source == IntervalSource::Model).then(|| coding.proposal())
+}
+
+async fn user(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> ApiResult<Option<User>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(ctx.loader().load_one(UserById(id)).await?.map(User))
 }
 
 /// The interval lists are resolved in one pass (`leaf_connection`): each scalar field here must
 /// answer what the resolver of the same name above answers.
 macro_rules! leaf_row {
-    ($model:ty, $object:ident, $kind:ident, $label:ident, $label_name:literal) => {
+    ($model:ty, $object:ident, $kind:ident, $label:ident, $label_name:literal, $model_label_name:literal) => {
         impl LeafRow for $model {
             type Object = $object;
             const TYPE: &'static str = stringify!($object);
             const INTERFACES: &'static [&'static str] = &["Node"];
-            const SCALARS: &'static [&'static str] =
-                &["id", $label_name, "startMs", "endMs", "durationMs", "meanConfidence", "peakConfidence"];
+            const SCALARS: &'static [&'static str] = &[
+                "id",
+                $label_name,
+                "startMs",
+                "endMs",
+                "durationMs",
+                "meanConfidence",
+                "peakConfidence",
+                "source",
+                "review",
+                $model_label_name,
+                "modelStartMs",
+                "modelEndMs",
+                "reviewedAt",
+            ];
 
             fn into_object(self) -> $object {
                 $object(self)
@@ -114,6 +228,12 @@ macro_rules! leaf_row {
                     "durationMs" => ScalarType::to_value(&(self.end_ms - self.start_ms)),
                     "meanConfidence" => ScalarType::to_value(&self.mean_confidence),
                     "peakConfidence" => ScalarType::to_value(&self.peak_confidence),
+                    "source" => InputType::to_value(&self.source),
+                    "review" => InputType::to_value(&self.review),
+                    $model_label_name => InputType::to_value(&model_proposal(self).map(|proposal| proposal.0)),
+                    "modelStartMs" => InputType::to_value(&model_proposal(self).map(|proposal| proposal.1)),
+                    "modelEndMs" => InputType::to_value(&model_proposal(self).map(|proposal| proposal.2)),
+                    "reviewedAt" => InputType::to_value(&self.reviewed_at),
                     _ => unreachable!("`{name}` is not in SCALARS. This is a bug."),
                 }
             }
@@ -121,5 +241,5 @@ macro_rules! leaf_row {
     };
 }
 
-leaf_row!(emotion_interval::Model, EmotionInterval, EmotionInterval, emotion, "emotion");
-leaf_row!(behaviour_interval::Model, BehaviourInterval, BehaviourInterval, behaviour, "behaviour");
+leaf_row!(emotion_interval::Model, EmotionInterval, EmotionInterval, emotion, "emotion", "modelEmotion");
+leaf_row!(behaviour_interval::Model, BehaviourInterval, BehaviourInterval, behaviour, "behaviour", "modelBehaviour");

@@ -62,4 +62,10 @@ impl AnalysisJob {
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at
     }
+
+    /// For a DONE re-analysis: which of the model's intervals changed, and which counsellors'
+    /// reviews still apply (kept) or no longer do (dropped, listed).
+    async fn review_carry_over(&self) -> Option<&crate::review::carry_over::CarryOver> {
+        self.0.review_carry_over.as_ref()
+    }
 }

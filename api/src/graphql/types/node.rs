@@ -1,8 +1,8 @@
 use async_graphql::{ID, Interface};
 
 use super::{
-    AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, TrackedObject,
-    User,
+    AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, SessionMarker,
+    TrackedObject, User,
 };
 
 /// Anything with a global id that `node(id)` can fetch again.
@@ -19,4 +19,5 @@ pub enum Node {
     AuditEntry(AuditEntry),
     ChildExport(ChildExport),
     ApiKey(ApiKey),
+    SessionMarker(SessionMarker),
 }

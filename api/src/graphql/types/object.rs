@@ -14,11 +14,12 @@ use crate::{
         leaf_connection::{LeafConnection, LeafRow},
         loaders::{
             BehaviourList, BehavioursOfSession, ChildById, EmotionList, EmotionTimeOfObject, EmotionsOfSession,
-            IntervalFilter, IntervalsOfObject, PageKey,
+            IntervalFilter, IntervalsOfObject, PageKey, SessionById,
         },
         pagination::{Listing, Page, PageRequest, connection_cost, page_in_memory},
     },
     reports,
+    review::{IntervalView, Reviewable},
 };
 
 /// A tracked person, and its session's results version when the session row was read in the
@@ -33,6 +34,31 @@ impl TrackedObject {
     pub fn alone(row: tracked_object::Model) -> Self {
         Self(row, None)
     }
+
+    /// The session's results version for reading intervals from memory: known when the session
+    /// row was read on the way here, and looked up for the model view (derived in memory only).
+    async fn results_version(&self, ctx: &Context<'_>, view: IntervalView) -> ApiResult<Option<i64>> {
+        if self.1.is_some() || view == IntervalView::Reviewed {
+            return Ok(self.1);
+        }
+        let session = ctx.loader().load_one(SessionById(self.0.session_id)).await?.ok_or(ApiError::NotFound)?;
+        Ok(Some(session.results_version))
+    }
+}
+
+/// A person's cached rows as `view` shows them, paged like the SQL listing (by start, then id).
+fn page_of_view<M: Reviewable + LeafRow>(
+    rows: &[M],
+    view: IntervalView,
+    keeps: impl Fn(&M) -> bool,
+    page: &PageRequest,
+) -> ApiResult<Page<M>> {
+    if view == IntervalView::Reviewed {
+        return page_in_memory(rows, keeps, LeafRow::cursor, page);
+    }
+    let mut shown: Vec<M> = rows.iter().filter_map(|row| row.in_view(view)).collect();
+    shown.sort_by_key(|row| (row.coding().start_ms, row.id()));
+    page_in_memory(&shown, keeps, LeafRow::cursor, page)
 }
 
 /// A person found and followed through a session's video.
@@ -72,7 +98,8 @@ impl TrackedObject {
     }
 
     /// Observed facial expressions over time. `fromMs`/`toMs` keep intervals overlapping that
-    /// range; `minDurationMs` drops shorter ones.
+    /// range; `minDurationMs` drops shorter ones. `view`: as the counsellors reviewed them
+    /// (default) or as the model proposed them.
     #[graphql(complexity = "connection_cost(first, last, EmotionList::DEFAULT_PAGE_SIZE, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn emotion_intervals(
@@ -86,18 +113,19 @@ impl TrackedObject {
         min_duration_ms: Option<i64>,
         from_ms: Option<i64>,
         to_ms: Option<i64>,
+        #[graphql(default)] view: IntervalView,
     ) -> ApiResult<LeafConnection<emotion_interval::Model>> {
         let page = PageRequest::new(first, after, last, before, EmotionList::DEFAULT_PAGE_SIZE)?;
-        let listing = EmotionList { emotion, interval: IntervalFilter { min_duration_ms, from_ms, to_ms } };
+        let listing = EmotionList { emotion, interval: IntervalFilter { min_duration_ms, from_ms, to_ms }, view };
         let loader = ctx.loader();
-        let loaded = match self.1 {
+        let loaded = match self.results_version(ctx, view).await? {
             Some(version) => {
                 let session = self.0.session_id;
                 let entry = match loader.loader().intervals.emotions.get(session, version) {
                     Some(entry) => entry,
                     None => loader.load_one(EmotionsOfSession { session, version }).await?.expect(LOADED),
                 };
-                page_in_memory(entry.of(self.0.id), |row| listing.keeps(row), LeafRow::cursor, &page)?
+                page_of_view(entry.of(self.0.id), view, |row| listing.keeps(row), &page)?
             }
             None => loader.load_one(PageKey { parent: self.0.id, listing, page }).await?.unwrap_or_else(Page::empty),
         };
@@ -118,18 +146,19 @@ impl TrackedObject {
         min_duration_ms: Option<i64>,
         from_ms: Option<i64>,
         to_ms: Option<i64>,
+        #[graphql(default)] view: IntervalView,
     ) -> ApiResult<LeafConnection<behaviour_interval::Model>> {
         let page = PageRequest::new(first, after, last, before, BehaviourList::DEFAULT_PAGE_SIZE)?;
-        let listing = BehaviourList { behaviour, interval: IntervalFilter { min_duration_ms, from_ms, to_ms } };
+        let listing = BehaviourList { behaviour, interval: IntervalFilter { min_duration_ms, from_ms, to_ms }, view };
         let loader = ctx.loader();
-        let loaded = match self.1 {
+        let loaded = match self.results_version(ctx, view).await? {
             Some(version) => {
                 let session = self.0.session_id;
                 let entry = match loader.loader().intervals.behaviours.get(session, version) {
                     Some(entry) => entry,
                     None => loader.load_one(BehavioursOfSession { session, version }).await?.expect(LOADED),
                 };
-                page_in_memory(entry.of(self.0.id), |row| listing.keeps(row), LeafRow::cursor, &page)?
+                page_of_view(entry.of(self.0.id), view, |row| listing.keeps(row), &page)?
             }
             None => loader.load_one(PageKey { parent: self.0.id, listing, page }).await?.unwrap_or_else(Page::empty),
         };

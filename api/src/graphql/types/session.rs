@@ -1,22 +1,31 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{ObjectRole, SessionStatus},
+    enums::{ObjectRole, ReviewState, SessionStatus},
     session,
 };
+use uuid::Uuid;
 
-use super::{AnalysisJob, Child, TrackedObject, User};
+use super::{Agreement, AnalysisJob, Child, SessionMarker, TrackedObject, User};
 use crate::{
     access::{self, ChildAction},
     audit::AuditAction,
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
+        ids,
         ids::Kind,
-        loaders::{ChildById, LastAnalysedAt, LatestJob, ObjectList, OrganisationById, PageKey, UserById},
+        loaders::{
+            BehavioursOfSession, ChildById, EmotionsOfSession, LastAnalysedAt, LatestJob, MarkersOfSession, ObjectList,
+            OrganisationById, PageKey, UserById,
+        },
         pagination::{Listing, Page, PageRequest, PagedConnection, connection_cost, into_connection},
     },
     retention,
+    review::{
+        IntervalView, Reviewable,
+        agreement::{self, Coded},
+    },
 };
 
 pub struct Session(pub session::Model);
@@ -148,6 +157,104 @@ impl Session {
         let version = self.0.results_version;
         Ok(into_connection::<ObjectList, _>(loaded, |row| TrackedObject(row, Some(version))))
     }
+
+    /// How far a counsellor has reviewed the analysis (`setReviewState`; the first review
+    /// change moves a session from `NOT_REVIEWED` to `IN_REVIEW`).
+    async fn review_state(&self) -> ReviewState {
+        self.0.review_state
+    }
+
+    /// Who set the review state, and when.
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(user) = self.0.review_state_by else { return Ok(None) };
+        Ok(ctx.loader().load_one(UserById(user)).await?.map(User))
+    }
+
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.review_state_at
+    }
+
+    /// Timestamped notes (`addSessionMarker`), by time.
+    async fn markers(&self, ctx: &Context<'_>) -> ApiResult<Vec<SessionMarker>> {
+        let markers = ctx.loader().load_one(MarkersOfSession(self.0.id)).await?.unwrap_or_default();
+        Ok(markers.into_iter().map(SessionMarker).collect())
+    }
+
+    /// Agreement per label between two codings of this session: by default the model's (model
+    /// view) and the counsellors' (reviewed view); with `coders: [a, b]`, the intervals
+    /// counsellor a coded and those counsellor b coded. Time-based Cohen's kappa on bins of
+    /// `binMs` (default 100) per person, and event agreement of onsets within `toleranceMs`
+    /// (default 2000). Labels either coding used, expressions then behaviours.
+    #[graphql(complexity = 50)]
+    async fn agreement(
+        &self,
+        ctx: &Context<'_>,
+        bin_ms: Option<i32>,
+        tolerance_ms: Option<i32>,
+        coders: Option<Vec<ID>>,
+    ) -> ApiResult<Vec<Agreement>> {
+        let coders = match coders.as_deref() {
+            None => None,
+            Some([first, second]) => Some((ids::decode_as(first, Kind::User)?, ids::decode_as(second, Kind::User)?)),
+            Some(_) => return Err(ApiError::bad_input("`coders` names exactly two counsellors")),
+        };
+        let (session, version) = (self.0.id, self.0.results_version);
+        let loader = ctx.loader();
+        let emotions = match loader.loader().intervals.emotions.get(session, version) {
+            Some(entry) => entry,
+            None => loader.load_one(EmotionsOfSession { session, version }).await?.expect(LOADED),
+        };
+        let behaviours = match loader.loader().intervals.behaviours.get(session, version) {
+            Some(entry) => entry,
+            None => loader.load_one(BehavioursOfSession { session, version }).await?.expect(LOADED),
+        };
+        let (first, second) = match coders {
+            None => (
+                codings(emotions.all(), IntervalView::Model, None, |label| label.as_str())
+                    .chain(codings(behaviours.all(), IntervalView::Model, None, |label| label.as_str()))
+                    .collect::<Vec<_>>(),
+                codings(emotions.all(), IntervalView::Reviewed, None, |label| label.as_str())
+                    .chain(codings(behaviours.all(), IntervalView::Reviewed, None, |label| label.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            Some((a, b)) => (
+                codings(emotions.all(), IntervalView::Reviewed, Some(a), |label| label.as_str())
+                    .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(a), |label| label.as_str()))
+                    .collect(),
+                codings(emotions.all(), IntervalView::Reviewed, Some(b), |label| label.as_str())
+                    .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(b), |label| label.as_str()))
+                    .collect(),
+            ),
+        };
+        let bin_ms = bin_ms.map_or(agreement::DEFAULT_BIN_MS, i64::from);
+        let tolerance_ms = tolerance_ms.map_or(agreement::DEFAULT_TOLERANCE_MS, i64::from);
+        let until_ms = self.0.video_duration_ms.unwrap_or(0);
+        let found = agreement::agreement(&first, &second, bin_ms, tolerance_ms, until_ms)?;
+        Ok(found.into_iter().map(Agreement::from).collect())
+    }
+}
+
+/// The interval lists are always loaded for the session asked for.
+const LOADED: &str = "a session's intervals are always loaded. This is a bug.";
+
+/// The rows as `view` shows them (only those `coder` coded, when given), as codings.
+fn codings<'a, M: Reviewable + 'a>(
+    rows: impl Iterator<Item = &'a M> + 'a,
+    view: IntervalView,
+    coder: Option<Uuid>,
+    name: impl Fn(M::Label) -> &'static str + 'a,
+) -> impl Iterator<Item = Coded> + 'a {
+    rows.filter(move |row| coder.is_none_or(|coder| row.coded_by() == Some(coder)))
+        .filter_map(move |row| row.in_view(view))
+        .map(move |row| {
+            let coding = row.coding();
+            Coded {
+                person: row.object_id(),
+                label: name(coding.label),
+                start_ms: coding.start_ms,
+                end_ms: coding.end_ms,
+            }
+        })
 }
 
 /// Facts about a stored video, measured when it was uploaded.

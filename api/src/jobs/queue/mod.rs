@@ -245,7 +245,15 @@ impl Queue {
             txn.rollback().await?;
             return Ok(None);
         };
-        results::replace(&txn, job.session_id, result).await?;
+        let carried = results::replace(&txn, job.session_id, result).await?;
+        let carried = serde_json::to_value(&carried).expect("a carry-over report serialises. This is a bug.");
+        let done = analysis_job::Entity::update(analysis_job::ActiveModel {
+            id: sea_orm::Set(done.id),
+            review_carry_over: sea_orm::Set(Some(carried)),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
         set_session_status(&txn, job.session_id, SessionStatus::Done).await?;
         let child_id = child_of(&txn, job.session_id).await?;
         txn.commit().await?;
@@ -480,6 +488,7 @@ fn new_job(
         created_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        review_carry_over: Set(None),
     }
 }
 

@@ -1,0 +1,239 @@
+//! Counsellor review of an analysis: verdicts on the model's intervals, the counsellors' own
+//! intervals and session markers, and the session's review state (rules: `review`). Each
+//! change is audited in its transaction and bumps the session's results version, so cached
+//! intervals, pictures and exports never show the state before it.
+
+use async_graphql::{Context, ID, Object};
+use chrono::Utc;
+use entity::{
+    behaviour_interval, emotion_interval,
+    enums::{Behaviour, Emotion, IntervalSource, ReviewState, SessionStatus},
+    session, session_marker, tracked_object,
+};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::{
+    access::ChildAction,
+    audit::{self, AuditAction},
+    error::{ApiError, ApiResult},
+    graphql::{
+        context::ContextExt,
+        guard::{self, Authorized},
+        ids::{self, Kind},
+        types::{BehaviourInterval, EmotionInterval, Node, Session, SessionMarker},
+    },
+    review::{self, Change, IntervalKind, ReviewAction, Reviewable},
+};
+
+/// A marker's code and note at most (characters).
+const MAX_CODE_CHARS: usize = 100;
+const MAX_NOTE_CHARS: usize = 2_000;
+
+#[derive(Default)]
+pub struct ReviewMutation;
+
+#[Object]
+impl ReviewMutation {
+    /// A counsellor's verdict on one interval: `CONFIRM` a model interval as proposed, `REJECT`
+    /// it (it leaves the reviewed view; the model view keeps it), or `CHANGE` its `label`,
+    /// `startMs` or `endMs` (the model's are kept as `modelEmotion`/`modelBehaviour`,
+    /// `modelStartMs`, `modelEndMs`). A counsellor's own interval can be changed or rejected.
+    /// Counsellors of the child and admins; returns the interval as it is now.
+    async fn review_interval(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        action: ReviewAction,
+        label: Option<String>,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+    ) -> ApiResult<Node> {
+        match ids::decode(&id)?.0 {
+            Kind::EmotionInterval => {
+                let found = guard::load::<emotion_interval::Entity>(ctx, &id, ChildAction::Review).await?;
+                let label = label.map(|label| review::parse_label(&label, Emotion::as_str)).transpose()?;
+                let row = decide(ctx, found, action, Change { label, start_ms, end_ms }).await?;
+                Ok(Node::EmotionInterval(EmotionInterval(row)))
+            }
+            Kind::BehaviourInterval => {
+                let found = guard::load::<behaviour_interval::Entity>(ctx, &id, ChildAction::Review).await?;
+                let label = label.map(|label| review::parse_label(&label, Behaviour::as_str)).transpose()?;
+                let row = decide(ctx, found, action, Change { label, start_ms, end_ms }).await?;
+                Ok(Node::BehaviourInterval(BehaviourInterval(row)))
+            }
+            _ => Err(ApiError::bad_input(format!("`{}` is not an interval's id", id.as_str()))),
+        }
+    }
+
+    /// Codes an interval of a tracked person by hand: `kind` `EXPRESSION` (an observed facial
+    /// expression; `EMOTION` also works) or `BEHAVIOUR`, with one of that kind's labels.
+    /// Counsellors of the child and admins; the interval's `source` is `COUNSELLOR`.
+    async fn add_interval(
+        &self,
+        ctx: &Context<'_>,
+        object_id: ID,
+        kind: String,
+        label: String,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> ApiResult<Node> {
+        let viewer = ctx.viewer()?;
+        let kind = IntervalKind::parse(&kind)?;
+        let object = guard::load::<tracked_object::Entity>(ctx, &object_id, ChildAction::Review).await?;
+        let session = session_of(ctx, object.row.session_id).await?;
+        review::check_bounds(start_ms, end_ms, session.video_duration_ms)?;
+        let now = Utc::now();
+        let entry = ctx.audit_entry(AuditAction::IntervalAdd)?.child(object.child_id).session(session.id);
+        let txn = ctx.state().db.begin().await?;
+        macro_rules! coded {
+            ($module:ident, $label:ident, $value:expr) => {
+                $module::Model {
+                    id: Uuid::now_v7(),
+                    object_id: object.id,
+                    $label: $value,
+                    start_ms,
+                    end_ms,
+                    // A counsellor's word, like a counsellor's label of a person.
+                    mean_confidence: 1.0,
+                    peak_confidence: 1.0,
+                    source: IntervalSource::Counsellor,
+                    review: None,
+                    model_label: None,
+                    model_start_ms: None,
+                    model_end_ms: None,
+                    coded_by: Some(viewer.user_id),
+                    reviewed_by: Some(viewer.user_id),
+                    reviewed_at: Some(now),
+                }
+                .into_active_model()
+                .insert(&txn)
+                .await?
+            };
+        }
+        let node = match kind {
+            IntervalKind::Emotion => {
+                let label = review::parse_label(&label, Emotion::as_str)?;
+                Node::EmotionInterval(EmotionInterval(coded!(emotion_interval, emotion, label)))
+            }
+            IntervalKind::Behaviour => {
+                let label = review::parse_label(&label, Behaviour::as_str)?;
+                Node::BehaviourInterval(BehaviourInterval(coded!(behaviour_interval, behaviour, label)))
+            }
+        };
+        changed(&txn, &session, entry).await?;
+        txn.commit().await?;
+        Ok(node)
+    }
+
+    /// Adds a timestamped note to a session (`code`, e.g. "topic: school" or "break", and an
+    /// optional `note`), shown on timelines and in exports. Counsellors of the child and admins.
+    async fn add_session_marker(
+        &self,
+        ctx: &Context<'_>,
+        session_id: ID,
+        at_ms: i64,
+        code: String,
+        note: Option<String>,
+    ) -> ApiResult<SessionMarker> {
+        let viewer = ctx.viewer()?;
+        let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Review).await?;
+        let code = code.trim();
+        if code.is_empty() || code.chars().count() > MAX_CODE_CHARS {
+            return Err(ApiError::bad_input(format!("a marker's code has 1 to {MAX_CODE_CHARS} characters")));
+        }
+        let note = note.map(|note| note.trim().to_owned()).filter(|note| !note.is_empty());
+        if note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE_CHARS) {
+            return Err(ApiError::bad_input(format!("a marker's note has at most {MAX_NOTE_CHARS} characters")));
+        }
+        if at_ms < 0 || session.row.video_duration_ms.is_some_and(|duration| at_ms > duration) {
+            return Err(ApiError::bad_input(format!("atMs {at_ms} is not within the video")));
+        }
+        let entry = ctx.audit_entry(AuditAction::MarkerAdd)?.child(session.child_id).session(session.id);
+        let txn = ctx.state().db.begin().await?;
+        let marker = session_marker::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            session_id: Set(session.id),
+            at_ms: Set(at_ms),
+            code: Set(code.to_owned()),
+            note: Set(note),
+            author_id: Set(viewer.user_id),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&txn)
+        .await?;
+        changed(&txn, &session.row, entry).await?;
+        txn.commit().await?;
+        Ok(SessionMarker(marker))
+    }
+
+    /// Sets how far the session's analysis is reviewed, and records who and when. `IN_REVIEW`
+    /// and `REVIEWED` need a finished analysis. Counsellors of the child and admins.
+    async fn set_review_state(&self, ctx: &Context<'_>, session_id: ID, state: ReviewState) -> ApiResult<Session> {
+        let viewer = ctx.viewer()?;
+        let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Review).await?;
+        if state != ReviewState::NotReviewed && session.row.status != SessionStatus::Done {
+            return Err(ApiError::bad_input("the session has no finished analysis to review"));
+        }
+        let entry = ctx.audit_entry(AuditAction::ReviewStateSet)?.child(session.child_id).session(session.id);
+        let mut model = session.row.into_active_model();
+        model.review_state = Set(state);
+        model.review_state_by = Set(Some(viewer.user_id));
+        model.review_state_at = Set(Some(Utc::now()));
+        model.updated_at = Set(Utc::now());
+        let txn = ctx.state().db.begin().await?;
+        let updated = model.update(&txn).await?;
+        audit::append(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(Session(updated))
+    }
+}
+
+/// The session a tracked person was found in.
+async fn session_of(ctx: &Context<'_>, session_id: Uuid) -> ApiResult<session::Model> {
+    session::Entity::find_by_id(session_id).one(&ctx.state().db).await?.ok_or(ApiError::NotFound)
+}
+
+/// Applies `action` to the interval `found` and stores it with who and when.
+async fn decide<M, A>(
+    ctx: &Context<'_>,
+    found: Authorized<M>,
+    action: ReviewAction,
+    change: Change<M::Label>,
+) -> ApiResult<M>
+where
+    M: Reviewable + IntoActiveModel<A> + sea_orm::ModelTrait + Send + Sync,
+    A: ActiveModelTrait<Entity = M::Entity> + ActiveModelBehavior + Send,
+    M::Entity: EntityTrait<Model = M>,
+{
+    let viewer = ctx.viewer()?;
+    let object = tracked_object::Entity::find_by_id(found.row.object_id())
+        .one(&ctx.state().db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let session = session_of(ctx, object.session_id).await?;
+    let coding = found.row.coding().decide(action, change, session.video_duration_ms)?;
+    let row = found.row.with_coding(coding).stamped(viewer.user_id, Utc::now());
+    let entry = ctx.audit_entry(AuditAction::IntervalReview)?.child(found.child_id).session(session.id);
+    let txn = ctx.state().db.begin().await?;
+    let updated = row.into_active_model().reset_all().update(&txn).await?;
+    changed(&txn, &session, entry).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// What every review change does besides itself: bump the results version, move a session
+/// not reviewed yet into review, append the audit entry.
+async fn changed(txn: &impl ConnectionTrait, session: &session::Model, entry: audit::AuditEntry) -> ApiResult<()> {
+    crate::sessions::bump_results_version(txn, session.id).await?;
+    if session.review_state == ReviewState::NotReviewed && session.status == SessionStatus::Done {
+        let mut model = session.clone().into_active_model();
+        model.review_state = Set(ReviewState::InReview);
+        model.updated_at = Set(Utc::now());
+        model.update(txn).await?;
+    }
+    audit::append(txn, entry).await?;
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! Counsellor review: verdicts on the model's intervals, the counsellors' own intervals and
+//! markers, the two views, agreement, and what a re-analysis keeps. Rights per role are in
+//! `access_matrix`; here, what each action does.
+
+use entity::{
+    behaviour_interval, emotion_interval,
+    enums::{Emotion, IntervalSource},
+    session,
+};
+use imind_api::{
+    LocalBus,
+    queue::{JobOptions, Queue, QueueSettings},
+};
+use imind_inference as engine;
+use imind_tests::{
+    TestApp,
+    fixtures::{self, ADMIN, COUNSELLOR, GUARDIAN, World, global_id},
+    spawn_app, spawn_app_with,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const VIEWS: &str = "query($s: ID!) { session(id: $s) { reviewState reviewedBy { name } objects { nodes {
+    summary { faceVisibleSeconds }
+    reviewed: emotionIntervals { nodes { id emotion startMs endMs source review modelEmotion modelStartMs modelEndMs
+                                         reviewedBy { name } reviewedAt } }
+    model: emotionIntervals(view: MODEL) { nodes { id emotion startMs endMs source review } }
+    behaviours: behaviourIntervals { nodes { id behaviour startMs endMs source codedBy { name } } }
+    modelBehaviours: behaviourIntervals(view: MODEL) { totalCount } } }
+    markers { atMs code note author { name } } } }";
+
+async fn views(app: &TestApp, token: &str, session: Uuid) -> Value {
+    let response = app.graphql(Some(token), VIEWS, json!({ "s": global_id("Session", session) })).await;
+    assert!(response.error_code().is_none(), "{}", response.body);
+    response.data()["session"].clone()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["nodes"].as_array().unwrap().iter().map(|node| node["id"].as_str().unwrap().to_owned()).collect()
+}
+
+const REVIEW: &str = "mutation($id: ID!, $action: ReviewAction!, $label: String, $start: Int, $end: Int) {
+    reviewInterval(id: $id, action: $action, label: $label, startMs: $start, endMs: $end) {
+        id ... on EmotionInterval { emotion startMs endMs review } } }";
+
+#[tokio::test]
+async fn a_review_confirms_rejects_changes_and_codes_keeping_the_models_original() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    // One person, expressions HAPPY 0–1 s, SAD 2–3 s, NEUTRAL 4–5 s; behaviours alike.
+    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 20, 1, 3).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let before = views(&app, &counsellor, analysed.session).await;
+    assert_eq!(before["reviewState"], "NOT_REVIEWED");
+    let person = &before["objects"]["nodes"][0];
+    let [happy, sad, neutral] = <[String; 3]>::try_from(ids(&person["reviewed"])).unwrap();
+
+    let review = |id: &str, action: &str, extra: Value| {
+        let mut variables = json!({ "id": id, "action": action });
+        variables.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        variables
+    };
+    let confirmed = app.graphql(Some(&counsellor), REVIEW, review(&happy, "CONFIRM", json!({}))).await;
+    assert_eq!(confirmed.data()["reviewInterval"]["review"], "CONFIRMED", "{}", confirmed.body);
+    let rejected = app.graphql(Some(&counsellor), REVIEW, review(&sad, "REJECT", json!({}))).await;
+    assert_eq!(rejected.data()["reviewInterval"]["review"], "REJECTED", "{}", rejected.body);
+    let changed = app
+        .graphql(Some(&counsellor), REVIEW, review(&neutral, "CHANGE", json!({ "label": "HAPPY", "end": 4500 })))
+        .await;
+    assert_eq!(
+        changed.data()["reviewInterval"],
+        json!({ "id": neutral, "emotion": "HAPPY", "startMs": 4000, "endMs": 4500, "review": "CHANGED" }),
+        "{}",
+        changed.body
+    );
+    let object = person_id(&app, &counsellor, analysed.session).await;
+    let add = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"BEHAVIOUR\", label: \"STILL\", startMs: 0, endMs: 6000) {
+        ... on BehaviourInterval { id source behaviour } } }";
+    let added = app.graphql(Some(&counsellor), add, json!({ "o": object })).await;
+    assert_eq!(added.data()["addInterval"]["source"], "COUNSELLOR", "{}", added.body);
+    let marker = "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 1500, code: \"topic: school\", note: \"asked about friends\") { id code } }";
+    let marked = app.graphql(Some(&counsellor), marker, json!({ "s": global_id("Session", analysed.session) })).await;
+    assert_eq!(marked.data()["addSessionMarker"]["code"], "topic: school", "{}", marked.body);
+
+    let after = views(&app, &counsellor, analysed.session).await;
+    assert_eq!(after["reviewState"], "IN_REVIEW", "the first change starts the review");
+    let person = &after["objects"]["nodes"][0];
+    // The reviewed view: the confirmed and the changed interval, with the model's original.
+    let reviewed = person["reviewed"]["nodes"].as_array().unwrap();
+    assert_eq!(reviewed.len(), 2, "{person}");
+    assert_eq!((reviewed[0]["id"].as_str(), reviewed[0]["review"].as_str()), (Some(happy.as_str()), Some("CONFIRMED")));
+    assert_eq!(reviewed[0]["reviewedBy"]["name"], "counsellor@a.test");
+    assert!(reviewed[0]["reviewedAt"].is_string());
+    assert_eq!(
+        (&reviewed[1]["emotion"], &reviewed[1]["endMs"], &reviewed[1]["modelEmotion"], &reviewed[1]["modelEndMs"]),
+        (&json!("HAPPY"), &json!(4500), &json!("NEUTRAL"), &json!(5000))
+    );
+    assert_eq!(reviewed[1]["source"], "MODEL");
+    // The model view: all three as proposed, the rejected one included; no counsellor's own.
+    let model: Vec<(&str, i64, i64)> = person["model"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (node["emotion"].as_str().unwrap(), node["startMs"].as_i64().unwrap(), node["endMs"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(model, [("HAPPY", 0, 1000), ("SAD", 2000, 3000), ("NEUTRAL", 4000, 5000)]);
+    assert_eq!(person["model"]["nodes"][1]["review"], "REJECTED");
+    // Figures follow the reviewed view: 1 s + 0.5 s of face.
+    assert_eq!(person["summary"]["faceVisibleSeconds"], 1.5);
+    let behaviours = person["behaviours"]["nodes"].as_array().unwrap();
+    let own: Vec<&Value> = behaviours.iter().filter(|node| node["source"] == "COUNSELLOR").collect();
+    assert_eq!(own.len(), 1);
+    assert_eq!((&own[0]["behaviour"], &own[0]["codedBy"]["name"]), (&json!("STILL"), &json!("counsellor@a.test")));
+    assert_eq!(person["modelBehaviours"]["totalCount"], 3, "the counsellor's own is not the model's");
+    assert_eq!(
+        after["markers"],
+        json!([{ "atMs": 1500, "code": "topic: school", "note": "asked about friends",
+        "author": { "name": "counsellor@a.test" } }])
+    );
+
+    let signed_off = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState reviewedBy { name } reviewedAt } }";
+    let done = app.graphql(Some(&counsellor), signed_off, json!({ "s": global_id("Session", analysed.session) })).await;
+    assert_eq!(done.data()["setReviewState"]["reviewState"], "REVIEWED", "{}", done.body);
+    assert_eq!(done.data()["setReviewState"]["reviewedBy"]["name"], "counsellor@a.test");
+
+    // A guardian reads the reviewed report and the markers' codes, not the counsellor's note.
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let seen = views(&app, &guardian, analysed.session).await;
+    assert_eq!(seen["markers"][0]["code"], "topic: school");
+    assert!(seen["markers"][0]["note"].is_null());
+    assert_eq!(seen["objects"]["nodes"][0]["reviewed"]["nodes"].as_array().unwrap().len(), 2);
+
+    // Every change is in the audit log, with the child and the session.
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    let log = "query($c: ID!) { auditLog(first: 100, childId: $c) { nodes { action sessionId } } }";
+    let entries = app.graphql(Some(&admin), log, json!({ "c": global_id("Child", world.own) })).await;
+    let actions: Vec<&str> = entries.data()["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["sessionId"] == global_id("Session", analysed.session))
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    for (action, times) in [("interval.review", 3), ("interval.add", 1), ("marker.add", 1), ("session.review_state", 1)]
+    {
+        assert_eq!(actions.iter().filter(|a| **a == action).count(), times, "{action} in {actions:?}");
+    }
+}
+
+/// The first person's global id.
+async fn person_id(app: &TestApp, token: &str, session: Uuid) -> String {
+    let query = "query($s: ID!) { session(id: $s) { objects { nodes { id } } } }";
+    let response = app.graphql(Some(token), query, json!({ "s": global_id("Session", session) })).await;
+    response.data()["session"]["objects"]["nodes"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn bad_review_input_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 21, 1, 1).await;
+    // A 10 s video bounds the boundaries.
+    let mut row =
+        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.video_duration_ms = Set(Some(10_000));
+    row.update(&app.db).await.unwrap();
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let interval = global_id("EmotionInterval", analysed.emotion_interval);
+    let object = global_id("TrackedObject", analysed.object);
+    let session = global_id("Session", analysed.session);
+    let own = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"SAD\", startMs: 0, endMs: 10) { id } }";
+    let own = app.graphql(Some(&counsellor), own, json!({ "o": object })).await.data()["addInterval"]["id"].clone();
+    let before = views(&app, &counsellor, analysed.session).await;
+    let cases = [
+        (REVIEW, json!({ "id": interval, "action": "CHANGE" }), "nothing to change"),
+        (REVIEW, json!({ "id": interval, "action": "CHANGE", "label": "JOY" }), "no such label"),
+        (REVIEW, json!({ "id": interval, "action": "CHANGE", "label": "SITTING" }), "a behaviour label"),
+        (REVIEW, json!({ "id": interval, "action": "CHANGE", "start": 900, "end": 900 }), "empty"),
+        (REVIEW, json!({ "id": interval, "action": "CHANGE", "end": 10_001 }), "past the video"),
+        (REVIEW, json!({ "id": own, "action": "CONFIRM" }), "confirming one's own"),
+        (REVIEW, json!({ "id": session, "action": "REJECT" }), "not an interval"),
+        (
+            "mutation($o: ID!) { addInterval(objectId: $o, kind: \"FEELING\", label: \"HAPPY\", startMs: 0, endMs: 10) { id } }",
+            json!({ "o": object }),
+            "no such kind",
+        ),
+        (
+            "mutation($o: ID!) { addInterval(objectId: $o, kind: \"BEHAVIOUR\", label: \"HAPPY\", startMs: 0, endMs: 10) { id } }",
+            json!({ "o": object }),
+            "an expression as a behaviour",
+        ),
+        (
+            "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"HAPPY\", startMs: -5, endMs: 10) { id } }",
+            json!({ "o": object }),
+            "before the start",
+        ),
+        (
+            "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 0, code: \"  \") { id } }",
+            json!({ "s": session }),
+            "empty code",
+        ),
+        (
+            "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 20000, code: \"x\") { id } }",
+            json!({ "s": session }),
+            "past the video",
+        ),
+    ];
+    for (query, variables, why) in cases {
+        let response = app.graphql(Some(&counsellor), query, variables).await;
+        assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{why}: {}", response.body);
+    }
+    let long = "x".repeat(101);
+    let response = app
+        .graphql(
+            Some(&counsellor),
+            "mutation($s: ID!, $c: String!) { addSessionMarker(sessionId: $s, atMs: 0, code: $c) { id } }",
+            json!({ "s": session, "c": long }),
+        )
+        .await;
+    assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
+    assert_eq!(views(&app, &counsellor, analysed.session).await, before, "refusals change nothing");
+}
+
+#[tokio::test]
+async fn agreement_equals_hand_computed_kappas() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 22, 1, 1).await;
+    // A 10 s video, one person, one model interval: HAPPY 0–4 s.
+    let mut row =
+        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.video_duration_ms = Set(Some(10_000));
+    row.update(&app.db).await.unwrap();
+    behaviour_interval::Entity::delete_many()
+        .filter(behaviour_interval::Column::ObjectId.eq(analysed.object))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let mut happy = emotion_interval::Entity::find_by_id(analysed.emotion_interval)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    happy.emotion = Set(Emotion::Happy);
+    happy.start_ms = Set(0);
+    happy.end_ms = Set(4_000);
+    happy.update(&app.db).await.unwrap();
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    let session = global_id("Session", analysed.session);
+    let query = "query($s: ID!, $bin: Int, $tolerance: Int, $coders: [ID!]) { session(id: $s) {
+        agreement(binMs: $bin, toleranceMs: $tolerance, coders: $coders) { label kappa eventAgreement bins } } }";
+    let agreement = |variables: Value| {
+        let app = &app;
+        let counsellor = counsellor.clone();
+        async move {
+            let response = app.graphql(Some(&counsellor), query, variables).await;
+            assert!(response.error_code().is_none(), "{}", response.body);
+            response.data()["session"]["agreement"].clone()
+        }
+    };
+    // Unreviewed, the two views are the same coding.
+    let same = agreement(json!({ "s": session })).await;
+    assert_eq!(same, json!([{ "label": "HAPPY", "kappa": 1.0, "eventAgreement": 1.0, "bins": 100 }]));
+    // The counsellor moves it to 2–6 s. In ten 1 s bins: both 2, model only 2, counsellor only
+    // 2, neither 4: po = 0.6, pe = 0.52, kappa = 0.08 / 0.48 = 1/6.
+    let change = json!({ "id": global_id("EmotionInterval", analysed.emotion_interval), "action": "CHANGE", "start": 2000, "end": 6000 });
+    assert!(app.graphql(Some(&counsellor), REVIEW, change).await.error_code().is_none());
+    let moved = agreement(json!({ "s": session, "bin": 1000, "tolerance": 2000 })).await;
+    assert!((moved[0]["kappa"].as_f64().unwrap() - 1.0 / 6.0).abs() < 1e-9, "{moved}");
+    assert_eq!((&moved[0]["eventAgreement"], &moved[0]["bins"]), (&json!(1.0), &json!(10)), "onsets 2 s apart");
+    let strict = agreement(json!({ "s": session, "bin": 1000, "tolerance": 1000 })).await;
+    assert_eq!(strict[0]["eventAgreement"], 0.0, "onsets more than 1 s apart");
+
+    // Two coders: the counsellor codes SAD 0–2 s, the admin SAD 1–3 s. Bins: both 1, one
+    // each only 1, neither 7: po = 0.8, pe = 0.2·0.2 + 0.8·0.8 = 0.68, kappa = 0.12/0.32 = 0.375.
+    let object = global_id("TrackedObject", analysed.object);
+    let add = "mutation($o: ID!, $start: Int!, $end: Int!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"SAD\", startMs: $start, endMs: $end) { id } }";
+    for (token, start, end) in [(&counsellor, 0, 2000), (&admin, 1000, 3000)] {
+        let added = app.graphql(Some(token), add, json!({ "o": object, "start": start, "end": end })).await;
+        assert!(added.error_code().is_none(), "{}", added.body);
+    }
+    let coders = json!([global_id("User", world.counsellor), global_id("User", world.admin)]);
+    let two = agreement(json!({ "s": session, "bin": 1000, "coders": coders })).await;
+    assert_eq!(two.as_array().unwrap().len(), 1, "{two}");
+    assert_eq!(
+        (&two[0]["label"], &two[0]["eventAgreement"], &two[0]["bins"]),
+        (&json!("SAD"), &json!(1.0), &json!(10))
+    );
+    assert!((two[0]["kappa"].as_f64().unwrap() - 0.375).abs() < 1e-9, "{two}");
+    let one_coder = json!({ "s": session, "coders": [global_id("User", world.admin)] });
+    let response = app.graphql(Some(&counsellor), query, one_coder).await;
+    assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
+}
+
+fn interval<L>(label: L, start_ms: i64, end_ms: i64) -> engine::Interval<L> {
+    engine::Interval { label, start_ms, end_ms, mean_confidence: 0.7, peak_confidence: 0.9 }
+}
+
+fn person(
+    label: &str,
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+    emotions: Vec<engine::Interval<engine::Emotion>>,
+) -> engine::TrackedObject {
+    engine::TrackedObject {
+        track_id: 1,
+        label: label.to_owned(),
+        role: engine::Role::Adult,
+        role_confidence: 0.6,
+        first_seen_ms,
+        last_seen_ms,
+        emotion_intervals: emotions,
+        behaviour_intervals: Vec::new(),
+        emotion_share: Vec::new(),
+    }
+}
+
+fn result(objects: Vec<engine::TrackedObject>) -> engine::AnalysisResult {
+    engine::AnalysisResult {
+        video: engine::VideoInfo {
+            duration_ms: 20_000,
+            fps: 25.0,
+            frame_count: 500,
+            width: 64,
+            height: 64,
+            codec: "avc1".into(),
+        },
+        analysed_frames: 40,
+        objects,
+        timings: engine::Timings::default(),
+    }
+}
+
+/// Runs one analysis of `session` to DONE with `analysis` as its result.
+async fn analyse(app: &TestApp, session: Uuid, analysis: engine::AnalysisResult) {
+    let settings = QueueSettings {
+        lease: std::time::Duration::from_secs(30),
+        max_attempts: 3,
+        retry_base: std::time::Duration::from_secs(60),
+    };
+    let queue = Queue::new(app.db.clone(), std::sync::Arc::new(LocalBus::new()), settings);
+    queue.enqueue(session, &JobOptions::default(), None, None).await.unwrap();
+    let job = queue.claim("worker").await.unwrap().expect("the job is claimable");
+    queue.complete(&job, "worker", &analysis, Default::default()).await.unwrap().expect("still held");
+}
+
+#[tokio::test]
+async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
+    let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
+    let world = World::build(&app.db).await;
+    let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, 23, 1, 1).await.session;
+    use engine::Emotion::{Happy, Neutral, Sad};
+    let first = result(vec![
+        person(
+            "Person 1",
+            0,
+            10_000,
+            vec![interval(Happy, 0, 1000), interval(Sad, 2000, 3000), interval(Neutral, 4000, 5000)],
+        ),
+        person("Person 2", 12_000, 20_000, vec![interval(Happy, 12_000, 13_000)]),
+    ]);
+    analyse(&app, session, first).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let query = "query($s: ID!) { session(id: $s) { reviewState latestJob { reviewCarryOver { peopleKept
+            modelIntervalsUnchanged modelIntervalsChanged modelIntervalsGone reviewsKept reviewsDropped
+            counsellorIntervalsKept dropped { kind person label startMs endMs review } } }
+        objects { nodes { id label role roleConfidence
+            model: emotionIntervals(view: MODEL) { nodes { id emotion startMs endMs review } }
+            reviewed: emotionIntervals { nodes { id emotion startMs endMs source review } } } } } }";
+    let read = || async {
+        let response = app.graphql(Some(&counsellor), query, json!({ "s": global_id("Session", session) })).await;
+        assert!(response.error_code().is_none(), "{}", response.body);
+        response.data()["session"].clone()
+    };
+    let before = read().await;
+    let people = before["objects"]["nodes"].as_array().unwrap();
+    assert_eq!(people.len(), 2, "the fixture's person made way for the analysis's: {before}");
+    let first_person = people[0]["id"].as_str().unwrap().to_owned();
+    let [happy, sad, neutral] = <[String; 3]>::try_from(ids(&people[0]["model"])).unwrap();
+    // Confirm HAPPY, reject SAD, change NEUTRAL's label; code an interval; label the person.
+    for (id, action, label) in
+        [(&happy, "CONFIRM", None), (&sad, "REJECT", None), (&neutral, "CHANGE", Some("SURPRISE"))]
+    {
+        let response =
+            app.graphql(Some(&counsellor), REVIEW, json!({ "id": id, "action": action, "label": label })).await;
+        assert!(response.error_code().is_none(), "{}", response.body);
+    }
+    let add = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"FEAR\", startMs: 6000, endMs: 7000) { id } }";
+    let own = app.graphql(Some(&counsellor), add, json!({ "o": first_person })).await;
+    let own = own.data()["addInterval"]["id"].as_str().unwrap().to_owned();
+    let label = "mutation($o: ID!, $c: ID) { labelObject(objectId: $o, role: CHILD, childId: $c) { id } }";
+    let labelled =
+        app.graphql(Some(&counsellor), label, json!({ "o": first_person, "c": global_id("Child", world.own) })).await;
+    assert!(labelled.error_code().is_none(), "{}", labelled.body);
+
+    // The new analysis: the same first person (a little longer), HAPPY and SAD proposed again
+    // exactly, NEUTRAL moved; the second person gone; a new one.
+    let second = result(vec![
+        person(
+            "Person 1",
+            0,
+            10_500,
+            vec![interval(Happy, 0, 1000), interval(Sad, 2000, 3000), interval(Neutral, 4000, 5500)],
+        ),
+        person("Person 2", 15_000, 16_000, vec![interval(Sad, 15_000, 16_000)]),
+    ]);
+    analyse(&app, session, second).await;
+    let after = read().await;
+    assert_eq!(
+        after["latestJob"]["reviewCarryOver"],
+        json!({ "peopleKept": 1, "modelIntervalsUnchanged": 2, "modelIntervalsChanged": 2, "modelIntervalsGone": 2,
+                "reviewsKept": 2, "reviewsDropped": 1, "counsellorIntervalsKept": 1,
+                "dropped": [{ "kind": "EMOTION", "person": "Person 1", "label": "NEUTRAL", "startMs": 4000, "endMs": 5000,
+                              "review": "CHANGED" }] })
+    );
+    let people = after["objects"]["nodes"].as_array().unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0]["id"], first_person.as_str(), "the person continues under the same id");
+    assert_eq!((&people[0]["role"], &people[0]["roleConfidence"]), (&json!("CHILD"), &json!(1.0)), "the label stays");
+    let model = people[0]["model"]["nodes"].as_array().unwrap();
+    assert_eq!((model[0]["id"].as_str(), &model[0]["review"]), (Some(happy.as_str()), &json!("CONFIRMED")));
+    assert_eq!((model[1]["id"].as_str(), &model[1]["review"]), (Some(sad.as_str()), &json!("REJECTED")));
+    assert_eq!(
+        (&model[2]["emotion"], &model[2]["endMs"], &model[2]["review"]),
+        (&json!("NEUTRAL"), &json!(5500), &Value::Null)
+    );
+    let reviewed = people[0]["reviewed"]["nodes"].as_array().unwrap();
+    let shown: Vec<(&str, &str)> =
+        reviewed.iter().map(|node| (node["emotion"].as_str().unwrap(), node["source"].as_str().unwrap())).collect();
+    assert_eq!(shown, [("HAPPY", "MODEL"), ("NEUTRAL", "MODEL"), ("FEAR", "COUNSELLOR")]);
+    assert_eq!(reviewed[2]["id"], own.as_str(), "the counsellor's own interval stays");
+    assert_ne!(people[1]["id"], before["objects"]["nodes"][1]["id"], "a different second person");
+    let own_rows = emotion_interval::Entity::find()
+        .filter(emotion_interval::Column::Source.eq(IntervalSource::Counsellor))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(own_rows.len(), 1);
+}
