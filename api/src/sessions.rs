@@ -77,6 +77,7 @@ pub fn row(new: NewSession) -> session::ActiveModel {
         review_state: Set(ReviewState::NotReviewed),
         review_state_by: Set(None),
         review_state_at: Set(None),
+        analysed_video_sha256: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -32,6 +32,8 @@ pub struct Model {
     pub review_state: ReviewState,
     pub review_state_by: Option<Uuid>,
     pub review_state_at: Option<DateTimeUtc>,
+    /// The SHA-256 of the video the stored results are of.
+    pub analysed_video_sha256: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A timestamped note in a session ("topic: school", "break") that timelines and exports show.
+/// A timestamped note in a session ("topic: school", "break").
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "session_markers")]
 pub struct Model {

@@ -1,6 +1,7 @@
 //! Counsellor review: each interval's provenance and review (the model's original kept beside
 //! what the counsellor changed), timestamped session markers, each session's review state, and
-//! what each analysis kept of the review of the one before.
+//! what each analysis kept of the review of the one before (and of which video the results
+//! are, so a replaced video's results never inherit the old one's review).
 //!
 //! A review column names its user without a foreign key (SQLite cannot add one to an existing
 //! table); users who recorded sessions cannot be deleted anyway (`sessions.counsellor_id`).
@@ -33,6 +34,7 @@ enum Sessions {
     ReviewState,
     ReviewStateBy,
     ReviewStateAt,
+    AnalysedVideoSha256,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -87,9 +89,12 @@ impl MigrationTrait for Migration {
         }
         let mut state = string_len(Sessions::ReviewState, 16);
         state.default("NOT_REVIEWED");
-        for mut column in
-            [state, uuid_null(Sessions::ReviewStateBy), timestamp_with_time_zone_null(Sessions::ReviewStateAt)]
-        {
+        for mut column in [
+            state,
+            uuid_null(Sessions::ReviewStateBy),
+            timestamp_with_time_zone_null(Sessions::ReviewStateAt),
+            string_len_null(Sessions::AnalysedVideoSha256, 64),
+        ] {
             manager.alter_table(Table::alter().table(Sessions::Table).add_column(&mut column).take()).await?;
         }
         let mut carry_over = json_null(AnalysisJobs::ReviewCarryOver);
@@ -137,7 +142,9 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(Table::alter().table(AnalysisJobs::Table).drop_column(AnalysisJobs::ReviewCarryOver).take())
             .await?;
-        for column in [Sessions::ReviewState, Sessions::ReviewStateBy, Sessions::ReviewStateAt] {
+        for column in
+            [Sessions::ReviewState, Sessions::ReviewStateBy, Sessions::ReviewStateAt, Sessions::AnalysedVideoSha256]
+        {
             manager.alter_table(Table::alter().table(Sessions::Table).drop_column(column).take()).await?;
         }
         for table in INTERVAL_TABLES {

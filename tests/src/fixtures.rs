@@ -121,6 +121,7 @@ pub async fn analysed_session(
         review_state: NotSet,
         review_state_by: NotSet,
         review_state_at: NotSet,
+        analysed_video_sha256: NotSet,
         created_at: Set(recorded_at),
         updated_at: Set(recorded_at),
     })

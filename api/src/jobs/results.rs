@@ -5,7 +5,11 @@
 
 use std::collections::HashSet;
 
-use entity::{behaviour_interval, emotion_interval, enums::IntervalSource, tracked_object};
+use entity::{
+    behaviour_interval, emotion_interval,
+    enums::{IntervalSource, ReviewState},
+    session, tracked_object,
+};
 use imind_inference::AnalysisResult;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
@@ -28,6 +32,13 @@ pub(super) async fn replace(
     result: &AnalysisResult,
 ) -> Result<CarryOver, sea_orm::DbErr> {
     crate::sessions::bump_results_version(txn, session_id).await?;
+    let session = session::Entity::find_by_id(session_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("session {session_id}")))?;
+    // Results of another video (a replaced one) keep nothing: their times mean nothing here.
+    let video_changed =
+        session.analysed_video_sha256.is_some() && session.analysed_video_sha256 != session.video_sha256;
     let old_people =
         tracked_object::Entity::find().filter(tracked_object::Column::SessionId.eq(session_id)).all(txn).await?;
     let old_ids: Vec<Uuid> = old_people.iter().map(|person| person.id).collect();
@@ -49,8 +60,10 @@ pub(super) async fn replace(
         .iter()
         .map(|object| Seen { first_ms: object.first_seen_ms, last_ms: object.last_seen_ms })
         .collect();
-    let successors = carry_over::successors(&old_seen, &new_seen);
-    let mut report = CarryOver { people_kept: successors.iter().flatten().count() as u32, ..CarryOver::default() };
+    let successors =
+        if video_changed { vec![None; new_seen.len()] } else { carry_over::successors(&old_seen, &new_seen) };
+    let mut report =
+        CarryOver { people_kept: successors.iter().flatten().count() as u32, video_changed, ..CarryOver::default() };
 
     // The model's old intervals go; the counsellors' own stay with their (kept) people.
     emotion_interval::Entity::delete_many()
@@ -73,7 +86,14 @@ pub(super) async fn replace(
     report.counsellor_intervals_kept =
         (old_emotions.iter().filter(|row| row.source == IntervalSource::Counsellor).count()
             + old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).count()) as u32;
-    let gone: Vec<Uuid> = old_ids.iter().copied().filter(|id| !continued.contains(id) && !coded.contains(id)).collect();
+    let gone: Vec<Uuid> = old_ids
+        .iter()
+        .copied()
+        .filter(|id| video_changed || (!continued.contains(id) && !coded.contains(id)))
+        .collect();
+    if video_changed {
+        report.counsellor_intervals_kept = 0;
+    }
     if !gone.is_empty() {
         tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone)).exec(txn).await?;
     }
@@ -162,6 +182,20 @@ pub(super) async fn replace(
         let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model);
         behaviour_interval::Entity::insert_many(rows).exec(txn).await?;
     }
+    // A reviewed session whose proposals changed needs reviewing again; another video's results
+    // were never reviewed.
+    let state = match session.review_state {
+        _ if video_changed => ReviewState::NotReviewed,
+        ReviewState::Reviewed if report.model_intervals_changed > 0 || report.reviews_dropped > 0 => {
+            ReviewState::InReview
+        }
+        state => state,
+    };
+    let analysed = session.video_sha256.clone();
+    let mut row = session.into_active_model();
+    row.analysed_video_sha256 = Set(analysed);
+    row.review_state = Set(state);
+    row.update(txn).await?;
     Ok(report)
 }
 

@@ -20,6 +20,19 @@ pub const DEFAULT_BIN_MS: i64 = 100;
 pub const DEFAULT_TOLERANCE_MS: i64 = 2_000;
 /// Bins per person at most (10 hours at 100 ms), so one request's work stays bounded.
 pub const MAX_BINS: i64 = 360_000;
+/// Person × bin × label units one computation may count at most (tens of milliseconds).
+pub const MAX_UNITS: i64 = 20_000_000;
+/// The onset tolerance at most: a minute.
+pub const MAX_TOLERANCE_MS: i64 = 60_000;
+/// Onset pairs within the tolerance one computation may weigh at most.
+pub const MAX_PAIRS: usize = 2_000_000;
+
+/// What one `Session.agreement` counts against the query's complexity: its bins per person at
+/// most (as `timeline` counts its bins), so aliases cannot multiply the work for free.
+pub fn cost(bin_ms: Option<i64>) -> usize {
+    let bin_ms = bin_ms.unwrap_or(DEFAULT_BIN_MS).max(10);
+    (MAX_BINS * DEFAULT_BIN_MS / bin_ms / 10) as usize + 1
+}
 
 /// One coded interval: whose, what, when.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,11 +66,13 @@ pub fn agreement(
     if bin_ms < 10 {
         return Err(ApiError::bad_input(format!("binMs must be at least 10; got {bin_ms}")));
     }
-    if tolerance_ms < 0 {
-        return Err(ApiError::bad_input(format!("toleranceMs must not be negative; got {tolerance_ms}")));
+    if !(0..=MAX_TOLERANCE_MS).contains(&tolerance_ms) {
+        return Err(ApiError::bad_input(format!(
+            "toleranceMs must be within 0..={MAX_TOLERANCE_MS}; got {tolerance_ms}"
+        )));
     }
     let until_ms = a.iter().chain(b).map(|coded| coded.end_ms).max().unwrap_or(0).max(until_ms);
-    let bins_per_person = (until_ms + bin_ms - 1) / bin_ms;
+    let bins_per_person = until_ms.saturating_add(bin_ms - 1) / bin_ms;
     if bins_per_person > MAX_BINS {
         return Err(ApiError::bad_input(format!(
             "{bins_per_person} bins of {bin_ms} ms per person are too many (at most {MAX_BINS}): use wider bins"
@@ -66,6 +81,12 @@ pub fn agreement(
     let people: BTreeSet<Uuid> = a.iter().chain(b).map(|coded| coded.person).collect();
     let labels: BTreeSet<&'static str> = a.iter().chain(b).map(|coded| coded.label).collect();
     let units = bins_per_person * people.len() as i64;
+    if units.saturating_mul(labels.len() as i64) > MAX_UNITS {
+        return Err(ApiError::bad_input(format!(
+            "{units} person × bin units for {} labels are too many (at most {MAX_UNITS} in all): use wider bins",
+            labels.len()
+        )));
+    }
     let mut out = Vec::with_capacity(labels.len());
     for label in labels {
         let marks_a = marks(a, label, bin_ms, bins_per_person);
@@ -83,7 +104,7 @@ pub fn agreement(
                 }
             }
         }
-        let (matched, events_a, events_b) = matched_onsets(a, b, label, tolerance_ms);
+        let (matched, events_a, events_b) = matched_onsets(a, b, label, tolerance_ms)?;
         let unmatched = events_a + events_b - 2 * matched;
         out.push(LabelAgreement {
             label,
@@ -127,7 +148,7 @@ fn marks(coding: &[Coded], label: &str, bin_ms: i64, bins: i64) -> HashMap<Uuid,
 
 /// Onsets of `label` matched one to one within `tolerance_ms` (closest pairs first), and the
 /// number of events of each coder.
-fn matched_onsets(a: &[Coded], b: &[Coded], label: &str, tolerance_ms: i64) -> (usize, usize, usize) {
+fn matched_onsets(a: &[Coded], b: &[Coded], label: &str, tolerance_ms: i64) -> ApiResult<(usize, usize, usize)> {
     let onsets = |coding: &[Coded]| -> BTreeMap<Uuid, Vec<i64>> {
         let mut by_person: BTreeMap<Uuid, Vec<i64>> = BTreeMap::new();
         for coded in coding.iter().filter(|coded| coded.label == label) {
@@ -146,6 +167,11 @@ fn matched_onsets(a: &[Coded], b: &[Coded], label: &str, tolerance_ms: i64) -> (
                 if distance <= tolerance_ms {
                     pairs.push((distance, i, j));
                 }
+                if pairs.len() > MAX_PAIRS {
+                    return Err(ApiError::bad_input(format!(
+                        "more than {MAX_PAIRS} onsets of {label} lie within toleranceMs of each other: use a smaller toleranceMs"
+                    )));
+                }
             }
         }
         pairs.sort_unstable();
@@ -158,7 +184,7 @@ fn matched_onsets(a: &[Coded], b: &[Coded], label: &str, tolerance_ms: i64) -> (
         }
     }
     let count = |by_person: &BTreeMap<Uuid, Vec<i64>>| by_person.values().map(Vec::len).sum();
-    (matched, count(&onsets_a), count(&onsets_b))
+    Ok((matched, count(&onsets_a), count(&onsets_b)))
 }
 
 #[cfg(test)]
@@ -218,6 +244,12 @@ mod tests {
         }
         assert!(agreement(&coding, &coding, 5, 0, 0).is_err());
         assert!(agreement(&coding, &coding, 100, -1, 0).is_err());
+        assert!(agreement(&coding, &coding, 100, MAX_TOLERANCE_MS + 1, 0).is_err());
+        // 300 people × 36,000 bins × 2 labels is past the budget, whatever the bins' width allows.
+        let crowd: Vec<Coded> = (0..300)
+            .map(|n| coded(Uuid::from_u128(n), if n % 2 == 0 { "STILL" } else { "MOVING" }, 0, 3_600_000))
+            .collect();
+        assert!(agreement(&crowd, &crowd, 100, 0, 0).is_err());
         assert!(agreement(&coding, &coding, 10, 0, 10 * MAX_BINS + 10).is_err());
         assert!(agreement(&[], &[], 100, 2_000, 60_000).unwrap().is_empty());
     }

@@ -5,6 +5,7 @@
 //!   their union (pairs taken best first, one to one); they keep the old id, so the
 //!   counsellors' own intervals and labels of that person stay attached. An old person with
 //!   intervals a counsellor coded and no successor is kept, with those intervals only.
+//! - Nothing is kept from results of another video (the session's video was replaced).
 //! - A review (confirmed, rejected, changed) still applies when the new analysis proposes the
 //!   same interval again: same person, label and boundaries. The interval then keeps its id
 //!   and review. Other reviews are dropped, and the job's [`CarryOver`] lists them.
@@ -23,6 +24,8 @@ pub const MAX_LISTED: usize = 100;
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ReviewCarryOver")]
 pub struct CarryOver {
+    /// The results before were of another video (replaced since): nothing was kept.
+    pub video_changed: bool,
     /// People of the previous analysis that the new one found again (same ids).
     pub people_kept: u32,
     /// The new analysis's intervals that the previous one proposed exactly alike.

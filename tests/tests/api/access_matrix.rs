@@ -46,6 +46,16 @@ const READ: [Row; 6] = [
     [Unauthenticated, Unauthenticated, Unauthenticated],
 ];
 
+/// What counsellors read beyond the report: the model view of intervals, agreement.
+const READ_NOTES: [Row; 6] = [
+    [Ok, Ok, NotFound],
+    [Ok, NotFound, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Ok, Ok, NotFound],
+    [Forbidden, NotFound, NotFound],
+    [Unauthenticated, Unauthenticated, Unauthenticated],
+];
+
 /// Editing a child, recording sessions, labelling tracked people.
 const WRITE: [Row; 6] = [
     [Ok, Ok, NotFound],
@@ -289,8 +299,24 @@ fn operations() -> Vec<Operation> {
             secret: None,
         },
         Operation {
+            name: "session agreement",
+            query: "query($id: ID!) { session(id: $id) { id agreement { label kappa } } }",
+            variables: |a, _| json!({ "id": global_id("Session", a.session) }),
+            table: READ_NOTES,
+            returned_id: Some(("/session/id", "Session")),
+            secret: Some("/session/agreement"),
+        },
+        Operation {
+            name: "model view",
+            query: "query($id: ID!) { node(id: $id) { id ... on TrackedObject { emotionIntervals(view: MODEL) { totalCount } } } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: READ_NOTES,
+            returned_id: Some(("/node/id", "TrackedObject")),
+            secret: Some("/node/emotionIntervals"),
+        },
+        Operation {
             name: "session review fields",
-            query: "query($id: ID!) { session(id: $id) { id reviewState markers { code } agreement { label kappa } } }",
+            query: "query($id: ID!) { session(id: $id) { id reviewState markers { code } } }",
             variables: |a, _| json!({ "id": global_id("Session", a.session) }),
             table: READ,
             returned_id: Some(("/session/id", "Session")),

@@ -127,11 +127,19 @@ async fn a_review_confirms_rejects_changes_and_codes_keeping_the_models_original
     assert_eq!(done.data()["setReviewState"]["reviewedBy"]["name"], "counsellor@a.test");
 
     // A guardian reads the reviewed report and the markers' codes, not the counsellor's note.
+    // What was rejected (the model view) is the counsellors' to see.
     let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
-    let seen = views(&app, &guardian, analysed.session).await;
+    let report = "query($s: ID!) { session(id: $s) { markers { code note }
+        objects { nodes { emotionIntervals { nodes { emotion } } } } } }";
+    let seen = app.graphql(Some(&guardian), report, json!({ "s": global_id("Session", analysed.session) })).await;
+    let seen = &seen.data()["session"];
     assert_eq!(seen["markers"][0]["code"], "topic: school");
     assert!(seen["markers"][0]["note"].is_null());
-    assert_eq!(seen["objects"]["nodes"][0]["reviewed"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(seen["objects"]["nodes"][0]["emotionIntervals"]["nodes"].as_array().unwrap().len(), 2);
+    let model =
+        "query($s: ID!) { session(id: $s) { objects { nodes { emotionIntervals(view: MODEL) { totalCount } } } } }";
+    let refused = app.graphql(Some(&guardian), model, json!({ "s": global_id("Session", analysed.session) })).await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
 
     // Every change is in the audit log, with the child and the session.
     let admin = app.login(ADMIN, fixtures::PASSWORD).await;
@@ -222,6 +230,13 @@ async fn bad_review_input_is_refused_and_changes_nothing() {
         .await;
     assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
     assert_eq!(views(&app, &counsellor, analysed.session).await, before, "refusals change nothing");
+    // While an analysis runs (it replaces the intervals), reviews wait.
+    let mut row =
+        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.status = Set(entity::enums::SessionStatus::Processing);
+    row.update(&app.db).await.unwrap();
+    let response = app.graphql(Some(&counsellor), REVIEW, json!({ "id": interval, "action": "REJECT" })).await;
+    assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
 }
 
 #[tokio::test]
@@ -280,10 +295,15 @@ async fn agreement_equals_hand_computed_kappas() {
     // each only 1, neither 7: po = 0.8, pe = 0.2·0.2 + 0.8·0.8 = 0.68, kappa = 0.12/0.32 = 0.375.
     let object = global_id("TrackedObject", analysed.object);
     let add = "mutation($o: ID!, $start: Int!, $end: Int!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"SAD\", startMs: $start, endMs: $end) { id } }";
+    let mut own = Vec::new();
     for (token, start, end) in [(&counsellor, 0, 2000), (&admin, 1000, 3000)] {
         let added = app.graphql(Some(token), add, json!({ "o": object, "start": start, "end": end })).await;
         assert!(added.error_code().is_none(), "{}", added.body);
+        own.push(added.data()["addInterval"]["id"].clone());
     }
+    // One coder cannot change another's coding (an admin could).
+    let other = app.graphql(Some(&counsellor), REVIEW, json!({ "id": own[1], "action": "REJECT" })).await;
+    assert_eq!(other.error_code(), Some("FORBIDDEN"), "{}", other.body);
     let coders = json!([global_id("User", world.counsellor), global_id("User", world.admin)]);
     let two = agreement(json!({ "s": session, "bin": 1000, "coders": coders })).await;
     assert_eq!(two.as_array().unwrap().len(), 1, "{two}");
@@ -354,6 +374,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
     let world = World::build(&app.db).await;
     let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, 23, 1, 1).await.session;
+    set_video(&app, session, "a").await;
     use engine::Emotion::{Happy, Neutral, Sad};
     let first = result(vec![
         person(
@@ -397,6 +418,9 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     let labelled =
         app.graphql(Some(&counsellor), label, json!({ "o": first_person, "c": global_id("Child", world.own) })).await;
     assert!(labelled.error_code().is_none(), "{}", labelled.body);
+    let signed_off = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState } }";
+    let signed_off = app.graphql(Some(&counsellor), signed_off, json!({ "s": global_id("Session", session) })).await;
+    assert!(signed_off.error_code().is_none(), "{}", signed_off.body);
 
     // The new analysis: the same first person (a little longer), HAPPY and SAD proposed again
     // exactly, NEUTRAL moved; the second person gone; a new one.
@@ -418,6 +442,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
                 "dropped": [{ "kind": "EMOTION", "person": "Person 1", "label": "NEUTRAL", "startMs": 4000, "endMs": 5000,
                               "review": "CHANGED" }] })
     );
+    assert_eq!(after["reviewState"], "IN_REVIEW", "changed proposals need reviewing again");
     let people = after["objects"]["nodes"].as_array().unwrap();
     assert_eq!(people.len(), 2);
     assert_eq!(people[0]["id"], first_person.as_str(), "the person continues under the same id");
@@ -441,4 +466,27 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
         .await
         .unwrap();
     assert_eq!(own_rows.len(), 1);
+
+    // A replaced video's analysis keeps nothing of the old one's review.
+    set_video(&app, session, "b").await;
+    let third = result(vec![person("Person 1", 0, 10_500, vec![interval(Happy, 0, 1000)])]);
+    analyse(&app, session, third).await;
+    let replaced = read().await;
+    assert_eq!(replaced["reviewState"], "NOT_REVIEWED");
+    let carried = &replaced["latestJob"]["reviewCarryOver"];
+    assert_eq!(
+        (&carried["peopleKept"], &carried["reviewsKept"], &carried["counsellorIntervalsKept"]),
+        (&json!(0), &json!(0), &json!(0))
+    );
+    let people = replaced["objects"]["nodes"].as_array().unwrap();
+    assert_eq!(people.len(), 1);
+    assert_ne!(people[0]["id"], first_person.as_str());
+    assert_eq!(people[0]["reviewed"]["nodes"].as_array().unwrap().len(), 1, "only the new analysis's interval");
+}
+
+/// Makes `sha` the session's stored video (its hash is what results are tied to).
+async fn set_video(app: &TestApp, session: Uuid, sha: &str) {
+    let mut row = session::Entity::find_by_id(session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.video_sha256 = Set(Some(sha.repeat(64)));
+    row.update(&app.db).await.unwrap();
 }

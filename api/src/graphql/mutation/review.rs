@@ -7,11 +7,12 @@ use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{
     behaviour_interval, emotion_interval,
-    enums::{Behaviour, Emotion, IntervalSource, ReviewState, SessionStatus},
+    enums::{Behaviour, Emotion, IntervalSource, ReviewState, Role, SessionStatus},
     session, session_marker, tracked_object,
 };
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
+    PaginatorTrait, PrimaryKeyTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -28,9 +29,10 @@ use crate::{
     review::{self, Change, IntervalKind, ReviewAction, Reviewable},
 };
 
-/// A marker's code and note at most (characters).
+/// A marker's code and note at most (characters), and markers per session at most.
 const MAX_CODE_CHARS: usize = 100;
 const MAX_NOTE_CHARS: usize = 2_000;
+const MAX_MARKERS: u64 = 1_000;
 
 #[derive(Default)]
 pub struct ReviewMutation;
@@ -84,6 +86,7 @@ impl ReviewMutation {
         let kind = IntervalKind::parse(&kind)?;
         let object = guard::load::<tracked_object::Entity>(ctx, &object_id, ChildAction::Review).await?;
         let session = session_of(ctx, object.row.session_id).await?;
+        not_analysing(&session)?;
         review::check_bounds(start_ms, end_ms, session.video_duration_ms)?;
         let now = Utc::now();
         let entry = ctx.audit_entry(AuditAction::IntervalAdd)?.child(object.child_id).session(session.id);
@@ -129,7 +132,7 @@ impl ReviewMutation {
     }
 
     /// Adds a timestamped note to a session (`code`, e.g. "topic: school" or "break", and an
-    /// optional `note`), shown on timelines and in exports. Counsellors of the child and admins.
+    /// optional `note`), listed in `Session.markers`. Counsellors of the child and admins.
     async fn add_session_marker(
         &self,
         ctx: &Context<'_>,
@@ -153,6 +156,13 @@ impl ReviewMutation {
         }
         let entry = ctx.audit_entry(AuditAction::MarkerAdd)?.child(session.child_id).session(session.id);
         let txn = ctx.state().db.begin().await?;
+        // Counted after the version bump has locked the session row, so racing adds can't pass.
+        crate::sessions::bump_results_version(&txn, session.id).await?;
+        let markers =
+            session_marker::Entity::find().filter(session_marker::Column::SessionId.eq(session.id)).count(&txn).await?;
+        if markers >= MAX_MARKERS {
+            return Err(ApiError::bad_input(format!("a session has at most {MAX_MARKERS} markers")));
+        }
         let marker = session_marker::ActiveModel {
             id: Set(Uuid::now_v7()),
             session_id: Set(session.id),
@@ -191,6 +201,16 @@ impl ReviewMutation {
     }
 }
 
+/// Review changes wait for a running analysis: it replaces the intervals they would change.
+fn not_analysing(session: &session::Model) -> ApiResult<()> {
+    match session.status {
+        SessionStatus::Queued | SessionStatus::Processing => {
+            Err(ApiError::bad_input("an analysis of this session is running: review it once it is done"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The session a tracked person was found in.
 async fn session_of(ctx: &Context<'_>, session_id: Uuid) -> ApiResult<session::Model> {
     session::Entity::find_by_id(session_id).one(&ctx.state().db).await?.ok_or(ApiError::NotFound)
@@ -204,9 +224,10 @@ async fn decide<M, A>(
     change: Change<M::Label>,
 ) -> ApiResult<M>
 where
-    M: Reviewable + IntoActiveModel<A> + sea_orm::ModelTrait + Send + Sync,
+    M: Reviewable + IntoActiveModel<A> + ModelTrait + Send + Sync,
     A: ActiveModelTrait<Entity = M::Entity> + ActiveModelBehavior + Send,
     M::Entity: EntityTrait<Model = M>,
+    <<M::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
     let viewer = ctx.viewer()?;
     let object = tracked_object::Entity::find_by_id(found.row.object_id())
@@ -214,10 +235,24 @@ where
         .await?
         .ok_or(ApiError::NotFound)?;
     let session = session_of(ctx, object.session_id).await?;
-    let coding = found.row.coding().decide(action, change, session.video_duration_ms)?;
-    let row = found.row.with_coding(coding).stamped(viewer.user_id, Utc::now());
+    not_analysing(&session)?;
     let entry = ctx.audit_entry(AuditAction::IntervalReview)?.child(found.child_id).session(session.id);
     let txn = ctx.state().db.begin().await?;
+    // The version bump locks the session row first (as a re-analysis does), then the interval
+    // is read again: the decision is on the row as it is, not as it was read above.
+    crate::sessions::bump_results_version(&txn, session.id).await?;
+    let current = M::Entity::find_by_id(found.id).one(&txn).await?.ok_or(ApiError::NotFound)?;
+    let coding = current.coding();
+    // A counsellor's own coding is theirs (and an admin's) to change: two coders' agreement
+    // depends on it.
+    if coding.source == IntervalSource::Counsellor
+        && current.coded_by() != Some(viewer.user_id)
+        && viewer.role() != Some(Role::Admin)
+    {
+        return Err(ApiError::Forbidden);
+    }
+    let coding = coding.decide(action, change, session.video_duration_ms)?;
+    let row = current.with_coding(coding).stamped(viewer.user_id, Utc::now());
     let updated = row.into_active_model().reset_all().update(&txn).await?;
     changed(&txn, &session, entry).await?;
     txn.commit().await?;
@@ -228,12 +263,15 @@ where
 /// not reviewed yet into review, append the audit entry.
 async fn changed(txn: &impl ConnectionTrait, session: &session::Model, entry: audit::AuditEntry) -> ApiResult<()> {
     crate::sessions::bump_results_version(txn, session.id).await?;
-    if session.review_state == ReviewState::NotReviewed && session.status == SessionStatus::Done {
-        let mut model = session.clone().into_active_model();
-        model.review_state = Set(ReviewState::InReview);
-        model.updated_at = Set(Utc::now());
-        model.update(txn).await?;
-    }
+    // Conditional, so a concurrent `setReviewState` is never overwritten.
+    session::Entity::update_many()
+        .col_expr(session::Column::ReviewState, Expr::value(ReviewState::InReview.as_str()))
+        .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(session::Column::Id.eq(session.id))
+        .filter(session::Column::ReviewState.eq(ReviewState::NotReviewed))
+        .filter(session::Column::Status.eq(SessionStatus::Done))
+        .exec(txn)
+        .await?;
     audit::append(txn, entry).await?;
     Ok(())
 }

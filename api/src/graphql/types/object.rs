@@ -7,6 +7,7 @@ use entity::{
 
 use super::{Child, EmotionShare, PersonSummary, TimelineBin};
 use crate::{
+    access::{self, ChildAction},
     error::{ApiError, ApiResult},
     graphql::{
         context::ContextExt,
@@ -36,8 +37,13 @@ impl TrackedObject {
     }
 
     /// The session's results version for reading intervals from memory: known when the session
-    /// row was read on the way here, and looked up for the model view (derived in memory only).
+    /// row was read on the way here, and looked up for the model view (derived in memory only,
+    /// and `FORBIDDEN` to those who may not read the counsellors' notes).
     async fn results_version(&self, ctx: &Context<'_>, view: IntervalView) -> ApiResult<Option<i64>> {
+        // What the counsellors rejected is theirs to see, like their notes.
+        if view == IntervalView::Model && !access::allows(&ctx.viewer()?, ChildAction::ReadNotes) {
+            return Err(ApiError::Forbidden);
+        }
         if self.1.is_some() || view == IntervalView::Reviewed {
             return Ok(self.1);
         }

@@ -12,8 +12,7 @@ use crate::{
 
 pub struct SessionMarker(pub session_marker::Model);
 
-/// A timestamped note in a session ("topic: school", "break"), shown on timelines and in
-/// exports.
+/// A timestamped note in a session ("topic: school", "break"), listed in `Session.markers`.
 #[Object]
 impl SessionMarker {
     pub async fn id(&self) -> ID {

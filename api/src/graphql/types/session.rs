@@ -184,8 +184,9 @@ impl Session {
     /// view) and the counsellors' (reviewed view); with `coders: [a, b]`, the intervals
     /// counsellor a coded and those counsellor b coded. Time-based Cohen's kappa on bins of
     /// `binMs` (default 100) per person, and event agreement of onsets within `toleranceMs`
-    /// (default 2000). Labels either coding used, expressions then behaviours.
-    #[graphql(complexity = 50)]
+    /// (default 2000). Labels either coding used, expressions then behaviours. Not for guardians
+    /// or `REPORTS` keys (`FORBIDDEN`), like the model view.
+    #[graphql(complexity = "agreement::cost(bin_ms.map(i64::from))")]
     async fn agreement(
         &self,
         ctx: &Context<'_>,
@@ -193,6 +194,10 @@ impl Session {
         tolerance_ms: Option<i32>,
         coders: Option<Vec<ID>>,
     ) -> ApiResult<Vec<Agreement>> {
+        // It compares with the model view: the counsellors' to see, like their notes.
+        if !access::allows(&ctx.viewer()?, ChildAction::ReadNotes) {
+            return Err(ApiError::Forbidden);
+        }
         let coders = match coders.as_deref() {
             None => None,
             Some([first, second]) => Some((ids::decode_as(first, Kind::User)?, ids::decode_as(second, Kind::User)?)),

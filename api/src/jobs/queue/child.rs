@@ -4,7 +4,7 @@
 use chrono::Utc;
 use entity::{
     analysis_job,
-    enums::{ConsentKind, JobStage, JobStatus, SessionStatus},
+    enums::{ConsentKind, JobStage, JobStatus, ReviewState, SessionStatus},
     session, tracked_object,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, sea_query::Expr};
@@ -53,6 +53,10 @@ impl Queue {
         // What was derived from the results (cached intervals, pictures) is of older versions.
         session::Entity::update_many()
             .col_expr(session::Column::ResultsVersion, Expr::col(session::Column::ResultsVersion).add(1))
+            .col_expr(session::Column::ReviewState, Expr::value(ReviewState::NotReviewed.as_str()))
+            .col_expr(session::Column::ReviewStateBy, Expr::value(Option::<Uuid>::None))
+            .col_expr(session::Column::ReviewStateAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(session::Column::AnalysedVideoSha256, Expr::value(Option::<String>::None))
             .filter(session::Column::ChildId.eq(child_id))
             .exec(txn)
             .await?;
