@@ -4,7 +4,8 @@
 # installs OpenCV, unpacks ONNX Runtime, fetches the test footage and builds the S3-compatible
 # test server s3s-fs (all cached under ~/.cache/imind), the reference graphql-ws client and
 # playwright-core (npm, pinned by the package-lock.json files under tests/), Debian's
-# Chromium for what a browser shows, and ffmpeg to make clips as phones record them.
+# Chromium for what a browser shows, ffmpeg to make clips as phones record them, and pandas
+# and pympi-ling (PyPI, pinned) to read the research exports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -16,7 +17,9 @@ ensure_apt_packages ffmpeg
 IMIND_ORT_DYLIB=$(scripts/setup-ort.sh)
 IMIND_FOOTAGE_DIR=$(scripts/fetch-footage.sh)
 IMIND_S3S_FS=$(scripts/setup-s3s.sh)
-export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR IMIND_S3S_FS
+# pandas and pympi-ling (PyPI) read the research exports back as researchers do.
+IMIND_PYTHON=$(scripts/setup-pyreaders.sh)
+export IMIND_ORT_DYLIB IMIND_FOOTAGE_DIR IMIND_S3S_FS IMIND_PYTHON
 command -v npm >/dev/null 2>&1 || ensure_apt_packages nodejs npm
 step "npm ci (graphql-ws reference client; playwright-core for the browser tests)"
 npm ci --prefix tests/ws-client --no-audit --no-fund --loglevel=error

@@ -28,7 +28,7 @@
 //!   `demo` — the `--demo` seed.
 //! - `report_pictures` — a session's timeline (SVG, PNG) and a child's expression trend (SVG).
 //! - `report_files` — a session's intervals as CSV and its pictures, and the signed links that
-//!   fetch them.
+//!   fetch them; `coding_export` — a session's or child's coding as ELAN-compatible TSV.
 //! - `sockets` — open subscription sockets per user (and operations per API key); `state` — the shared services
 //!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
@@ -41,6 +41,7 @@ mod audit;
 mod auth;
 mod blob;
 mod children;
+mod coding_export;
 mod config;
 mod consents;
 mod db;

@@ -77,10 +77,12 @@ pub enum SessionFile {
     IntervalsCsv,
     TimelineSvg,
     TimelinePng,
+    CodingTsv,
 }
 
 impl SessionFile {
-    const ALL: [SessionFile; 3] = [SessionFile::IntervalsCsv, SessionFile::TimelineSvg, SessionFile::TimelinePng];
+    const ALL: [SessionFile; 4] =
+        [SessionFile::IntervalsCsv, SessionFile::TimelineSvg, SessionFile::TimelinePng, SessionFile::CodingTsv];
 
     /// The file a path's last segment names.
     pub fn named(name: &str) -> Option<Self> {
@@ -92,6 +94,7 @@ impl SessionFile {
             SessionFile::IntervalsCsv => "intervals.csv",
             SessionFile::TimelineSvg => "timeline.svg",
             SessionFile::TimelinePng => "timeline.png",
+            SessionFile::CodingTsv => "coding.tsv",
         }
     }
 
@@ -100,6 +103,7 @@ impl SessionFile {
             SessionFile::IntervalsCsv => "text/csv; charset=utf-8",
             SessionFile::TimelineSvg => "image/svg+xml",
             SessionFile::TimelinePng => "image/png",
+            SessionFile::CodingTsv => "text/tab-separated-values; charset=utf-8",
         }
     }
 }
@@ -251,8 +255,8 @@ pub async fn emotion_time_of_child_person(
     Ok(times)
 }
 
-/// A session's people (as listed) and their intervals, each kind by start.
-async fn session_rows(
+/// A session's people (as listed) and their intervals (reviewed view), each kind by start.
+pub async fn session_rows(
     db: &impl ConnectionTrait,
     session: Uuid,
 ) -> ApiResult<(Vec<tracked_object::Model>, Vec<emotion_interval::Model>, Vec<behaviour_interval::Model>)> {
@@ -280,8 +284,19 @@ async fn session_rows(
     Ok((people, emotions, behaviours))
 }
 
-const HEADER: [&str; 9] =
-    ["person_id", "person", "role", "kind", "label", "start_ms", "end_ms", "mean_confidence", "peak_confidence"];
+const HEADER: [&str; 11] = [
+    "person_id",
+    "person",
+    "role",
+    "kind",
+    "label",
+    "start_ms",
+    "end_ms",
+    "mean_confidence",
+    "peak_confidence",
+    "source",
+    "review",
+];
 
 /// One line of the file, in `HEADER`'s order.
 #[derive(serde::Serialize)]
@@ -295,6 +310,8 @@ struct IntervalRow<'a> {
     end_ms: i64,
     mean_confidence: f64,
     peak_confidence: f64,
+    source: &'static str,
+    review: &'static str,
 }
 
 /// Every interval of every person in `session`: by person (as listed in the session), then
@@ -324,15 +341,24 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             end_ms,
             mean_confidence,
             peak_confidence,
+            source: "",
+            review: "",
         };
+        let review = |review: Option<entity::enums::IntervalReview>| review.map_or("", |review| review.as_str());
         for i in emotions_of.remove(&person.id).unwrap_or_default() {
-            let expression =
-                row("EXPRESSION", i.emotion.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence);
+            let expression = IntervalRow {
+                source: i.source.as_str(),
+                review: review(i.review),
+                ..row("EXPRESSION", i.emotion.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
+            };
             writer.serialize(expression).map_err(internal)?;
         }
         for i in behaviours_of.remove(&person.id).unwrap_or_default() {
-            let behaviour =
-                row("BEHAVIOUR", i.behaviour.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence);
+            let behaviour = IntervalRow {
+                source: i.source.as_str(),
+                review: review(i.review),
+                ..row("BEHAVIOUR", i.behaviour.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
+            };
             writer.serialize(behaviour).map_err(internal)?;
         }
     }

@@ -33,6 +33,16 @@ pub struct TestApp {
     _data_dir: TempDir,
 }
 
+/// The Python with the readers tests open exports with (pandas, pympi-ling):
+/// `scripts/setup-pyreaders.sh` installs it and prints it (`IMIND_PYTHON`, else the cache).
+pub fn python_readers() -> std::path::PathBuf {
+    let python = std::env::var_os("IMIND_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/imind/pyreaders/bin/python")
+    });
+    assert!(python.is_file(), "{} is missing: run scripts/setup-pyreaders.sh", python.display());
+    python
+}
+
 /// A file fetched by `scripts/fetch-footage.sh` (`IMIND_FOOTAGE_DIR`, else the cache).
 pub fn footage(name: &str) -> std::path::PathBuf {
     let dir = std::env::var_os("IMIND_FOOTAGE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {

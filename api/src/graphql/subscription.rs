@@ -45,7 +45,8 @@ impl Subscription {
     }
 
     /// Every analysis event of one child's sessions (queued, started, progress, done, failed,
-    /// cancelled), for a counsellor's dashboard. Runs until the client unsubscribes.
+    /// cancelled), and every review change (`REVIEW`, so a second counsellor's screen updates
+    /// live), for a counsellor's dashboard. Runs until the client unsubscribes.
     async fn session_events(
         &self,
         ctx: &Context<'_>,
@@ -117,7 +118,8 @@ fn follow_job(
                     received = events.recv() => received,
                 };
                 let event = match received {
-                    Ok(event) if event.job.id == job_id => event,
+                    // Review changes are the session's news, not the analysis's.
+                    Ok(event) if event.job.id == job_id && event.kind != JobEventKind::Review => event,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => match current_state(&state, job_id, child_id).await {
                         Ok(event) => event,

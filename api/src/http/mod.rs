@@ -57,6 +57,7 @@ pub fn router(app: AppState, schema: AppSchema, with_metrics: bool) -> Router {
         .route("/blobs/{*key}", get(blobs::download).put(blobs::upload))
         .route("/sessions/{id}/{file}", get(reports::session_file_route))
         .route("/children/{id}/trend.svg", get(reports::trend_svg))
+        .route("/children/{id}/coding.tsv", get(reports::child_coding_tsv))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready));
     if with_metrics {

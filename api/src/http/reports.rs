@@ -1,7 +1,8 @@
 //! Report files over plain HTTP: `GET /sessions/{id}/intervals.csv` (one row per interval of
 //! every person in the session, for spreadsheets, R and pandas), `GET
 //! /sessions/{id}/timeline.svg` and `.png` (the session's timeline picture) and `GET
-//! /children/{id}/trend.svg` (a child's expressions per session). The caller proves itself
+//! /children/{id}/trend.svg` (a child's expressions per session), and the coding as
+//! ELAN-compatible TSV (`GET /sessions/{id}/coding.tsv`, `GET /children/{id}/coding.tsv`). The caller proves itself
 //! with a bearer token or API key, or for a session's files with the short-lived link
 //! (`Session.intervalsCsvUrl`, `Session.timelineUrl`) signed for it; either way its rights are checked now, exactly as for `session(id)`, and the read is
 //! audited. An API key held to trusted documents reads no files (they are not documents its
@@ -20,6 +21,7 @@ use crate::{
     access::{self, ChildAction, Target},
     audit::{AuditAction, AuditEntry, Origin},
     auth::{Caller, Viewer},
+    coding_export,
     error::ApiError,
     graphql::{actor, child_id_of, session_id_of},
     rate_limits::{Metered, Refusal},
@@ -70,6 +72,9 @@ async fn session_file(
     audit_read(app, &viewer, client, headers, child, Some(session));
     let made = match file {
         SessionFile::IntervalsCsv => report_files::intervals_csv(&app.db, session).await,
+        SessionFile::CodingTsv => {
+            coding_export::session_tsv(&app.db, session, access::allows(&viewer, ChildAction::ReadNotes)).await
+        }
         SessionFile::TimelineSvg | SessionFile::TimelinePng => report_files::timeline(app, session, file).await,
     };
     match made {
@@ -80,9 +85,42 @@ async fn session_file(
             }
             let disposition = match file {
                 SessionFile::IntervalsCsv => format!("attachment; filename=\"session-{session}-intervals.csv\""),
+                SessionFile::CodingTsv => format!("attachment; filename=\"session-{session}-coding.tsv\""),
                 _ => format!("inline; filename=\"session-{session}-{}\"", file.name()),
             };
             served(bytes, file.content_type(), &disposition)
+        }
+        Err(error) => refused(error),
+    }
+}
+
+/// `GET /children/{id}/coding.tsv`: the coding of every session of the child (`coding_export`).
+pub(super) async fn child_coding_tsv(
+    State(state): State<HttpState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let app = &state.app;
+    if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
+        return too_many_requests(&refusal);
+    }
+    let Ok(child) = child_id_of(&id) else { return refused(ApiError::NotFound) };
+    let viewer = match viewer(app, None, &Link::default(), &headers).await {
+        Ok(viewer) => viewer,
+        Err(error) => return refused(error),
+    };
+    if let Err(response) = admit(app, &viewer, Target::Child(child)).await {
+        return response;
+    }
+    audit_read(app, &viewer, client, &headers, child, None);
+    match coding_export::child_tsv(&app.db, child, access::allows(&viewer, ChildAction::ReadNotes)).await {
+        Ok((bytes, rows)) => {
+            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
+                return too_many_requests(&refusal);
+            }
+            let disposition = format!("attachment; filename=\"child-{child}-coding.tsv\"");
+            served(bytes, SessionFile::CodingTsv.content_type(), &disposition)
         }
         Err(error) => refused(error),
     }

@@ -23,6 +23,9 @@ pub enum JobEventKind {
     Done,
     Failed,
     Cancelled,
+    /// A counsellor changed the session's review (an interval, a marker, the review state);
+    /// `review` says what. The job is the session's latest.
+    Review,
 }
 
 impl JobEventKind {
@@ -129,6 +132,20 @@ pub struct JobEvent {
     pub emotion_intervals: Vec<LiveEmotionInterval>,
     pub behaviour_intervals: Vec<LiveBehaviourInterval>,
     pub emitted_at: DateTime<Utc>,
+    /// What a `Review` event changed.
+    #[serde(default)]
+    pub review: Option<ReviewChange>,
+}
+
+/// A change a counsellor made to a session's review, as a `REVIEW` event carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewChange {
+    /// As in the audit log: `interval.review`, `interval.add`, `marker.add` or
+    /// `session.review_state`.
+    pub action: String,
+    /// The interval or marker changed (its global id), when one was.
+    pub node_id: Option<async_graphql::ID>,
 }
 
 impl JobEvent {
@@ -141,6 +158,7 @@ impl JobEvent {
             emotion_intervals: Vec::new(),
             behaviour_intervals: Vec::new(),
             emitted_at: Utc::now(),
+            review: None,
         }
     }
 
@@ -154,6 +172,12 @@ impl JobEvent {
         self.emotion_intervals = intervals.emotions;
         self.behaviour_intervals = intervals.behaviours;
         self
+    }
+
+    /// The event that tells a session's followers about a review change (`job`: the session's
+    /// latest analysis).
+    pub fn reviewing(child_id: Uuid, job: analysis_job::Model, change: ReviewChange) -> Self {
+        Self { review: Some(change), ..Self::new(JobEventKind::Review, child_id, job.into()) }
     }
 
     /// Whether the job has ended with this event (subscriptions complete on it).

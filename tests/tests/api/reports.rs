@@ -226,7 +226,19 @@ fn csv_rows(text: &str) -> Rows {
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     assert_eq!(
         header,
-        ["person_id", "person", "role", "kind", "label", "start_ms", "end_ms", "mean_confidence", "peak_confidence"]
+        [
+            "person_id",
+            "person",
+            "role",
+            "kind",
+            "label",
+            "start_ms",
+            "end_ms",
+            "mean_confidence",
+            "peak_confidence",
+            "source",
+            "review"
+        ]
     );
     let mut rows: Rows = reader
         .records()

@@ -16,6 +16,7 @@ use imind_tests::{
     TestApp,
     fixtures::{self, ADMIN, COUNSELLOR, GUARDIAN, World, global_id},
     spawn_app, spawn_app_with,
+    ws::{Event, GraphQLSocket, Protocol},
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -489,4 +490,153 @@ async fn set_video(app: &TestApp, session: Uuid, sha: &str) {
     let mut row = session::Entity::find_by_id(session).one(&app.db).await.unwrap().unwrap().into_active_model();
     row.video_sha256 = Set(Some(sha.repeat(64)));
     row.update(&app.db).await.unwrap();
+}
+
+/// The research export as a researcher opens it: pandas reads the table, pympi-ling makes an
+/// ELAN document of it and reads that back (`scripts/setup-pyreaders.sh` installs both).
+async fn read_coding(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.client.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    assert_eq!(response.headers()["content-type"], "text/tab-separated-values; charset=utf-8");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let dir = tempfile::tempdir().unwrap();
+    let (tsv, eaf) = (dir.path().join("coding.tsv"), dir.path().join("coding.eaf"));
+    std::fs::write(&tsv, response.bytes().await.unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_coding.py");
+    let output =
+        std::process::Command::new(imind_tests::python_readers()).arg(script).arg(&tsv).arg(&eaf).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_coding_export_opens_in_pandas_and_elan_with_sources_and_markers() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 24, 2, 2).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let reject = json!({ "id": global_id("EmotionInterval", analysed.emotion_interval), "action": "REJECT" });
+    assert!(app.graphql(Some(&counsellor), REVIEW, reject).await.error_code().is_none());
+    let add = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"FEAR\", startMs: 500, endMs: 900) { id } }";
+    assert!(
+        app.graphql(Some(&counsellor), add, json!({ "o": global_id("TrackedObject", analysed.object) }))
+            .await
+            .error_code()
+            .is_none()
+    );
+    let marker = "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 700, code: \"topic:\\tschool\", note: \"=cmd\") { id } }";
+    assert!(
+        app.graphql(Some(&counsellor), marker, json!({ "s": global_id("Session", analysed.session) }))
+            .await
+            .error_code()
+            .is_none()
+    );
+
+    let path = format!("/sessions/{}/coding.tsv", global_id("Session", analysed.session));
+    let read = read_coding(&app, &counsellor, &path).await;
+    assert_eq!(
+        read["columns"],
+        json!([
+            "Session",
+            "Tier",
+            "Participant",
+            "Begin Time - msec",
+            "End Time - msec",
+            "Duration - msec",
+            "Begin Time - hh:mm:ss.ms",
+            "End Time - hh:mm:ss.ms",
+            "Annotation",
+            "Source",
+            "Review"
+        ])
+    );
+    // ELAN's tiers hold exactly the reviewed view of each person and kind, and the markers.
+    let query = "query($s: ID!) { session(id: $s) { objects { nodes { label
+        emotionIntervals { nodes { emotion startMs endMs } } behaviourIntervals { nodes { behaviour startMs endMs } } } } } }";
+    let report = app.graphql(Some(&counsellor), query, json!({ "s": global_id("Session", analysed.session) })).await;
+    let mut expected = serde_json::Map::new();
+    for person in report.data()["session"]["objects"]["nodes"].as_array().unwrap() {
+        let label = person["label"].as_str().unwrap();
+        for (kind, list, field) in
+            [("expression", "emotionIntervals", "emotion"), ("behaviour", "behaviourIntervals", "behaviour")]
+        {
+            let mut annotations: Vec<Value> = person[list]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|interval| json!([interval["startMs"], interval["endMs"], interval[field]]))
+                .collect();
+            annotations.sort_by_key(|annotation| (annotation[0].as_i64(), annotation[1].as_i64()));
+            expected.insert(format!("{label} {kind}"), Value::Array(annotations));
+        }
+    }
+    expected.insert("markers".into(), json!([[700, 701, "topic: school: =cmd"]]));
+    assert_eq!(read["tiers"], Value::Object(expected));
+    let rows = read["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 4 - 1 + 1 + 1, "two people's eight intervals, one rejected, one coded, one marker");
+    let own: Vec<&Value> = rows.iter().filter(|row| row[8] == "FEAR").collect();
+    assert_eq!((own.len(), &own[0][9], &own[0][6]), (1, &json!("COUNSELLOR"), &json!("00:00:00.500")));
+    assert!(rows.iter().all(|row| row[0] == analysed.session.to_string()));
+
+    // A guardian's copy has the markers' codes, not the counsellor's notes.
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let theirs = read_coding(&app, &guardian, &path).await;
+    assert_eq!(theirs["tiers"]["markers"], json!([[700, 701, "topic: school"]]));
+
+    // A child's file has every session of the child, each row naming its session.
+    let child =
+        read_coding(&app, &counsellor, &format!("/children/{}/coding.tsv", global_id("Child", world.own))).await;
+    let sessions: std::collections::BTreeSet<&str> =
+        child["rows"].as_array().unwrap().iter().map(|row| row[0].as_str().unwrap()).collect();
+    let mut wanted = std::collections::BTreeSet::new();
+    let (own_session, this_session) = (world.own_analysed.session.to_string(), analysed.session.to_string());
+    wanted.insert(own_session.as_str());
+    wanted.insert(this_session.as_str());
+    assert_eq!(sessions, wanted);
+    // Another organisation's admin is not told the child exists.
+    let admin_b = app.login(fixtures::ADMIN_B, fixtures::PASSWORD).await;
+    let foreign = app.client.get(format!("{}{path}", app.address)).bearer_auth(&admin_b).send().await.unwrap();
+    assert_eq!(foreign.status(), 404);
+}
+
+#[tokio::test]
+async fn a_second_counsellors_screen_hears_review_changes_live() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let mut screen = GraphQLSocket::connect(&app.address, Protocol::TransportWs, Some(&admin)).await.unwrap();
+    let query = "subscription($c: ID!) { sessionEvents(childId: $c) { kind session { id reviewState } review { action nodeId } } }";
+    screen.subscribe("r", query, json!({ "c": global_id("Child", world.own) })).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let session = global_id("Session", world.own_analysed.session);
+    let interval = global_id("EmotionInterval", world.own_analysed.emotion_interval);
+    let rejected = app.graphql(Some(&counsellor), REVIEW, json!({ "id": interval, "action": "REJECT" })).await;
+    assert!(rejected.error_code().is_none(), "{}", rejected.body);
+    let marker = "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 10, code: \"break\") { id } }";
+    let marked = app.graphql(Some(&counsellor), marker, json!({ "s": session })).await;
+    let marker_id = marked.data()["addSessionMarker"]["id"].clone();
+    let state = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { id } }";
+    assert!(app.graphql(Some(&counsellor), state, json!({ "s": session })).await.error_code().is_none());
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        let (id, event) = tokio::time::timeout(std::time::Duration::from_secs(10), screen.next()).await.unwrap();
+        assert_eq!(id.as_deref(), Some("r"));
+        let Event::Next(payload) = event else { panic!("{event:?}") };
+        heard.push(payload["data"]["sessionEvents"].clone());
+    }
+    assert!(
+        heard.iter().all(|event| event["kind"] == "REVIEW" && event["session"]["id"] == session.as_str()),
+        "{heard:?}"
+    );
+    let changes: Vec<&Value> = heard.iter().map(|event| &event["review"]).collect();
+    assert_eq!(
+        changes,
+        [
+            &json!({ "action": "interval.review", "nodeId": interval }),
+            &json!({ "action": "marker.add", "nodeId": marker_id }),
+            &json!({ "action": "session.review_state", "nodeId": null }),
+        ]
+    );
+    assert_eq!(heard[2]["session"]["reviewState"], "REVIEWED");
 }

@@ -6,13 +6,13 @@
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{
-    behaviour_interval, emotion_interval,
+    analysis_job, behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion, IntervalSource, ReviewState, Role, SessionStatus},
     session, session_marker, tracked_object,
 };
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, PrimaryKeyTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+    PaginatorTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, Set, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ use crate::{
         ids::{self, Kind},
         types::{BehaviourInterval, EmotionInterval, Node, Session, SessionMarker},
     },
+    jobs::events::{JobEvent, ReviewChange},
     review::{self, Change, IntervalKind, ReviewAction, Reviewable},
 };
 
@@ -128,6 +129,12 @@ impl ReviewMutation {
         };
         changed(&txn, &session, entry).await?;
         txn.commit().await?;
+        let node_id = match &node {
+            Node::EmotionInterval(interval) => Kind::EmotionInterval.id(interval.0.id),
+            Node::BehaviourInterval(interval) => Kind::BehaviourInterval.id(interval.0.id),
+            _ => unreachable!("addInterval makes intervals. This is a bug."),
+        };
+        announce(ctx, &session, AuditAction::IntervalAdd, Some(node_id)).await;
         Ok(node)
     }
 
@@ -176,6 +183,7 @@ impl ReviewMutation {
         .await?;
         changed(&txn, &session.row, entry).await?;
         txn.commit().await?;
+        announce(ctx, &session.row, AuditAction::MarkerAdd, Some(Kind::SessionMarker.id(marker.id))).await;
         Ok(SessionMarker(marker))
     }
 
@@ -197,7 +205,31 @@ impl ReviewMutation {
         let updated = model.update(&txn).await?;
         audit::append(&txn, entry).await?;
         txn.commit().await?;
+        announce(ctx, &updated, AuditAction::ReviewStateSet, None).await;
         Ok(Session(updated))
+    }
+}
+
+/// Tells the session's followers (`sessionEvents`) about a committed change. Best effort, like
+/// every event; a session never analysed has no job to carry it, and nobody follows its review.
+async fn announce(ctx: &Context<'_>, session: &session::Model, action: AuditAction, node_id: Option<ID>) {
+    let state = ctx.state();
+    let latest = analysis_job::Entity::find()
+        .filter(analysis_job::Column::SessionId.eq(session.id))
+        .order_by_desc(analysis_job::Column::CreatedAt)
+        .one(&state.db)
+        .await;
+    let job = match latest {
+        Ok(Some(job)) => job,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(error = %error, "finding a session's latest job for a review event");
+            return;
+        }
+    };
+    let change = ReviewChange { action: action.as_str().to_owned(), node_id };
+    if let Err(error) = state.bus.publish(JobEvent::reviewing(session.child_id, job, change)).await {
+        tracing::warn!(error = format!("{error:#}"), "publishing a review event");
     }
 }
 
@@ -226,7 +258,7 @@ async fn decide<M, A>(
 where
     M: Reviewable + IntoActiveModel<A> + ModelTrait + Send + Sync,
     A: ActiveModelTrait<Entity = M::Entity> + ActiveModelBehavior + Send,
-    M::Entity: EntityTrait<Model = M>,
+    M::Entity: EntityTrait<Model = M> + guard::Guarded,
     <<M::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
     let viewer = ctx.viewer()?;
@@ -256,6 +288,7 @@ where
     let updated = row.into_active_model().reset_all().update(&txn).await?;
     changed(&txn, &session, entry).await?;
     txn.commit().await?;
+    announce(ctx, &session, AuditAction::IntervalReview, Some(<M::Entity as guard::Guarded>::KIND.id(found.id))).await;
     Ok(updated)
 }
 

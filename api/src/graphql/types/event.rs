@@ -9,7 +9,7 @@ use super::{AnalysisJob, Session};
 use crate::{
     error::{ApiError, ApiResult},
     graphql::context::ContextExt,
-    jobs::events::{JobEvent, JobEventKind, LiveBehaviourInterval, LiveEmotionInterval},
+    jobs::events::{JobEvent, JobEventKind, LiveBehaviourInterval, LiveEmotionInterval, ReviewChange},
 };
 
 /// One update of an analysis job: its state now, and the intervals that became final since
@@ -65,6 +65,11 @@ impl SessionEvent {
 
     async fn job(&self) -> AnalysisJob {
         AnalysisJob(self.0.job.clone())
+    }
+
+    /// What a `REVIEW` event changed (null for analysis events).
+    async fn review(&self) -> Option<&ReviewChange> {
+        self.0.review.as_ref()
     }
 
     async fn emitted_at(&self) -> DateTime<Utc> {

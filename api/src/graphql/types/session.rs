@@ -121,6 +121,13 @@ impl Session {
         self.file_link(ctx, crate::report_files::SessionFile::TimelineSvg)
     }
 
+    /// A short-lived link to the session's coding as ELAN-compatible tab-delimited text (`GET
+    /// /sessions/{id}/coding.tsv`): one row per annotation of the reviewed view (tier = person
+    /// × kind) with its source and review, and the markers as points. Like `intervalsCsvUrl`.
+    async fn coding_tsv_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        self.file_link(ctx, crate::report_files::SessionFile::CodingTsv)
+    }
+
     /// Until when the video is kept: its organisation's `videoDaysAfterAnalysis` after its
     /// last analysis finished. Null while there is no video or no finished analysis, or when
     /// the organisation keeps videos until they are deleted.
