@@ -9,7 +9,10 @@
 //!   children (they are assigned to the creator). May not delete children or change who is
 //!   assigned.
 //! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
-//!   videos themselves, nor to the counsellors' notes (a session marker's note included). A guardian gives and withdraws consent
+//!   videos themselves, nor to the counsellors' notes (a session marker's note included), nor
+//!   to what the counsellors rejected (the model view). When their organisation says so
+//!   (`guardians_see_reviewed_only`), only to the sessions a counsellor marked REVIEWED:
+//!   others answer `NOT_FOUND` and are left out of every list ([`session_scope`]). A guardian gives and withdraws consent
 //!   for their own children, and sees who accessed their records (`Child.accessLog`).
 //! - Consent may also be recorded by a counsellor of the child (from a guardian's paper form)
 //!   or an admin. The organisation's whole audit log is for admins only.
@@ -36,8 +39,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use entity::enums::{ApiKeyScope, Role};
-use sea_orm::{ConnectionTrait, Statement, Value};
+use entity::{
+    enums::{ApiKeyScope, Role},
+    organisation,
+};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement, Value};
 use uuid::Uuid;
 
 use crate::{
@@ -85,6 +91,9 @@ pub enum OrganisationAction {
     SetRetentionPolicy,
     /// Create, list and revoke API keys; register trusted documents and require them.
     ManageApiKeys,
+    /// Read whether guardians see reviewed sessions only.
+    ReadReviewPolicy,
+    SetReviewPolicy,
 }
 
 /// Something that belongs to exactly one child.
@@ -112,7 +121,9 @@ pub fn allows(viewer: &Viewer, action: ChildAction) -> bool {
 pub fn allows_in_organisation(viewer: &Viewer, action: OrganisationAction) -> bool {
     match viewer.principal {
         Principal::User(role) => role_allows_in_organisation(role, action),
-        Principal::Key(_) => action == OrganisationAction::ReadRetentionPolicy,
+        Principal::Key(_) => {
+            matches!(action, OrganisationAction::ReadRetentionPolicy | OrganisationAction::ReadReviewPolicy)
+        }
     }
 }
 
@@ -140,7 +151,9 @@ fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
         OrganisationAction::ManageUsers
         | OrganisationAction::ReadAuditLog
         | OrganisationAction::SetRetentionPolicy
-        | OrganisationAction::ManageApiKeys => role == Role::Admin,
+        | OrganisationAction::ManageApiKeys
+        | OrganisationAction::SetReviewPolicy => role == Role::Admin,
+        OrganisationAction::ReadReviewPolicy => true,
         // Families are entitled to know how long their child's videos are kept.
         OrganisationAction::ReadRetentionPolicy => true,
     }
@@ -165,6 +178,38 @@ pub fn child_scope(viewer: &Viewer, alias: &str) -> Sql {
         [viewer.user_id.into()],
     ));
     scope
+}
+
+/// The condition that keeps only sessions (table alias `alias`) the viewer may see, among those
+/// of children they may see: for a guardian whose organisation shows reviewed sessions only,
+/// the REVIEWED ones; for everyone else, all.
+pub fn session_scope(viewer: &Viewer, alias: &str) -> Sql {
+    if viewer.role() != Some(Role::Guardian) {
+        return Sql::default();
+    }
+    Sql::new(
+        format!(
+            "({alias}.review_state = 'REVIEWED' OR NOT EXISTS (SELECT 1 FROM organisations scope_o \
+             WHERE scope_o.id = ? AND scope_o.guardians_see_reviewed_only = ?))"
+        ),
+        [viewer.organisation_id.into(), true.into()],
+    )
+}
+
+/// Whether the viewer sees only REVIEWED sessions (see [`session_scope`]), for readers that
+/// filter in Rust rather than SQL.
+pub async fn sees_reviewed_only(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<bool> {
+    if viewer.role() != Some(Role::Guardian) {
+        return Ok(false);
+    }
+    let organisation = organisation::Entity::find_by_id(viewer.organisation_id).one(db).await?;
+    Ok(shows_reviewed_only(viewer, organisation.as_ref()))
+}
+
+/// [`sees_reviewed_only`], given the viewer's organisation.
+pub fn shows_reviewed_only(viewer: &Viewer, organisation: Option<&organisation::Model>) -> bool {
+    viewer.role() == Some(Role::Guardian)
+        && organisation.is_some_and(|organisation| organisation.guardians_see_reviewed_only)
 }
 
 /// Resolves the child `target` belongs to, if the viewer may see it, and checks that the
@@ -203,6 +248,9 @@ pub async fn authorize(
     };
     let mut condition = Sql::new(format!("{id_column} = ?"), [Value::from(id)]);
     condition.and(child_scope(viewer, "c"));
+    if joins.contains("JOIN sessions s") {
+        condition.and(session_scope(viewer, "s"));
+    }
     let query: Statement = statement(
         db.get_database_backend(),
         &format!("SELECT c.id AS child_id FROM children c {joins} WHERE {}", condition.text),

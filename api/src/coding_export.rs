@@ -55,14 +55,18 @@ pub async fn session_tsv(db: &impl ConnectionTrait, session: Uuid, with_notes: b
     file.finish()
 }
 
-/// Every session of a child, oldest first.
-pub async fn child_tsv(db: &impl ConnectionTrait, child: Uuid, with_notes: bool) -> ApiResult<(Vec<u8>, usize)> {
-    let sessions = session::Entity::find()
-        .filter(session::Column::ChildId.eq(child))
-        .order_by_asc(session::Column::RecordedAt)
-        .order_by_asc(session::Column::Id)
-        .all(db)
-        .await?;
+/// Every session of a child, oldest first (`reviewed_only`: the REVIEWED ones).
+pub async fn child_tsv(
+    db: &impl ConnectionTrait,
+    child: Uuid,
+    with_notes: bool,
+    reviewed_only: bool,
+) -> ApiResult<(Vec<u8>, usize)> {
+    let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child));
+    if reviewed_only {
+        sessions = sessions.filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed));
+    }
+    let sessions = sessions.order_by_asc(session::Column::RecordedAt).order_by_asc(session::Column::Id).all(db).await?;
     let mut file = Tsv::new()?;
     for session in sessions {
         file.session(db, session.id, with_notes).await?;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use entity::{
     behaviour_interval, child, emotion_interval,
     enums::{Emotion, ObjectRole, SessionStatus},
-    session, tracked_object, user,
+    session, session_marker, tracked_object, user,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Value,
@@ -139,7 +139,13 @@ pub async fn timeline(app: &AppState, session_id: Uuid, file: SessionFile) -> Ap
         return Ok(drawn);
     }
     let (people, emotions, behaviours) = session_rows(&app.db, session.id).await?;
-    let chart = report_pictures::session_chart(&session, &people, &emotions, &behaviours).ok_or(ApiError::NotFound)?;
+    let markers = session_marker::Entity::find()
+        .filter(session_marker::Column::SessionId.eq(session.id))
+        .order_by_asc(session_marker::Column::AtMs)
+        .all(&app.db)
+        .await?;
+    let chart = report_pictures::session_chart(&session, &people, &emotions, &behaviours, &markers)
+        .ok_or(ApiError::NotFound)?;
     let bytes = match file {
         SessionFile::TimelinePng => tokio::task::spawn_blocking(move || {
             imind_inference::chart::lanes_png(&chart.title, chart.duration_ms, &chart.lanes, &chart.legend)
@@ -160,11 +166,15 @@ const TREND_SESSIONS: u64 = 1000;
 /// A child's expression shares per analysed session, as SVG, and the rows it summed: the
 /// figures of `Child.emotionTrend` (the person labelled as the child, else guessed CHILD),
 /// summed by the database.
-pub async fn trend(app: &AppState, child_id: Uuid) -> ApiResult<(Vec<u8>, usize)> {
+pub async fn trend(app: &AppState, child_id: Uuid, reviewed_only: bool) -> ApiResult<(Vec<u8>, usize)> {
     let child = child::Entity::find_by_id(child_id).one(&app.db).await?.ok_or(ApiError::NotFound)?;
     let mut sessions = session::Entity::find()
         .filter(session::Column::ChildId.eq(child.id))
-        .filter(session::Column::Status.eq(SessionStatus::Done))
+        .filter(session::Column::Status.eq(SessionStatus::Done));
+    if reviewed_only {
+        sessions = sessions.filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed));
+    }
+    let mut sessions = sessions
         .order_by_desc(session::Column::RecordedAt)
         .order_by_desc(session::Column::Id)
         .limit(TREND_SESSIONS)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::{
     behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion, ObjectRole},
-    session, tracked_object,
+    session, session_marker, tracked_object,
 };
 use imind_inference::chart::{self, Lane, Span, clock, ticks};
 
@@ -109,13 +109,17 @@ impl PictureCache {
     }
 }
 
-/// The session's timeline: per person a lane of expressions and one per behaviour observed.
-/// `None` for a session without results.
+/// The colour of the markers' lane.
+const MARKER_COLOUR: [u8; 3] = [40, 40, 40];
+
+/// The session's timeline: per person a lane of expressions and one per behaviour observed, and
+/// a lane of the session's markers when it has some. `None` for a session without results.
 pub fn session_chart(
     session: &session::Model,
     people: &[tracked_object::Model],
     expressions: &[emotion_interval::Model],
     behaviours: &[behaviour_interval::Model],
+    markers: &[session_marker::Model],
 ) -> Option<SessionChart> {
     let people: Vec<&tracked_object::Model> = people.iter().filter(|person| person.session_id == session.id).collect();
     if people.is_empty() {
@@ -148,6 +152,17 @@ pub fn session_chart(
     }
     let duration_ms =
         session.video_duration_ms.unwrap_or_else(|| people.iter().map(|person| person.last_seen_ms).max().unwrap_or(0));
+    // A marker is a moment: drawn as a tick a 250th of the video wide.
+    let tick_ms = (duration_ms / 250).max(1);
+    let ticks: Vec<Span> = markers
+        .iter()
+        .filter(|marker| marker.session_id == session.id)
+        .map(|marker| Span { start_ms: marker.at_ms, end_ms: marker.at_ms + tick_ms, colour: MARKER_COLOUR })
+        .collect();
+    if !ticks.is_empty() {
+        legend.insert("marker", MARKER_COLOUR);
+        lanes.push(Lane { name: "markers".to_owned(), spans: ticks, highlight: false });
+    }
     Some(SessionChart {
         title: format!("{} - {}", session.title, session.recorded_at.format("%Y-%m-%d")),
         duration_ms,

@@ -65,6 +65,7 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
         video_retention_days: Set(Some(DEFAULT_VIDEO_RETENTION_DAYS)),
         child_retention_days: Set(None),
         trusted_documents_only: Set(false),
+        guardians_see_reviewed_only: Set(false),
     };
     match row.insert(&savepoint).await {
         Ok(organisation) => {

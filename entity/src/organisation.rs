@@ -15,6 +15,8 @@ pub struct Model {
     pub child_retention_days: Option<i32>,
     /// Whether the organisation's API keys may run only its trusted documents.
     pub trusted_documents_only: bool,
+    /// Whether guardians see only the sessions a counsellor has marked REVIEWED.
+    pub guardians_see_reviewed_only: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

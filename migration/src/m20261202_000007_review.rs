@@ -1,14 +1,15 @@
 //! Counsellor review: each interval's provenance and review (the model's original kept beside
 //! what the counsellor changed), timestamped session markers, each session's review state, and
 //! what each analysis kept of the review of the one before (and of which video the results
-//! are, so a replaced video's results never inherit the old one's review).
+//! are, so a replaced video's results never inherit the old one's review), and whether an
+//! organisation shows guardians reviewed sessions only.
 //!
 //! A review column names its user without a foreign key (SQLite cannot add one to an existing
 //! table); users who recorded sessions cannot be deleted anyway (`sessions.counsellor_id`).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, json_null, pk_uuid, string_len, string_len_null, text_null,
+    big_integer, big_integer_null, boolean, json_null, pk_uuid, string_len, string_len_null, text_null,
     timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
@@ -55,6 +56,12 @@ enum AnalysisJobs {
     ReviewCarryOver,
 }
 
+#[derive(DeriveIden, Clone, Copy)]
+enum Organisations {
+    Table,
+    GuardiansSeeReviewedOnly,
+}
+
 #[derive(DeriveIden)]
 enum Users {
     Table,
@@ -97,6 +104,9 @@ impl MigrationTrait for Migration {
         ] {
             manager.alter_table(Table::alter().table(Sessions::Table).add_column(&mut column).take()).await?;
         }
+        let mut reviewed_only = boolean(Organisations::GuardiansSeeReviewedOnly);
+        reviewed_only.default(false);
+        manager.alter_table(Table::alter().table(Organisations::Table).add_column(&mut reviewed_only).take()).await?;
         let mut carry_over = json_null(AnalysisJobs::ReviewCarryOver);
         manager.alter_table(Table::alter().table(AnalysisJobs::Table).add_column(&mut carry_over).take()).await?;
         manager
@@ -141,6 +151,11 @@ impl MigrationTrait for Migration {
         manager.drop_table(Table::drop().table(SessionMarkers::Table).take()).await?;
         manager
             .alter_table(Table::alter().table(AnalysisJobs::Table).drop_column(AnalysisJobs::ReviewCarryOver).take())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter().table(Organisations::Table).drop_column(Organisations::GuardiansSeeReviewedOnly).take(),
+            )
             .await?;
         for column in
             [Sessions::ReviewState, Sessions::ReviewStateBy, Sessions::ReviewStateAt, Sessions::AnalysedVideoSha256]

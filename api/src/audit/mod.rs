@@ -67,6 +67,8 @@ audit_actions! {
     MarkerAdd = "marker.add",
     /// A session's review state set.
     ReviewStateSet = "session.review_state",
+    /// Whether guardians see reviewed sessions only, set.
+    ReviewPolicySet = "review_policy.set",
     ConsentGive = "consent.give",
     ConsentWithdraw = "consent.withdraw",
     UserCreate = "user.create",

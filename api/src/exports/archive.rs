@@ -14,7 +14,9 @@ use std::{collections::BTreeMap, io::Write, path::Path};
 
 use anyhow::Context;
 use entity::{
-    behaviour_interval, child, child_export, consent, emotion_interval, enums::IntervalReview, session, tracked_object,
+    behaviour_interval, child, child_export, consent, emotion_interval,
+    enums::{IntervalReview, ReviewState, Role},
+    organisation, session, session_marker, tracked_object, user,
 };
 use imind_inference::chart::lanes_png;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -36,10 +38,14 @@ sessions.csv      one row per session
 people.csv        one row per person found in a session's video
 expressions.csv   one row per interval of an observed facial expression
 behaviours.csv    one row per interval of an observed posture, movement or gesture
+coding.tsv        the coding as ELAN-compatible tab-delimited text: one row per interval
+                  (tier = person and kind) with its source (MODEL or COUNSELLOR) and review,
+                  and the sessions' markers as points on the markers tier
 timelines/        one picture per analysed session: who showed what, when
 videos/           the session videos, if they were asked for
 
 Times are milliseconds from the start of the session's video; an interval's end is exclusive.
+Intervals are as the counsellors reviewed them (without those they rejected).
 Expression labels describe what a face showed, as a model observed it, not what the person
 felt. Ids are UUIDs.
 ";
@@ -55,6 +61,8 @@ struct Contents {
     people: Vec<tracked_object::Model>,
     expressions: Vec<emotion_interval::Model>,
     behaviours: Vec<behaviour_interval::Model>,
+    markers: Vec<session_marker::Model>,
+    coding_tsv: Vec<u8>,
     include_notes: bool,
 }
 
@@ -94,12 +102,20 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         .order_by_asc(consent::Column::GivenAt)
         .all(db)
         .await?;
-    let sessions = session::Entity::find()
-        .filter(session::Column::ChildId.eq(child.id))
-        .order_by_asc(session::Column::RecordedAt)
-        .order_by_asc(session::Column::Id)
-        .all(db)
-        .await?;
+    // A guardian's export holds what they may see: with the organisation's policy, the
+    // REVIEWED sessions only.
+    let requester = match export.requested_by {
+        Some(id) => user::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let organisation = organisation::Entity::find_by_id(child.organisation_id).one(db).await?;
+    let reviewed_only = requester.is_some_and(|requester| requester.role == Role::Guardian)
+        && organisation.is_some_and(|organisation| organisation.guardians_see_reviewed_only);
+    let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child.id));
+    if reviewed_only {
+        sessions = sessions.filter(session::Column::ReviewState.eq(ReviewState::Reviewed));
+    }
+    let sessions = sessions.order_by_asc(session::Column::RecordedAt).order_by_asc(session::Column::Id).all(db).await?;
     let mut people = Vec::new();
     for ids in sessions.iter().map(|s| s.id).collect::<Vec<_>>().chunks(CHUNK) {
         people.extend(
@@ -132,7 +148,31 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
                 .await?,
         );
     }
-    Ok(Contents { child, consents, sessions, people, expressions, behaviours, include_notes: export.include_notes })
+    let mut markers = Vec::new();
+    for ids in sessions.iter().map(|s| s.id).collect::<Vec<_>>().chunks(CHUNK) {
+        markers.extend(
+            session_marker::Entity::find()
+                .filter(session_marker::Column::SessionId.is_in(ids.iter().copied()))
+                .order_by_asc(session_marker::Column::AtMs)
+                .order_by_asc(session_marker::Column::Id)
+                .all(db)
+                .await?,
+        );
+    }
+    let (coding_tsv, _) = crate::coding_export::child_tsv(db, child.id, export.include_notes, reviewed_only)
+        .await
+        .map_err(|error| anyhow::anyhow!("writing the coding: {error:?}"))?;
+    Ok(Contents {
+        child,
+        consents,
+        sessions,
+        people,
+        expressions,
+        behaviours,
+        markers,
+        coding_tsv,
+        include_notes: export.include_notes,
+    })
 }
 
 type Archive = zip::ZipWriter<std::io::BufWriter<std::fs::File>>;
@@ -154,6 +194,7 @@ fn write_records(file: std::fs::File, contents: &Contents) -> anyhow::Result<Arc
     add("people.csv", &people_csv(contents)?)?;
     add("expressions.csv", &expressions_csv(contents)?)?;
     add("behaviours.csv", &behaviours_csv(contents)?)?;
+    add("coding.tsv", &contents.coding_tsv)?;
     for session in &contents.sessions {
         if let Some(png) = timeline(contents, session)? {
             add(&format!("timelines/{}.png", session.id), &png)?;
@@ -249,6 +290,12 @@ fn sessions_json(contents: &Contents) -> Value {
                 "sha256": session.video_sha256,
             })),
             "people": people.collect::<Vec<_>>(),
+            "markers": contents.markers.iter().filter(|marker| marker.session_id == session.id).map(|marker| json!({
+                "atMs": marker.at_ms,
+                "code": marker.code,
+                "note": if contents.include_notes { marker.note.clone() } else { None },
+                "author": marker.author_id,
+            })).collect::<Vec<_>>(),
         })
     });
     Value::Array(sessions.collect())
@@ -358,9 +405,13 @@ fn behaviours_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
 
 /// The session's timeline picture (`report_pictures`). `None` for a session without results.
 fn timeline(contents: &Contents, session: &session::Model) -> anyhow::Result<Option<Vec<u8>>> {
-    let Some(chart) =
-        report_pictures::session_chart(session, &contents.people, &contents.expressions, &contents.behaviours)
-    else {
+    let Some(chart) = report_pictures::session_chart(
+        session,
+        &contents.people,
+        &contents.expressions,
+        &contents.behaviours,
+        &contents.markers,
+    ) else {
         return Ok(None);
     };
     Ok(Some(lanes_png(&chart.title, chart.duration_ms, &chart.lanes, &chart.legend)?))

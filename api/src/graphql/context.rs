@@ -151,6 +151,17 @@ pub trait ContextExt {
     }
 }
 
+/// Whether the caller sees only REVIEWED sessions (`access::session_scope`), with the
+/// organisation read once per request.
+pub async fn sees_reviewed_only(ctx: &async_graphql::Context<'_>) -> ApiResult<bool> {
+    let viewer = ctx.viewer()?;
+    if viewer.role() != Some(entity::enums::Role::Guardian) {
+        return Ok(false);
+    }
+    let organisation = ctx.loader().load_one(super::loaders::OrganisationById(viewer.organisation_id)).await?;
+    Ok(crate::access::shows_reviewed_only(&viewer, organisation.as_ref()))
+}
+
 /// A signed-in user, or an API key, as the audit log names them.
 pub fn actor(viewer: &Viewer) -> Actor {
     match viewer.key() {

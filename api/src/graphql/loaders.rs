@@ -10,7 +10,7 @@ use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
 use entity::{
     analysis_job, audit_entry, behaviour_interval, child, consent, emotion_interval,
-    enums::{Behaviour, Emotion, JobStatus, ObjectRole, SessionStatus},
+    enums::{Behaviour, Emotion, JobStatus, ObjectRole, ReviewState, SessionStatus},
     organisation, session, session_marker, tracked_object, user,
 };
 use sea_orm::{
@@ -109,6 +109,8 @@ pub struct SessionList {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub status: Option<SessionStatus>,
+    /// REVIEWED sessions only (`access::session_scope`).
+    pub reviewed_only: bool,
 }
 
 impl Listing for SessionList {
@@ -132,6 +134,9 @@ impl Listing for SessionList {
         }
         if let Some(status) = self.status {
             filter.and(Sql::new("t.status = ?", [status.as_str().into()]));
+        }
+        if self.reviewed_only {
+            filter.and(Sql::new("t.review_state = ?", [ReviewState::Reviewed.as_str().into()]));
         }
         filter
     }
@@ -544,6 +549,8 @@ pub struct EmotionTrendOfChild {
     pub child: Uuid,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// REVIEWED sessions only (`access::session_scope`).
+    pub reviewed_only: bool,
 }
 
 impl Loader<EmotionTrendOfChild> for Loaders {
@@ -555,16 +562,19 @@ impl Loader<EmotionTrendOfChild> for Loaders {
         keys: &[EmotionTrendOfChild],
     ) -> Result<HashMap<EmotionTrendOfChild, Self::Value>, Self::Error> {
         // Keys of one level share their bounds; group anyway, in case they don't.
-        type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
         let mut groups: HashMap<Bounds, Vec<Uuid>> = HashMap::new();
         for key in keys {
-            groups.entry((key.from, key.to)).or_default().push(key.child);
+            groups.entry((key.from, key.to, key.reviewed_only)).or_default().push(key.child);
         }
         let mut out: HashMap<EmotionTrendOfChild, Self::Value> = HashMap::new();
-        for ((from, to), children) in groups {
+        for ((from, to, reviewed_only), children) in groups {
             let mut sessions = session::Entity::find()
                 .filter(session::Column::ChildId.is_in(uuids(children)))
                 .filter(session::Column::Status.eq(SessionStatus::Done));
+            if reviewed_only {
+                sessions = sessions.filter(session::Column::ReviewState.eq(ReviewState::Reviewed));
+            }
             if let Some(from) = from {
                 sessions = sessions.filter(session::Column::RecordedAt.gte(from));
             }
@@ -582,7 +592,7 @@ impl Loader<EmotionTrendOfChild> for Loaders {
                 .map_err(db_error)?;
             for session in sessions {
                 let emotion_times = times.remove(&session.id).unwrap_or_default();
-                let key = EmotionTrendOfChild { child: session.child_id, from, to };
+                let key = EmotionTrendOfChild { child: session.child_id, from, to, reviewed_only };
                 out.entry(key).or_default().push((session, emotion_times));
             }
         }

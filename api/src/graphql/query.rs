@@ -142,6 +142,12 @@ impl Query {
         Ok(organisation.trusted_documents_only)
     }
 
+    /// Whether the caller's organisation shows guardians reviewed sessions only
+    /// (`setReviewPolicy`).
+    async fn review_policy(&self, ctx: &Context<'_>) -> ApiResult<super::mutation::ReviewPolicy> {
+        super::mutation::review_policy(ctx).await
+    }
+
     /// How long the caller's organisation keeps videos and records.
     async fn retention_policy(&self, ctx: &Context<'_>) -> ApiResult<RetentionPolicy> {
         let viewer = ctx.viewer()?;

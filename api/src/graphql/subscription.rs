@@ -69,6 +69,12 @@ impl Subscription {
                             yield Err(error);
                             break;
                         }
+                        // A session the subscriber may not see (not reviewed yet, for a guardian
+                        // whose organisation shows reviewed sessions only) stays unannounced.
+                        let session = Target::Session(event.job.session_id);
+                        if still_readable(&state, &credential, session).await.is_err() {
+                            continue;
+                        }
                         yield Ok(SessionEvent(event));
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}

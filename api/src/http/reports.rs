@@ -114,7 +114,12 @@ pub(super) async fn child_coding_tsv(
         return response;
     }
     audit_read(app, &viewer, client, &headers, child, None);
-    match coding_export::child_tsv(&app.db, child, access::allows(&viewer, ChildAction::ReadNotes)).await {
+    let reviewed_only = match access::sees_reviewed_only(&app.db, &viewer).await {
+        Ok(reviewed_only) => reviewed_only,
+        Err(error) => return refused(error),
+    };
+    match coding_export::child_tsv(&app.db, child, access::allows(&viewer, ChildAction::ReadNotes), reviewed_only).await
+    {
         Ok((bytes, rows)) => {
             if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
                 return too_many_requests(&refusal);
@@ -146,7 +151,11 @@ pub(super) async fn trend_svg(
         return response;
     }
     audit_read(app, &viewer, client, &headers, child, None);
-    match report_files::trend(app, child).await {
+    let reviewed_only = match access::sees_reviewed_only(&app.db, &viewer).await {
+        Ok(reviewed_only) => reviewed_only,
+        Err(error) => return refused(error),
+    };
+    match report_files::trend(app, child, reviewed_only).await {
         Ok((bytes, sessions)) => {
             if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), sessions) {
                 return too_many_requests(&refusal);

@@ -532,6 +532,10 @@ async fn the_coding_export_opens_in_pandas_and_elan_with_sources_and_markers() {
             .is_none()
     );
 
+    // The timeline shows the markers as a lane of their own.
+    let picture = format!("{}/sessions/{}/timeline.svg", app.address, global_id("Session", analysed.session));
+    let svg = app.client.get(picture).bearer_auth(&counsellor).send().await.unwrap().text().await.unwrap();
+    assert!(svg.contains(">markers<"), "{svg}");
     let path = format!("/sessions/{}/coding.tsv", global_id("Session", analysed.session));
     let read = read_coding(&app, &counsellor, &path).await;
     assert_eq!(
@@ -639,4 +643,83 @@ async fn a_second_counsellors_screen_hears_review_changes_live() {
         ]
     );
     assert_eq!(heard[2]["session"]["reviewState"], "REVIEWED");
+}
+
+#[tokio::test]
+async fn guardians_see_only_reviewed_sessions_when_the_organisation_says_so() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let (admin, counsellor, guardian) = (
+        app.login(ADMIN, fixtures::PASSWORD).await,
+        app.login(COUNSELLOR, fixtures::PASSWORD).await,
+        app.login(GUARDIAN, fixtures::PASSWORD).await,
+    );
+    let analysed = world.own_analysed;
+    let session = global_id("Session", analysed.session);
+    let child = global_id("Child", world.own);
+    let lists = "query($c: ID!) { child(id: $c) { sessions { totalCount } emotionTrend { session { id } } } }";
+    let seen = |token: String| {
+        let app = &app;
+        let (session, child) = (session.clone(), child.clone());
+        async move {
+            let one =
+                app.graphql(Some(&token), "query($s: ID!) { session(id: $s) { id } }", json!({ "s": session })).await;
+            let node = app
+                .graphql(
+                    Some(&token),
+                    "query($id: ID!) { node(id: $id) { id } }",
+                    json!({ "id": global_id("EmotionInterval", analysed.emotion_interval) }),
+                )
+                .await;
+            let listed = app.graphql(Some(&token), lists, json!({ "c": child })).await;
+            let file = app
+                .client
+                .get(format!("{}/sessions/{session}/coding.tsv", app.address))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let child_file = app
+                .client
+                .get(format!("{}/children/{child}/coding.tsv", app.address))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let child_rows = child_file.text().await.unwrap().lines().count() - 1;
+            (
+                one.error_code().map(str::to_owned),
+                node.body["data"]["node"].is_object(),
+                listed.data()["child"]["sessions"]["totalCount"].as_i64().unwrap(),
+                listed.data()["child"]["emotionTrend"].as_array().unwrap().len(),
+                file.status().as_u16(),
+                child_rows > 0,
+            )
+        }
+    };
+    let everything = (None, true, 1, 1, 200, true);
+    assert_eq!(seen(guardian.clone()).await, everything, "by default guardians see every session");
+
+    let set = |on: bool| {
+        format!("mutation {{ setReviewPolicy(guardiansSeeReviewedOnly: {on}) {{ guardiansSeeReviewedOnly }} }}")
+    };
+    for token in [&counsellor, &guardian] {
+        assert_eq!(app.graphql(Some(token), &set(true), json!({})).await.error_code(), Some("FORBIDDEN"));
+    }
+    let on = app.graphql(Some(&admin), &set(true), json!({})).await;
+    assert_eq!(on.data()["setReviewPolicy"]["guardiansSeeReviewedOnly"], true, "{}", on.body);
+    let policy = app.graphql(Some(&guardian), "{ reviewPolicy { guardiansSeeReviewedOnly } }", json!({})).await;
+    assert_eq!(policy.data()["reviewPolicy"]["guardiansSeeReviewedOnly"], true);
+
+    // Not reviewed yet: the guardian is not told the session exists, anywhere.
+    assert_eq!(seen(guardian.clone()).await, (Some("NOT_FOUND".to_owned()), false, 0, 0, 404, false));
+    assert_eq!(seen(counsellor.clone()).await, everything, "counsellors see every session");
+    let reviewed = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState } }";
+    assert!(app.graphql(Some(&counsellor), reviewed, json!({ "s": session })).await.error_code().is_none());
+    assert_eq!(seen(guardian.clone()).await, everything, "once reviewed, the guardian sees it");
+    let back = "mutation($s: ID!) { setReviewState(sessionId: $s, state: IN_REVIEW) { reviewState } }";
+    assert!(app.graphql(Some(&counsellor), back, json!({ "s": session })).await.error_code().is_none());
+    assert_eq!(seen(guardian.clone()).await.0.as_deref(), Some("NOT_FOUND"));
+    assert!(app.graphql(Some(&admin), &set(false), json!({})).await.error_code().is_none());
+    assert_eq!(seen(guardian).await, everything);
 }

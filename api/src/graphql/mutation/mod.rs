@@ -9,6 +9,8 @@ mod consents;
 mod exports;
 mod retention;
 mod review;
+
+pub use review::{ReviewPolicy, review_policy};
 mod sessions;
 
 use async_graphql::MergedObject;
@@ -25,4 +27,5 @@ pub struct Mutation(
     retention::RetentionMutation,
     api_keys::ApiKeyMutation,
     review::ReviewMutation,
+    review::ReviewPolicyMutation,
 );

@@ -8,7 +8,7 @@ use chrono::Utc;
 use entity::{
     analysis_job, behaviour_interval, emotion_interval,
     enums::{Behaviour, Emotion, IntervalSource, ReviewState, Role, SessionStatus},
-    session, session_marker, tracked_object,
+    organisation, session, session_marker, tracked_object,
 };
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    access::ChildAction,
+    access::{self, ChildAction, OrganisationAction},
     audit::{self, AuditAction},
     error::{ApiError, ApiResult},
     graphql::{
@@ -241,6 +241,51 @@ fn not_analysing(session: &session::Model) -> ApiResult<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether guardians see only the sessions a counsellor marked REVIEWED.
+#[derive(async_graphql::SimpleObject)]
+pub struct ReviewPolicy {
+    pub guardians_see_reviewed_only: bool,
+}
+
+#[derive(Default)]
+pub struct ReviewPolicyMutation;
+
+#[Object]
+impl ReviewPolicyMutation {
+    /// Shows guardians only the sessions a counsellor marked `REVIEWED` (others answer
+    /// `NOT_FOUND` and are left out of lists, trends, pictures and exports), or every session.
+    /// Admins only.
+    async fn set_review_policy(&self, ctx: &Context<'_>, guardians_see_reviewed_only: bool) -> ApiResult<ReviewPolicy> {
+        let viewer = ctx.viewer()?;
+        access::authorize_in_organisation(&viewer, OrganisationAction::SetReviewPolicy)?;
+        let state = ctx.state();
+        let organisation = organisation::Entity::find_by_id(viewer.organisation_id)
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let mut model = organisation.into_active_model();
+        model.guardians_see_reviewed_only = Set(guardians_see_reviewed_only);
+        let txn = state.db.begin().await?;
+        let organisation = model.update(&txn).await?;
+        audit::append(&txn, ctx.audit_entry(AuditAction::ReviewPolicySet)?).await?;
+        txn.commit().await?;
+        // Remembered subscription rights may have been granted under the old policy.
+        state.rights.forget_all();
+        Ok(ReviewPolicy { guardians_see_reviewed_only: organisation.guardians_see_reviewed_only })
+    }
+}
+
+/// The caller's organisation's review policy (everyone of the organisation may read it).
+pub async fn review_policy(ctx: &Context<'_>) -> ApiResult<ReviewPolicy> {
+    let viewer = ctx.viewer()?;
+    access::authorize_in_organisation(&viewer, OrganisationAction::ReadReviewPolicy)?;
+    let organisation = organisation::Entity::find_by_id(viewer.organisation_id)
+        .one(&ctx.state().db)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(ReviewPolicy { guardians_see_reviewed_only: organisation.guardians_see_reviewed_only })
 }
 
 /// The session a tracked person was found in.

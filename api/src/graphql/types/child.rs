@@ -10,7 +10,7 @@ use crate::{
     access::{self, ChildAction},
     error::{ApiError, ApiResult},
     graphql::{
-        context::ContextExt,
+        context::{ContextExt, sees_reviewed_only},
         ids::Kind,
         loaders::{
             AccessLogList, AuditFilter, ChildPersonOfSession, ConsentsOfChild, EmotionTrendOfChild, PageKey,
@@ -65,7 +65,8 @@ impl Child {
         status: Option<SessionStatus>,
     ) -> ApiResult<PagedConnection<Session>> {
         let page = PageRequest::new(first, after, last, before, SessionList::DEFAULT_PAGE_SIZE)?;
-        let key = PageKey { parent: self.0.id, listing: SessionList { from, to, status }, page };
+        let reviewed_only = sees_reviewed_only(ctx).await?;
+        let key = PageKey { parent: self.0.id, listing: SessionList { from, to, status, reviewed_only }, page };
         let loaded = ctx.loader().load_one(key).await?.unwrap_or_else(Page::empty);
         Ok(into_connection::<SessionList, _>(loaded, Session))
     }
@@ -122,7 +123,7 @@ impl Child {
         to: Option<DateTime<Utc>>,
     ) -> ApiResult<Vec<SessionEmotionSummary>> {
         let keep = PageRequest::new(None, None, last, None, TREND_DEFAULT_SESSIONS)?.limit as usize;
-        let key = EmotionTrendOfChild { child: self.0.id, from, to };
+        let key = EmotionTrendOfChild { child: self.0.id, from, to, reviewed_only: sees_reviewed_only(ctx).await? };
         let trend = ctx.loader().load_one(key).await?.unwrap_or_default();
         let skip = trend.len().saturating_sub(keep);
         Ok(trend

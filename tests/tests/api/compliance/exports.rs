@@ -94,9 +94,16 @@ async fn export_matches_the_report(store: Store) {
     let (_, mut archive) = export(&app, &admin, world.own, true).await;
 
     let names: BTreeSet<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
-    for name in
-        ["README.txt", "child.json", "sessions.json", "sessions.csv", "people.csv", "expressions.csv", "behaviours.csv"]
-    {
+    for name in [
+        "README.txt",
+        "child.json",
+        "sessions.json",
+        "sessions.csv",
+        "people.csv",
+        "expressions.csv",
+        "behaviours.csv",
+        "coding.tsv",
+    ] {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
     // The analysed session has its picture; the video is the uploaded file, byte for byte.
@@ -131,6 +138,10 @@ async fn export_matches_the_report(store: Store) {
     assert_eq!(child["consents"].as_array().unwrap().len(), 2);
     let sessions: Value = serde_json::from_slice(&read(&mut archive, "sessions.json")).unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 2);
+    let coding = String::from_utf8(read(&mut archive, "coding.tsv")).unwrap();
+    assert!(coding.starts_with("Session\tTier\tParticipant\t"), "{coding}");
+    // Every expression of the report is a row of the coding too.
+    assert_eq!(coding.lines().filter(|line| line.contains(" expression\t")).count(), reported.len());
 }
 
 #[tokio::test]
@@ -154,6 +165,19 @@ async fn who_may_export_what() {
     let child: Value = serde_json::from_slice(&read(&mut archive, "child.json")).unwrap();
     assert_eq!(child["notes"], Value::Null);
     assert!(archive.file_names().all(|name| !name.unwrap().starts_with("videos/")));
+    let sessions: Value = serde_json::from_slice(&read(&mut archive, "sessions.json")).unwrap();
+    assert!(!sessions.as_array().unwrap().is_empty());
+    // Where the organisation shows guardians reviewed sessions only, their export holds those.
+    let admin = app.login(ADMIN, PASSWORD).await;
+    let policy = "mutation { setReviewPolicy(guardiansSeeReviewedOnly: true) { guardiansSeeReviewedOnly } }";
+    assert!(app.graphql(Some(&admin), policy, json!({})).await.error_code().is_none());
+    let (_, mut reviewed_only) = export(&app, &guardian, world.own, false).await;
+    let sessions: Value = serde_json::from_slice(&read(&mut reviewed_only, "sessions.json")).unwrap();
+    assert_eq!(sessions, json!([]), "no session of the child is reviewed yet");
+    let coding = String::from_utf8(read(&mut reviewed_only, "coding.tsv")).unwrap();
+    assert_eq!(coding.lines().count(), 1, "the header only: {coding}");
+    let policy = "mutation { setReviewPolicy(guardiansSeeReviewedOnly: false) { guardiansSeeReviewedOnly } }";
+    assert!(app.graphql(Some(&admin), policy, json!({})).await.error_code().is_none());
     // An export is its requester's and the admins': the child's counsellor does not see the
     // guardian's, the guardian does not see the admin's (with videos and notes).
     let query = "query($id: ID!) { childExport(id: $id) { status } }";
