@@ -182,15 +182,16 @@ pub fn child_scope(viewer: &Viewer, alias: &str) -> Sql {
 
 /// The condition that keeps only sessions (table alias `alias`) the viewer may see, among those
 /// of children they may see: for a guardian whose organisation shows reviewed sessions only,
-/// the REVIEWED ones; for everyone else, all.
+/// the REVIEWED ones whose analysis is DONE (a re-analysis of a reviewed session is not
+/// reviewed, and its live intervals are the model's alone); for everyone else, all.
 pub fn session_scope(viewer: &Viewer, alias: &str) -> Sql {
     if viewer.role() != Some(Role::Guardian) {
         return Sql::default();
     }
     Sql::new(
         format!(
-            "({alias}.review_state = 'REVIEWED' OR NOT EXISTS (SELECT 1 FROM organisations scope_o \
-             WHERE scope_o.id = ? AND scope_o.guardians_see_reviewed_only = ?))"
+            "(({alias}.review_state = 'REVIEWED' AND {alias}.status = 'DONE') OR NOT EXISTS (SELECT 1 \
+             FROM organisations scope_o WHERE scope_o.id = ? AND scope_o.guardians_see_reviewed_only = ?))"
         ),
         [viewer.organisation_id.into(), true.into()],
     )
@@ -250,6 +251,12 @@ pub async fn authorize(
     condition.and(child_scope(viewer, "c"));
     if joins.contains("JOIN sessions s") {
         condition.and(session_scope(viewer, "s"));
+    }
+    // What the counsellors rejected is theirs to see, like their notes (the model view).
+    if matches!(target, Target::EmotionInterval(_) | Target::BehaviourInterval(_))
+        && !allows(viewer, ChildAction::ReadNotes)
+    {
+        condition.and(Sql::new(crate::review::IntervalView::reviewed_sql("i"), []));
     }
     let query: Statement = statement(
         db.get_database_backend(),

@@ -8,7 +8,7 @@
 //! (tabs and line breaks become spaces) nor runs as a spreadsheet formula.
 
 use entity::{session, session_marker};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
@@ -32,6 +32,8 @@ const HEADER: [&str; 11] = [
 
 /// The markers' tier.
 pub const MARKERS_TIER: &str = "markers";
+/// A child's file holds their most recent sessions, at most this many.
+const MAX_SESSIONS: u64 = 1000;
 
 #[derive(serde::Serialize)]
 struct Row<'a> {
@@ -64,14 +66,25 @@ pub async fn child_tsv(
 ) -> ApiResult<(Vec<u8>, usize)> {
     let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child));
     if reviewed_only {
-        sessions = sessions.filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed));
+        sessions = sessions
+            .filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed))
+            .filter(session::Column::Status.eq(entity::enums::SessionStatus::Done));
     }
-    let sessions = sessions.order_by_asc(session::Column::RecordedAt).order_by_asc(session::Column::Id).all(db).await?;
+    // The most recent sessions at most, oldest first, as the trend draws them.
+    let mut sessions = sessions
+        .order_by_desc(session::Column::RecordedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(MAX_SESSIONS)
+        .all(db)
+        .await?;
+    sessions.reverse();
     let mut file = Tsv::new()?;
-    for session in sessions {
+    for session in &sessions {
         file.session(db, session.id, with_notes).await?;
     }
-    file.finish()
+    // Each session costs one, like each row: sessions without rows are not free.
+    let (bytes, rows) = file.finish()?;
+    Ok((bytes, rows + sessions.len()))
 }
 
 struct Tsv {
@@ -93,7 +106,8 @@ impl Tsv {
     async fn session(&mut self, db: &impl ConnectionTrait, session: Uuid, with_notes: bool) -> ApiResult<()> {
         let (people, emotions, behaviours) = session_rows(db, session).await?;
         for person in &people {
-            let tier = |kind: &str| format!("{} {kind}", person.label);
+            let participant = plain_text(&person.label);
+            let tier = |kind: &str| format!("{participant} {kind}");
             for interval in emotions.iter().filter(|interval| interval.object_id == person.id) {
                 self.write(Row {
                     source: interval.source.as_str(),
@@ -101,7 +115,7 @@ impl Tsv {
                     ..row(
                         session,
                         tier("expression"),
-                        &person.label,
+                        &participant,
                         interval.start_ms,
                         interval.end_ms,
                         interval.emotion.as_str(),
@@ -115,7 +129,7 @@ impl Tsv {
                     ..row(
                         session,
                         tier("behaviour"),
-                        &person.label,
+                        &participant,
                         interval.start_ms,
                         interval.end_ms,
                         interval.behaviour.as_str(),

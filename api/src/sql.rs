@@ -30,8 +30,12 @@ impl Sql {
     }
 
     /// `column IN (?, ?, …)`.
+    /// `column IN (…)`; nothing at all for no values (PostgreSQL refuses `IN ()`).
     pub fn is_in(column: &str, ids: impl IntoIterator<Item = Value>) -> Self {
         let values: Vec<Value> = ids.into_iter().collect();
+        if values.is_empty() {
+            return Self::new("1 = 0", []);
+        }
         let marks = vec!["?"; values.len()].join(", ");
         Self::new(format!("{column} IN ({marks})"), values)
     }
@@ -83,5 +87,8 @@ mod tests {
         sql.and(Sql::default());
         assert_eq!(sql.text, "(a = ?) AND (b IN (?, ?))");
         assert_eq!(sql.values.len(), 3);
+        // No values: a condition both backends accept that keeps nothing.
+        let none = Sql::is_in("b", []);
+        assert_eq!((none.text.as_str(), none.values.len()), ("1 = 0", 0));
     }
 }

@@ -113,7 +113,9 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         && organisation.is_some_and(|organisation| organisation.guardians_see_reviewed_only);
     let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child.id));
     if reviewed_only {
-        sessions = sessions.filter(session::Column::ReviewState.eq(ReviewState::Reviewed));
+        sessions = sessions
+            .filter(session::Column::ReviewState.eq(ReviewState::Reviewed))
+            .filter(session::Column::Status.eq(entity::enums::SessionStatus::Done));
     }
     let sessions = sessions.order_by_asc(session::Column::RecordedAt).order_by_asc(session::Column::Id).all(db).await?;
     let mut people = Vec::new();

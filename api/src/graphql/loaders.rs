@@ -137,6 +137,7 @@ impl Listing for SessionList {
         }
         if self.reviewed_only {
             filter.and(Sql::new("t.review_state = ?", [ReviewState::Reviewed.as_str().into()]));
+            filter.and(Sql::new("t.status = ?", [SessionStatus::Done.as_str().into()]));
         }
         filter
     }

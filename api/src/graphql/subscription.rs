@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
-use entity::analysis_job;
+use entity::{analysis_job, enums::Role};
 use futures_util::Stream;
 use sea_orm::EntityTrait;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -19,7 +19,7 @@ use super::{
     types::{AnalysisEvent, SessionEvent},
 };
 use crate::{
-    access::{ChildAction, Target},
+    access::{ChildAction, Target, authorize},
     auth::Credential,
     error::{ApiError, ApiResult},
     jobs::events::{JobEvent, JobEventKind},
@@ -70,10 +70,15 @@ impl Subscription {
                             break;
                         }
                         // A session the subscriber may not see (not reviewed yet, for a guardian
-                        // whose organisation shows reviewed sessions only) stays unannounced.
-                        let session = Target::Session(event.job.session_id);
-                        if still_readable(&state, &credential, session).await.is_err() {
-                            continue;
+                        // whose organisation shows reviewed sessions only) stays unannounced. Asked
+                        // afresh, not from the remembered answers: a review state changes by the
+                        // second. Only guardians see fewer sessions than children.
+                        if credential.viewer.role() == Some(Role::Guardian) {
+                            let session = Target::Session(event.job.session_id);
+                            let asked = authorize(&state.db, &credential.viewer, session, ChildAction::Read).await;
+                            if asked.is_err() {
+                                continue;
+                            }
                         }
                         yield Ok(SessionEvent(event));
                     }

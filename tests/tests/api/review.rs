@@ -141,6 +141,12 @@ async fn a_review_confirms_rejects_changes_and_codes_keeping_the_models_original
         "query($s: ID!) { session(id: $s) { objects { nodes { emotionIntervals(view: MODEL) { totalCount } } } } }";
     let refused = app.graphql(Some(&guardian), model, json!({ "s": global_id("Session", analysed.session) })).await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
+    // Nor by its id: a rejected interval is not found for them, while the counsellor finds it.
+    let node = "query($id: ID!) { node(id: $id) { id } }";
+    let hidden = app.graphql(Some(&guardian), node, json!({ "id": sad })).await;
+    assert_eq!(hidden.error_code(), Some("NOT_FOUND"), "{}", hidden.body);
+    assert!(app.graphql(Some(&guardian), node, json!({ "id": happy })).await.error_code().is_none());
+    assert!(app.graphql(Some(&counsellor), node, json!({ "id": sad })).await.error_code().is_none());
 
     // Every change is in the audit log, with the child and the session.
     let admin = app.login(ADMIN, fixtures::PASSWORD).await;
@@ -717,6 +723,30 @@ async fn guardians_see_only_reviewed_sessions_when_the_organisation_says_so() {
     let reviewed = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState } }";
     assert!(app.graphql(Some(&counsellor), reviewed, json!({ "s": session })).await.error_code().is_none());
     assert_eq!(seen(guardian.clone()).await, everything, "once reviewed, the guardian sees it");
+    // A change after the sign-off reopens the review: hidden again until signed off again.
+    let marker = "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 0, code: \"break\") { id } }";
+    assert!(app.graphql(Some(&counsellor), marker, json!({ "s": session })).await.error_code().is_none());
+    assert_eq!(seen(guardian.clone()).await.0.as_deref(), Some("NOT_FOUND"));
+    assert!(app.graphql(Some(&counsellor), reviewed, json!({ "s": session })).await.error_code().is_none());
+    assert_eq!(seen(guardian.clone()).await.0, None);
+    // A re-analysis of a reviewed session is not reviewed: its live intervals are the model's.
+    let mut row =
+        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.status = Set(entity::enums::SessionStatus::Processing);
+    row.update(&app.db).await.unwrap();
+    let job = app
+        .graphql(
+            Some(&guardian),
+            "query($id: ID!) { job(id: $id) { id } }",
+            json!({ "id": global_id("AnalysisJob", analysed.job) }),
+        )
+        .await;
+    assert_eq!(job.error_code(), Some("NOT_FOUND"), "{}", job.body);
+    assert_eq!(seen(guardian.clone()).await.0.as_deref(), Some("NOT_FOUND"));
+    let mut row =
+        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
+    row.status = Set(entity::enums::SessionStatus::Done);
+    row.update(&app.db).await.unwrap();
     let back = "mutation($s: ID!) { setReviewState(sessionId: $s, state: IN_REVIEW) { reviewState } }";
     assert!(app.graphql(Some(&counsellor), back, json!({ "s": session })).await.error_code().is_none());
     assert_eq!(seen(guardian.clone()).await.0.as_deref(), Some("NOT_FOUND"));

@@ -337,16 +337,17 @@ where
     Ok(updated)
 }
 
-/// What every review change does besides itself: bump the results version, move a session
-/// not reviewed yet into review, append the audit entry.
+/// What every review change does besides itself: bump the results version, move the session
+/// into review, append the audit entry.
 async fn changed(txn: &impl ConnectionTrait, session: &session::Model, entry: audit::AuditEntry) -> ApiResult<()> {
     crate::sessions::bump_results_version(txn, session.id).await?;
-    // Conditional, so a concurrent `setReviewState` is never overwritten.
+    // A change starts a review, or reopens a finished one (what guardians see must be signed
+    // off again); conditional, so a concurrent `setReviewState` is never overwritten.
     session::Entity::update_many()
         .col_expr(session::Column::ReviewState, Expr::value(ReviewState::InReview.as_str()))
         .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(session::Column::Id.eq(session.id))
-        .filter(session::Column::ReviewState.eq(ReviewState::NotReviewed))
+        .filter(session::Column::ReviewState.is_in([ReviewState::NotReviewed, ReviewState::Reviewed]))
         .filter(session::Column::Status.eq(SessionStatus::Done))
         .exec(txn)
         .await?;

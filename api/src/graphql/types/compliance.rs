@@ -91,7 +91,7 @@ impl AuditEntry {
     /// `child.assign`, `child.delete`, `session.create`, `session.delete`,
     /// `video.upload_start`, `video.upload`, `analysis.start`, `analysis.cancel`,
     /// `analysis.retry`, `object.label`, `interval.review`, `interval.add`, `marker.add`,
-    /// `session.review_state`, `consent.give`, `consent.withdraw`, `user.create`,
+    /// `session.review_state`, `review_policy.set`, `consent.give`, `consent.withdraw`, `user.create`,
     /// `apikey.create`, `apikey.revoke`, `trusted_documents.register`,
     /// `trusted_documents.require`, `auth.sign_in`, `auth.sign_in_failed`, `auth.sign_out`, and
     /// the server's own `video.retention_delete`, `child.retention_erase`, `export.expire`.
