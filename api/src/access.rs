@@ -5,7 +5,9 @@
 //! - ADMIN: every child of their organisation; may do everything there.
 //! - COUNSELLOR: the children assigned to them; may edit those children, record sessions,
 //!   upload videos, run analyses and label tracked people; review the analyses (confirm,
-//!   reject, change or add intervals, add session markers, set the review state). May create
+//!   reject, change or add intervals — with the organisation's codes too — add session
+//!   markers, set the review state). A counsellor's own intervals and markers are theirs (and
+//!   admins') to change: the review mutations check the author. May create
 //!   children (they are assigned to the creator). May not delete children or change who is
 //!   assigned.
 //! - GUARDIAN: read-only access to the reports of their own (linked) children — not to the
@@ -19,7 +21,8 @@
 //! - Exports of a child: admins, the child's counsellors and guardians; with the videos only
 //!   for those who may watch them; with the notes only for those who may read them; an export
 //!   is seen by whoever asked for it and by admins ([`may_see_export`]). Retention
-//!   policies: everyone of the organisation may read them, admins set them.
+//!   policies and the coding scheme: everyone of the organisation may read them, admins set
+//!   them.
 //! - API keys (third parties) only read, and never more than their scope: COUNSELLOR reads
 //!   what a counsellor may (children, sessions, results, notes), REPORTS the same without the
 //!   notes. Neither watches videos (a signed link would outlive the key's revocation), exports,
@@ -94,6 +97,10 @@ pub enum OrganisationAction {
     /// Read whether guardians see reviewed sessions only.
     ReadReviewPolicy,
     SetReviewPolicy,
+    /// Read the organisation's coding scheme (its codes appear in everyone's reports).
+    ReadCodingScheme,
+    /// Define and retire the organisation's behaviour codes.
+    ManageCodingScheme,
 }
 
 /// Something that belongs to exactly one child.
@@ -106,6 +113,7 @@ pub enum Target {
     Export(Uuid),
     EmotionInterval(Uuid),
     BehaviourInterval(Uuid),
+    CodedInterval(Uuid),
     SessionMarker(Uuid),
 }
 
@@ -122,7 +130,12 @@ pub fn allows_in_organisation(viewer: &Viewer, action: OrganisationAction) -> bo
     match viewer.principal {
         Principal::User(role) => role_allows_in_organisation(role, action),
         Principal::Key(_) => {
-            matches!(action, OrganisationAction::ReadRetentionPolicy | OrganisationAction::ReadReviewPolicy)
+            matches!(
+                action,
+                OrganisationAction::ReadRetentionPolicy
+                    | OrganisationAction::ReadReviewPolicy
+                    | OrganisationAction::ReadCodingScheme
+            )
         }
     }
 }
@@ -152,8 +165,9 @@ fn role_allows_in_organisation(role: Role, action: OrganisationAction) -> bool {
         | OrganisationAction::ReadAuditLog
         | OrganisationAction::SetRetentionPolicy
         | OrganisationAction::ManageApiKeys
-        | OrganisationAction::SetReviewPolicy => role == Role::Admin,
-        OrganisationAction::ReadReviewPolicy => true,
+        | OrganisationAction::SetReviewPolicy
+        | OrganisationAction::ManageCodingScheme => role == Role::Admin,
+        OrganisationAction::ReadReviewPolicy | OrganisationAction::ReadCodingScheme => true,
         // Families are entitled to know how long their child's videos are kept.
         OrganisationAction::ReadRetentionPolicy => true,
     }
@@ -243,6 +257,12 @@ pub async fn authorize(
             "i.id",
             id,
         ),
+        Target::CodedInterval(id) => (
+            "JOIN sessions s ON s.child_id = c.id JOIN tracked_objects o ON o.session_id = s.id \
+             JOIN coded_intervals i ON i.object_id = o.id",
+            "i.id",
+            id,
+        ),
         Target::SessionMarker(id) => {
             ("JOIN sessions s ON s.child_id = c.id JOIN session_markers m ON m.session_id = s.id", "m.id", id)
         }
@@ -253,7 +273,7 @@ pub async fn authorize(
         condition.and(session_scope(viewer, "s"));
     }
     // What the counsellors rejected is theirs to see, like their notes (the model view).
-    if matches!(target, Target::EmotionInterval(_) | Target::BehaviourInterval(_))
+    if matches!(target, Target::EmotionInterval(_) | Target::BehaviourInterval(_) | Target::CodedInterval(_))
         && !allows(viewer, ChildAction::ReadNotes)
     {
         condition.and(Sql::new(crate::review::IntervalView::reviewed_sql("i"), []));

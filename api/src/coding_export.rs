@@ -2,7 +2,9 @@
 //! (`GET /sessions/{id}/coding.tsv`) or of a child's sessions (`GET /children/{id}/coding.tsv`).
 //!
 //! One row per annotation, in the reviewed view: the tier is person × kind ("Person 1
-//! expression"), a session's markers are points on its "markers" tier. ELAN imports it with
+//! expression"); the organisation's codes go on a tier per person × exclusive group
+//! ("Person 1 play", whose states never overlap), or per person × code for a code without a
+//! group; a session's markers are points on its "markers" tier. ELAN imports it with
 //! File › Import › CSV / Tab-delimited Text (tier, begin, end and annotation columns); pandas
 //! reads it with `read_csv(sep="\t")`. Free text (markers' codes and notes) never breaks a row
 //! (tabs and line breaks become spaces) nor runs as a spreadsheet formula.
@@ -13,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
-    report_files::session_rows,
+    report_files::{coded_rows, session_rows},
 };
 
 const HEADER: [&str; 11] = [
@@ -105,6 +107,7 @@ impl Tsv {
 
     async fn session(&mut self, db: &impl ConnectionTrait, session: Uuid, with_notes: bool) -> ApiResult<()> {
         let (people, emotions, behaviours) = session_rows(db, session).await?;
+        let coded = coded_rows(db, &people.iter().map(|person| person.id).collect::<Vec<_>>()).await?;
         for person in &people {
             let participant = plain_text(&person.label);
             let tier = |kind: &str| format!("{participant} {kind}");
@@ -133,6 +136,20 @@ impl Tsv {
                         interval.start_ms,
                         interval.end_ms,
                         interval.behaviour.as_str(),
+                    )
+                })?;
+            }
+            for (interval, code) in coded.iter().filter(|(interval, _)| interval.object_id == person.id) {
+                let tier_name = code.exclusive_group.as_deref().unwrap_or(&code.name);
+                self.write(Row {
+                    source: "COUNSELLOR",
+                    ..row(
+                        session,
+                        tier(&plain_text(tier_name)),
+                        &participant,
+                        interval.start_ms,
+                        interval.end_ms,
+                        &code.name,
                     )
                 })?;
             }

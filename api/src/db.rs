@@ -78,6 +78,11 @@ pub async fn lock_child(txn: &impl ConnectionTrait, child_id: uuid::Uuid) -> Res
     Ok(())
 }
 
+/// Whether `error` is a unique constraint's refusal (a client's conflict, not an internal error).
+pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("running database migrations")
 }

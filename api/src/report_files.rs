@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use entity::{
-    behaviour_interval, child, emotion_interval,
+    behaviour_code, behaviour_interval, child, coded_interval, emotion_interval,
     enums::{Emotion, ObjectRole, SessionStatus},
     session, session_marker, tracked_object, user,
 };
@@ -294,6 +294,32 @@ pub async fn session_rows(
     Ok((people, emotions, behaviours))
 }
 
+/// The intervals of `people` coded with the organisation's codes (reviewed view), by start,
+/// each with its code.
+pub async fn coded_rows(
+    db: &impl ConnectionTrait,
+    people: &[Uuid],
+) -> ApiResult<Vec<(coded_interval::Model, behaviour_code::Model)>> {
+    let mut rows = Vec::new();
+    // Bounded lists: well under both backends' bound-parameter limits.
+    for ids in people.chunks(500) {
+        let found = coded_interval::Entity::find()
+            .find_also_related(behaviour_code::Entity)
+            .filter(coded_interval::Column::ObjectId.is_in(ids.iter().copied()))
+            .filter(IntervalView::reviewed(coded_interval::Column::Review))
+            .order_by_asc(coded_interval::Column::StartMs)
+            .order_by_asc(coded_interval::Column::Id)
+            .all(db)
+            .await?;
+        rows.extend(
+            found.into_iter().map(|(row, code)| {
+                (row, code.expect("a coded interval's code is kept by a foreign key. This is a bug."))
+            }),
+        );
+    }
+    Ok(rows)
+}
+
 const HEADER: [&str; 11] = [
     "person_id",
     "person",
@@ -315,7 +341,7 @@ struct IntervalRow<'a> {
     person: &'a str,
     role: &'static str,
     kind: &'static str,
-    label: &'static str,
+    label: &'a str,
     start_ms: i64,
     end_ms: i64,
     mean_confidence: f64,
@@ -325,9 +351,15 @@ struct IntervalRow<'a> {
 }
 
 /// Every interval of every person in `session`: by person (as listed in the session), then
-/// expressions before behaviours, each by start. Returns the file and its number of rows.
+/// expressions, behaviours and the organisation's codes (kind `CODE`), each by start. Returns
+/// the file and its number of rows.
 pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResult<(Vec<u8>, usize)> {
     let (people, emotions, behaviours) = session_rows(db, session).await?;
+    let coded = coded_rows(db, &people.iter().map(|person| person.id).collect::<Vec<_>>()).await?;
+    let mut coded_of: HashMap<Uuid, Vec<&(coded_interval::Model, behaviour_code::Model)>> = HashMap::new();
+    for interval in &coded {
+        coded_of.entry(interval.0.object_id).or_default().push(interval);
+    }
     // The header written by hand: a session without people still opens as a table.
     let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     let internal = |error: csv::Error| ApiError::from(anyhow::Error::new(error).context("writing a CSV"));
@@ -371,8 +403,16 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             };
             writer.serialize(behaviour).map_err(internal)?;
         }
+        for (i, code) in coded_of.remove(&person.id).unwrap_or_default() {
+            let coded = IntervalRow {
+                source: "COUNSELLOR",
+                review: review(i.review),
+                ..row("CODE", &code.name, i.start_ms, i.end_ms, 1.0, 1.0)
+            };
+            writer.serialize(coded).map_err(internal)?;
+        }
     }
-    let rows = emotions.len() + behaviours.len();
+    let rows = emotions.len() + behaviours.len() + coded.len();
     let file = writer.into_inner().map_err(|error| ApiError::from(anyhow::anyhow!("writing a CSV: {error}")))?;
     Ok((file, rows))
 }

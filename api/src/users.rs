@@ -72,7 +72,7 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
             savepoint.commit().await?;
             Ok(organisation)
         }
-        Err(error) if is_unique_violation(&error) => {
+        Err(error) if crate::db::is_unique_violation(&error) => {
             savepoint.rollback().await?;
             existing().await?.ok_or_else(|| error.into())
         }
@@ -111,7 +111,7 @@ pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: 
         created_at: Set(Utc::now()),
     };
     row.insert(db).await.map_err(|error| {
-        if is_unique_violation(&error) {
+        if crate::db::is_unique_violation(&error) {
             ApiError::bad_input(format!(
                 "a user with e-mail {} already exists in this organisation",
                 new.email.as_str()
@@ -120,8 +120,4 @@ pub async fn create_user(db: &impl ConnectionTrait, organisation_id: Uuid, new: 
             error.into()
         }
     })
-}
-
-fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }

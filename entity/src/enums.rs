@@ -205,3 +205,13 @@ impl JobStage {
         }
     }
 }
+
+stored_enum! {
+    /// How a code of an organisation's coding scheme is observed.
+    CodeKind as "CodeKind" {
+        /// A state with a duration ("playing alone" from 1:02 to 1:40).
+        State = "STATE",
+        /// An event at an instant ("looks at counsellor" at 1:05).
+        Point = "POINT",
+    }
+}

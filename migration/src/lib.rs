@@ -19,6 +19,7 @@ mod m20261201_000004_compliance;
 mod m20261201_000005_api_keys;
 mod m20261202_000006_results_version;
 mod m20261202_000007_review;
+mod m20261202_000008_coding_schemes;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_api_keys::Migration),
             Box::new(m20261202_000006_results_version::Migration),
             Box::new(m20261202_000007_review::Migration),
+            Box::new(m20261202_000008_coding_schemes::Migration),
         ]
     }
 }

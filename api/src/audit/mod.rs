@@ -65,10 +65,17 @@ audit_actions! {
     IntervalAdd = "interval.add",
     /// A timestamped note added to a session.
     MarkerAdd = "marker.add",
+    /// A session marker's time, code or note changed.
+    MarkerChange = "marker.change",
+    MarkerRemove = "marker.remove",
     /// A session's review state set.
     ReviewStateSet = "session.review_state",
     /// Whether guardians see reviewed sessions only, set.
     ReviewPolicySet = "review_policy.set",
+    /// A code added to the organisation's coding scheme.
+    CodeDefine = "code.define",
+    /// A code retired (or brought back).
+    CodeRetire = "code.retire",
     ConsentGive = "consent.give",
     ConsentWithdraw = "consent.withdraw",
     UserCreate = "user.create",

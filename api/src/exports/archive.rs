@@ -14,7 +14,7 @@ use std::{collections::BTreeMap, io::Write, path::Path};
 
 use anyhow::Context;
 use entity::{
-    behaviour_interval, child, child_export, consent, emotion_interval,
+    behaviour_code, behaviour_interval, child, child_export, coded_interval, consent, emotion_interval,
     enums::{IntervalReview, ReviewState, Role},
     organisation, session, session_marker, tracked_object, user,
 };
@@ -33,14 +33,16 @@ const README: &str = "\
 This archive holds what i-mind stores about one child.
 
 child.json        the child's record and the history of consents given and withdrawn
-sessions.json     every session, the people found in its video and their intervals, nested
+sessions.json     every session, the people found in its video and their intervals (and the
+                  counsellors' intervals coded with the organisation's codes), nested
 sessions.csv      one row per session
 people.csv        one row per person found in a session's video
 expressions.csv   one row per interval of an observed facial expression
 behaviours.csv    one row per interval of an observed posture, movement or gesture
 coding.tsv        the coding as ELAN-compatible tab-delimited text: one row per interval
-                  (tier = person and kind) with its source (MODEL or COUNSELLOR) and review,
-                  and the sessions' markers as points on the markers tier
+                  (tier = person and kind, or person and code group) with its source (MODEL
+                  or COUNSELLOR) and review, and the sessions' markers as points on the
+                  markers tier
 timelines/        one picture per analysed session: who showed what, when
 videos/           the session videos, if they were asked for
 
@@ -61,6 +63,7 @@ struct Contents {
     people: Vec<tracked_object::Model>,
     expressions: Vec<emotion_interval::Model>,
     behaviours: Vec<behaviour_interval::Model>,
+    coded: Vec<(coded_interval::Model, behaviour_code::Model)>,
     markers: Vec<session_marker::Model>,
     coding_tsv: Vec<u8>,
     include_notes: bool,
@@ -150,6 +153,10 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
                 .await?,
         );
     }
+    let person_ids: Vec<Uuid> = people.iter().map(|person| person.id).collect();
+    let coded = crate::report_files::coded_rows(db, &person_ids)
+        .await
+        .map_err(|error| anyhow::anyhow!("loading the coded intervals: {error:?}"))?;
     let mut markers = Vec::new();
     for ids in sessions.iter().map(|s| s.id).collect::<Vec<_>>().chunks(CHUNK) {
         markers.extend(
@@ -171,6 +178,7 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         people,
         expressions,
         behaviours,
+        coded,
         markers,
         coding_tsv,
         include_notes: export.include_notes,
@@ -264,6 +272,18 @@ fn sessions_json(contents: &Contents) -> Value {
             "meanConfidence": interval.mean_confidence,
         }));
     }
+    let mut coded_of: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
+    for (interval, code) in &contents.coded {
+        coded_of.entry(interval.object_id).or_default().push(json!({
+            "id": interval.id,
+            "code": code.name,
+            "kind": code.kind.as_str(),
+            "group": code.exclusive_group,
+            "startMs": interval.start_ms,
+            "endMs": interval.end_ms,
+            "codedBy": interval.coded_by,
+        }));
+    }
     let sessions = contents.sessions.iter().map(|session| {
         let people = people_of.get(&session.id).into_iter().flatten().map(|person| {
             json!({
@@ -276,6 +296,7 @@ fn sessions_json(contents: &Contents) -> Value {
                 "lastSeenMs": person.last_seen_ms,
                 "expressions": expressions_of.remove(&person.id).unwrap_or_default(),
                 "behaviours": behaviours_of.remove(&person.id).unwrap_or_default(),
+                "codes": coded_of.remove(&person.id).unwrap_or_default(),
             })
         });
         json!({

@@ -6,7 +6,8 @@
 
 use async_graphql::{Context, ID};
 use entity::{
-    analysis_job, behaviour_interval, child, child_export, emotion_interval, session, session_marker, tracked_object,
+    analysis_job, behaviour_interval, child, child_export, coded_interval, emotion_interval, session, session_marker,
+    tracked_object,
 };
 use sea_orm::{EntityTrait, Select};
 use uuid::Uuid;
@@ -53,6 +54,7 @@ guarded! {
     emotion_interval: EmotionInterval => EmotionInterval,
     behaviour_interval: BehaviourInterval => BehaviourInterval,
     session_marker: SessionMarker => SessionMarker,
+    coded_interval: CodedInterval => CodedInterval,
 }
 
 /// A row the caller may act on, and the child it belongs to.

@@ -19,10 +19,12 @@ pub enum Kind {
     ChildExport,
     ApiKey,
     SessionMarker,
+    BehaviourCode,
+    CodedInterval,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 13] = [
         Kind::User,
         Kind::Child,
         Kind::Session,
@@ -34,6 +36,8 @@ impl Kind {
         Kind::ChildExport,
         Kind::ApiKey,
         Kind::SessionMarker,
+        Kind::BehaviourCode,
+        Kind::CodedInterval,
     ];
 
     fn name(self) -> &'static str {
@@ -49,6 +53,8 @@ impl Kind {
             Kind::ChildExport => "ChildExport",
             Kind::ApiKey => "ApiKey",
             Kind::SessionMarker => "SessionMarker",
+            Kind::BehaviourCode => "BehaviourCode",
+            Kind::CodedInterval => "CodedInterval",
         }
     }
 

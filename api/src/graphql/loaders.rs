@@ -9,7 +9,7 @@ use std::{collections::HashMap, hash::Hash, sync::Arc};
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
 use entity::{
-    analysis_job, audit_entry, behaviour_interval, child, consent, emotion_interval,
+    analysis_job, audit_entry, behaviour_code, behaviour_interval, child, coded_interval, consent, emotion_interval,
     enums::{Behaviour, Emotion, JobStatus, ObjectRole, ReviewState, SessionStatus},
     organisation, session, session_marker, tracked_object, user,
 };
@@ -409,6 +409,33 @@ impl Loader<MarkersOfSession> for Loaders {
         let mut out: HashMap<MarkersOfSession, Self::Value> = HashMap::new();
         for row in rows {
             out.entry(MarkersOfSession(row.session_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// A person's coded intervals with their codes, by start (every view's rows: the caller
+/// filters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CodedOfObject(pub Uuid);
+
+impl Loader<CodedOfObject> for Loaders {
+    type Value = Vec<(coded_interval::Model, behaviour_code::Model)>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CodedOfObject]) -> Result<HashMap<CodedOfObject, Self::Value>, Self::Error> {
+        let rows = coded_interval::Entity::find()
+            .find_also_related(behaviour_code::Entity)
+            .filter(coded_interval::Column::ObjectId.is_in(uuids(keys.iter().map(|key| key.0))))
+            .order_by_asc(coded_interval::Column::StartMs)
+            .order_by_asc(coded_interval::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut out: HashMap<CodedOfObject, Self::Value> = HashMap::new();
+        for (row, code) in rows {
+            let code = code.expect("a coded interval's code is kept by a foreign key. This is a bug.");
+            out.entry(CodedOfObject(row.object_id)).or_default().push((row, code));
         }
         Ok(out)
     }

@@ -1,8 +1,8 @@
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    analysis_job, api_key, audit_entry, behaviour_interval, child, child_export, emotion_interval, organisation,
-    session, session_marker, tracked_object, user,
+    analysis_job, api_key, audit_entry, behaviour_code, behaviour_interval, child, child_export, coded_interval,
+    emotion_interval, organisation, session, session_marker, tracked_object, user,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter};
 use uuid::Uuid;
@@ -14,8 +14,9 @@ use super::{
     loaders::{AuditFilter, AuditList, ChildList},
     pagination::{Listing, PageRequest, PagedConnection, connection_cost, fetch_pages, into_connection},
     types::{
-        AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Node, RetentionPolicy,
-        Session, SessionMarker, TrackedObject, User, action_filter,
+        AnalysisJob, ApiKey, AuditEntry, BehaviourCode, BehaviourInterval, Child, ChildExport, CodedInterval,
+        CodingScheme, EmotionInterval, Node, RetentionPolicy, Session, SessionMarker, TrackedObject, User,
+        action_filter,
     },
 };
 use crate::{
@@ -61,6 +62,24 @@ impl Query {
             Kind::ApiKey => Some(Node::ApiKey(visible_key(ctx, uuid).await?)),
             Kind::SessionMarker => {
                 readable::<session_marker::Entity>(ctx, uuid).await?.map(|row| Node::SessionMarker(SessionMarker(row)))
+            }
+            Kind::CodedInterval => match readable::<coded_interval::Entity>(ctx, uuid).await? {
+                Some(row) => {
+                    let code = behaviour_code::Entity::find_by_id(row.code_id).one(&ctx.state().db).await?;
+                    code.map(|code| Node::CodedInterval(CodedInterval(row, code)))
+                }
+                None => None,
+            },
+            Kind::BehaviourCode => {
+                let action = OrganisationAction::ReadCodingScheme;
+                let code = organisation_row::<behaviour_code::Entity>(
+                    ctx,
+                    uuid,
+                    action,
+                    behaviour_code::Column::OrganisationId,
+                )
+                .await?;
+                Some(Node::BehaviourCode(BehaviourCode(code)))
             }
         };
         Ok(node)
@@ -146,6 +165,16 @@ impl Query {
     /// (`setReviewPolicy`).
     async fn review_policy(&self, ctx: &Context<'_>) -> ApiResult<super::mutation::ReviewPolicy> {
         super::mutation::review_policy(ctx).await
+    }
+
+    /// The caller's organisation's coding scheme: the built-in labels and its own codes
+    /// (`defineBehaviourCode`); retired codes too with `includeRetired`.
+    async fn coding_scheme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_retired: bool,
+    ) -> ApiResult<CodingScheme> {
+        super::mutation::coding_scheme(ctx, include_retired).await
     }
 
     /// How long the caller's organisation keeps videos and records.

@@ -6,12 +6,14 @@
 use std::collections::HashSet;
 
 use entity::{
-    behaviour_interval, emotion_interval,
+    behaviour_interval, coded_interval, emotion_interval,
     enums::{IntervalSource, ReviewState},
     session, tracked_object,
 };
 use imind_inference::AnalysisResult;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use super::labels;
@@ -76,16 +78,26 @@ pub(super) async fn replace(
         .filter(behaviour_interval::Column::Source.eq(IntervalSource::Model))
         .exec(txn)
         .await?;
+    // Intervals coded with the organisation's codes are all the counsellors'.
+    let old_codings: Vec<Uuid> = coded_interval::Entity::find()
+        .select_only()
+        .column(coded_interval::Column::ObjectId)
+        .filter(coded_interval::Column::ObjectId.is_in(old_ids.clone()))
+        .into_tuple()
+        .all(txn)
+        .await?;
     let continued: HashSet<Uuid> = successors.iter().flatten().copied().collect();
     let coded: HashSet<Uuid> = old_emotions
         .iter()
         .filter(|row| row.source == IntervalSource::Counsellor)
         .map(|row| row.object_id)
         .chain(old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).map(|row| row.object_id))
+        .chain(old_codings.iter().copied())
         .collect();
     report.counsellor_intervals_kept =
         (old_emotions.iter().filter(|row| row.source == IntervalSource::Counsellor).count()
-            + old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).count()) as u32;
+            + old_behaviours.iter().filter(|row| row.source == IntervalSource::Counsellor).count()
+            + old_codings.len()) as u32;
     let gone: Vec<Uuid> = old_ids
         .iter()
         .copied()

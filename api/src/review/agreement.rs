@@ -2,13 +2,16 @@
 //! counsellors'), per label, as behavioural coding tools report it:
 //! - time-based Cohen's kappa: the session is cut into bins of `bin_ms` per person; a coder
 //!   says yes to a label in a bin when one of their intervals of that label covers the bin's
-//!   midpoint; kappa = (po − pe) / (1 − pe) on the 2×2 table of yes/no (1 when both coders
+//!   midpoint (an instant — a POINT code — says yes in the bin it falls in); kappa = (po − pe) / (1 − pe) on the 2×2 table of yes/no (1 when both coders
 //!   never differ and never vary, as there is nothing to disagree on);
 //! - event agreement: intervals of the label whose onsets lie within `tolerance_ms` of each
 //!   other, for the same person, are matched one to one (closest first); agreement = matched
 //!   / (matched + unmatched of either coder), 1 when neither coded the label.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, BTreeSet, HashMap},
+};
 
 use uuid::Uuid;
 
@@ -38,14 +41,15 @@ pub fn cost(bin_ms: Option<i64>) -> usize {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coded {
     pub person: Uuid,
-    pub label: &'static str,
+    /// A built-in label, or an organisation's code.
+    pub label: Cow<'static, str>,
     pub start_ms: i64,
     pub end_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelAgreement {
-    pub label: &'static str,
+    pub label: String,
     pub kappa: f64,
     pub event_agreement: f64,
     /// Person × bin units the kappa was computed on.
@@ -79,7 +83,7 @@ pub fn agreement(
         )));
     }
     let people: BTreeSet<Uuid> = a.iter().chain(b).map(|coded| coded.person).collect();
-    let labels: BTreeSet<&'static str> = a.iter().chain(b).map(|coded| coded.label).collect();
+    let labels: BTreeSet<&str> = a.iter().chain(b).map(|coded| coded.label.as_ref()).collect();
     let units = bins_per_person * people.len() as i64;
     if units.saturating_mul(labels.len() as i64) > MAX_UNITS {
         return Err(ApiError::bad_input(format!(
@@ -107,7 +111,7 @@ pub fn agreement(
         let (matched, events_a, events_b) = matched_onsets(a, b, label, tolerance_ms)?;
         let unmatched = events_a + events_b - 2 * matched;
         out.push(LabelAgreement {
-            label,
+            label: label.to_owned(),
             kappa: kappa(units, both, only_a, only_b),
             event_agreement: if matched + unmatched == 0 { 1.0 } else { matched as f64 / (matched + unmatched) as f64 },
             bins: units,
@@ -138,7 +142,10 @@ fn marks(coding: &[Coded], label: &str, bin_ms: i64, bins: i64) -> HashMap<Uuid,
         let row = out.entry(coded.person).or_insert_with(|| vec![false; bins as usize]);
         // Bin k's midpoint k·w + w/2 lies in [start, end) for k in first..last.
         let ceil = |numerator: i64| (numerator + 2 * bin_ms - 1).div_euclid(2 * bin_ms);
-        let (first, last) = (ceil(coded.start_ms * 2 - bin_ms), ceil(coded.end_ms * 2 - bin_ms));
+        let (first, last) = match coded.end_ms == coded.start_ms {
+            true => (coded.start_ms.div_euclid(bin_ms), coded.start_ms.div_euclid(bin_ms) + 1),
+            false => (ceil(coded.start_ms * 2 - bin_ms), ceil(coded.end_ms * 2 - bin_ms)),
+        };
         for bin in first.max(0)..last.min(bins) {
             row[bin as usize] = true;
         }
@@ -192,7 +199,19 @@ mod tests {
     use super::*;
 
     fn coded(person: Uuid, label: &'static str, start_ms: i64, end_ms: i64) -> Coded {
-        Coded { person, label, start_ms, end_ms }
+        Coded { person, label: Cow::Borrowed(label), start_ms, end_ms }
+    }
+
+    #[test]
+    fn an_instant_says_yes_in_the_bin_it_falls_in() {
+        let person = Uuid::from_u128(1);
+        // Points at 1 s and 5 s against one at 5.2 s, ten bins of 1 s: both in bin 5, one only
+        // in bin 1, neither in 8: po = 0.9, pe = 0.2·0.1 + 0.8·0.9 = 0.74, kappa = 8/13.
+        let a = [coded(person, "look", 1_000, 1_000), coded(person, "look", 5_000, 5_000)];
+        let b = [coded(person, "look", 5_200, 5_200)];
+        let found = agreement(&a, &b, 1_000, 2_000, 10_000).unwrap();
+        assert!((found[0].kappa - 8.0 / 13.0).abs() < 1e-12, "{found:?}");
+        assert_eq!((found[0].events_matched, found[0].event_agreement), (1, 0.5));
     }
 
     #[test]
@@ -223,7 +242,7 @@ mod tests {
         let b =
             [coded(adult, "SAD", 0, 2_000), coded(child, "HAPPY", 2_000, 4_000), coded(adult, "HAPPY", 3_500, 4_000)];
         let by_label: HashMap<_, _> =
-            agreement(&a, &b, 1_000, 500, 0).unwrap().into_iter().map(|found| (found.label, found)).collect();
+            agreement(&a, &b, 1_000, 500, 0).unwrap().into_iter().map(|found| (found.label.clone(), found)).collect();
         let sad = &by_label["SAD"];
         assert!((sad.kappa + 1.0 / 3.0).abs() < 1e-12, "{}", sad.kappa);
         assert_eq!((sad.events_matched, sad.event_agreement), (0, 0.0), "different people never match");

@@ -3,7 +3,8 @@
 //! The rules:
 //! - A new person continues an old one when their seen spans overlap by at least half of
 //!   their union (pairs taken best first, one to one); they keep the old id, so the
-//!   counsellors' own intervals and labels of that person stay attached. An old person with
+//!   counsellors' own intervals (built-in labels or the organisation's codes) and labels of
+//!   that person stay attached. An old person with
 //!   intervals a counsellor coded and no successor is kept, with those intervals only.
 //! - Nothing is kept from results of another video (the session's video was replaced).
 //! - A review (confirmed, rejected, changed) still applies when the new analysis proposes the

@@ -10,9 +10,11 @@
 //! - this file: the two views, and what each review action does to one interval ([`Coding`]).
 //! - [`agreement`]: Cohen's kappa on time bins and event agreement between two codings.
 //! - [`carry_over`]: what a re-analysis keeps of the counsellors' work.
+//! - [`codes`]: an organisation's own codes (coding schemes) and the rules for coding with them.
 
 pub mod agreement;
 pub mod carry_over;
+pub mod codes;
 
 use entity::{
     behaviour_interval, emotion_interval,
@@ -251,7 +253,10 @@ reviewable!(behaviour_interval, behaviour, Behaviour);
 pub enum IntervalKind {
     /// An observed facial expression (`EXPRESSION`, or `EMOTION`).
     Emotion,
+    /// A built-in behaviour label, or one of the organisation's codes.
     Behaviour,
+    /// One of the organisation's codes (`CODE`).
+    Code,
 }
 
 impl IntervalKind {
@@ -259,7 +264,10 @@ impl IntervalKind {
         match kind {
             "EXPRESSION" | "EMOTION" => Ok(Self::Emotion),
             "BEHAVIOUR" => Ok(Self::Behaviour),
-            other => Err(ApiError::bad_input(format!("`{other}` is not a kind of interval: EXPRESSION or BEHAVIOUR"))),
+            "CODE" => Ok(Self::Code),
+            other => {
+                Err(ApiError::bad_input(format!("`{other}` is not a kind of interval: EXPRESSION, BEHAVIOUR or CODE")))
+            }
         }
     }
 }

@@ -283,6 +283,23 @@ fn operations() -> Vec<Operation> {
             secret: None,
         },
         Operation {
+            name: "addInterval(CODE)",
+            // The organisation's code (defined before the matrix runs): an event, any number.
+            query: "mutation($id: ID!) { addInterval(objectId: $id, kind: \"CODE\", label: \"matrix event\", startMs: 100, endMs: 100) { id } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: WRITE,
+            returned_id: None,
+            secret: None,
+        },
+        Operation {
+            name: "codedIntervals",
+            query: "query($id: ID!) { node(id: $id) { id ... on TrackedObject { codedIntervals { label } } } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: READ,
+            returned_id: Some(("/node/id", "TrackedObject")),
+            secret: None,
+        },
+        Operation {
             name: "addSessionMarker",
             query: "mutation($id: ID!) { addSessionMarker(sessionId: $id, atMs: 0, code: \"break\") { id code } }",
             variables: |a, _| json!({ "id": global_id("Session", a.session) }),
@@ -384,6 +401,8 @@ async fn every_role_gets_exactly_its_rights_on_every_operation() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
     let tokens = Tokens::new(&app, &world).await;
+    let code = "mutation { defineBehaviourCode(name: \"matrix event\", kind: POINT) { id } }";
+    assert!(app.graphql(Some(&tokens.admin), code, json!({})).await.error_code().is_none());
     let mut failures = Vec::new();
     let mut checked = 0;
     for op in operations() {
@@ -515,6 +534,23 @@ async fn organisation_level_actions_follow_roles() {
     let _world = World::build(&app.db).await;
     let tokens = Tokens::new(&app, &_world).await;
     let create_child = "mutation { createChild(input: { name: \"Newcomer\" }) { id name } }";
+    // The coding scheme: everyone of the organisation reads it, admins define it.
+    let scheme = "{ codingScheme { codes { name } } }";
+    let define = "mutation($n: String!) { defineBehaviourCode(name: $n, kind: STATE) { name } }";
+    for (caller, read_outcome, define_outcome) in [
+        (Caller::Admin, Ok, Ok),
+        (Caller::Counsellor, Ok, Forbidden),
+        (Caller::Guardian, Ok, Forbidden),
+        (Caller::CounsellorKey, Ok, Forbidden),
+        (Caller::ReportsKey, Ok, Forbidden),
+        (Caller::Anonymous, Unauthenticated, Unauthenticated),
+    ] {
+        let token = tokens.of(caller);
+        let response = app.graphql(token, scheme, json!({})).await;
+        assert_eq!(outcome(&response), read_outcome, "codingScheme as {caller:?}: {}", response.body);
+        let response = app.graphql(token, define, json!({ "n": format!("{caller:?} code") })).await;
+        assert_eq!(outcome(&response), define_outcome, "defineBehaviourCode as {caller:?}: {}", response.body);
+    }
     let create_user = "mutation($e: String!) { createUser(input: { email: $e, name: \"New\", role: COUNSELLOR, password: \"long enough password\" }) { id role } }";
     for (caller, child_outcome, user_outcome) in [
         (Caller::Admin, Ok, Ok),

@@ -4,6 +4,7 @@ mod access_matrix;
 mod analysis;
 mod attacks;
 mod auth;
+mod coding_schemes;
 mod compliance;
 mod demo;
 mod distributed;

@@ -399,7 +399,8 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
             counsellorIntervalsKept dropped { kind person label startMs endMs review } } }
         objects { nodes { id label role roleConfidence
             model: emotionIntervals(view: MODEL) { nodes { id emotion startMs endMs review } }
-            reviewed: emotionIntervals { nodes { id emotion startMs endMs source review } } } } } }";
+            reviewed: emotionIntervals { nodes { id emotion startMs endMs source review } }
+            codedIntervals { id label } } } } }";
     let read = || async {
         let response = app.graphql(Some(&counsellor), query, json!({ "s": global_id("Session", session) })).await;
         assert!(response.error_code().is_none(), "{}", response.body);
@@ -421,6 +422,13 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     let add = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"FEAR\", startMs: 6000, endMs: 7000) { id } }";
     let own = app.graphql(Some(&counsellor), add, json!({ "o": first_person })).await;
     let own = own.data()["addInterval"]["id"].as_str().unwrap().to_owned();
+    // And one with the organisation's own code.
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    let code = "mutation { defineBehaviourCode(name: \"eye contact\", kind: STATE) { id } }";
+    assert!(app.graphql(Some(&admin), code, json!({})).await.error_code().is_none());
+    let coded = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"CODE\", label: \"eye contact\", startMs: 500, endMs: 1500) { id } }";
+    let coded = app.graphql(Some(&counsellor), coded, json!({ "o": first_person })).await;
+    let coded = coded.data()["addInterval"]["id"].clone();
     let label = "mutation($o: ID!, $c: ID) { labelObject(objectId: $o, role: CHILD, childId: $c) { id } }";
     let labelled =
         app.graphql(Some(&counsellor), label, json!({ "o": first_person, "c": global_id("Child", world.own) })).await;
@@ -445,7 +453,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     assert_eq!(
         after["latestJob"]["reviewCarryOver"],
         json!({ "peopleKept": 1, "modelIntervalsUnchanged": 2, "modelIntervalsChanged": 2, "modelIntervalsGone": 2,
-                "reviewsKept": 2, "reviewsDropped": 1, "counsellorIntervalsKept": 1,
+                "reviewsKept": 2, "reviewsDropped": 1, "counsellorIntervalsKept": 2,
                 "dropped": [{ "kind": "EMOTION", "person": "Person 1", "label": "NEUTRAL", "startMs": 4000, "endMs": 5000,
                               "review": "CHANGED" }] })
     );
@@ -466,6 +474,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
         reviewed.iter().map(|node| (node["emotion"].as_str().unwrap(), node["source"].as_str().unwrap())).collect();
     assert_eq!(shown, [("HAPPY", "MODEL"), ("NEUTRAL", "MODEL"), ("FEAR", "COUNSELLOR")]);
     assert_eq!(reviewed[2]["id"], own.as_str(), "the counsellor's own interval stays");
+    assert_eq!(people[0]["codedIntervals"], json!([{ "id": coded, "label": "eye contact" }]), "so does their coding");
     assert_ne!(people[1]["id"], before["objects"]["nodes"][1]["id"], "a different second person");
     let own_rows = emotion_interval::Entity::find()
         .filter(emotion_interval::Column::Source.eq(IntervalSource::Counsellor))
@@ -500,7 +509,7 @@ async fn set_video(app: &TestApp, session: Uuid, sha: &str) {
 
 /// The research export as a researcher opens it: pandas reads the table, pympi-ling makes an
 /// ELAN document of it and reads that back (`scripts/setup-pyreaders.sh` installs both).
-async fn read_coding(app: &TestApp, token: &str, path: &str) -> Value {
+pub(crate) async fn read_coding(app: &TestApp, token: &str, path: &str) -> Value {
     let response = app.client.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
     assert_eq!(response.headers()["content-type"], "text/tab-separated-values; charset=utf-8");

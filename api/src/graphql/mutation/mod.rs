@@ -1,15 +1,17 @@
 //! Every mutation, one file per area: accounts, children, sessions and their videos, analyses,
-//! consent, exports, retention, third-party access, counsellor review.
+//! consent, exports, retention, third-party access, counsellor review and coding schemes.
 
 mod accounts;
 mod analysis;
 mod api_keys;
 mod children;
+mod coding;
 mod consents;
 mod exports;
 mod retention;
 mod review;
 
+pub use coding::coding_scheme;
 pub use review::{ReviewPolicy, review_policy};
 mod sessions;
 
@@ -28,4 +30,5 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     review::ReviewMutation,
     review::ReviewPolicyMutation,
+    coding::CodingMutation,
 );

@@ -6,8 +6,8 @@
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{
-    analysis_job, behaviour_interval, emotion_interval,
-    enums::{Behaviour, Emotion, IntervalSource, ReviewState, Role, SessionStatus},
+    analysis_job, behaviour_code, behaviour_interval, coded_interval, emotion_interval,
+    enums::{Behaviour, CodeKind, Emotion, IntervalReview, IntervalSource, ReviewState, Role, SessionStatus},
     organisation, session, session_marker, tracked_object,
 };
 use sea_orm::{
@@ -24,10 +24,10 @@ use crate::{
         context::ContextExt,
         guard::{self, Authorized},
         ids::{self, Kind},
-        types::{BehaviourInterval, EmotionInterval, Node, Session, SessionMarker},
+        types::{BehaviourInterval, CodedInterval, EmotionInterval, Node, Session, SessionMarker},
     },
     jobs::events::{JobEvent, ReviewChange},
-    review::{self, Change, IntervalKind, ReviewAction, Reviewable},
+    review::{self, Change, IntervalKind, ReviewAction, Reviewable, codes},
 };
 
 /// A marker's code and note at most (characters), and markers per session at most.
@@ -67,12 +67,19 @@ impl ReviewMutation {
                 let row = decide(ctx, found, action, Change { label, start_ms, end_ms }).await?;
                 Ok(Node::BehaviourInterval(BehaviourInterval(row)))
             }
+            Kind::CodedInterval => {
+                let found = guard::load::<coded_interval::Entity>(ctx, &id, ChildAction::Review).await?;
+                let (row, code) = decide_coded(ctx, found, action, label, start_ms, end_ms).await?;
+                Ok(Node::CodedInterval(CodedInterval(row, code)))
+            }
             _ => Err(ApiError::bad_input(format!("`{}` is not an interval's id", id.as_str()))),
         }
     }
 
     /// Codes an interval of a tracked person by hand: `kind` `EXPRESSION` (an observed facial
-    /// expression; `EMOTION` also works) or `BEHAVIOUR`, with one of that kind's labels.
+    /// expression; `EMOTION` also works) or `BEHAVIOUR` with one of that kind's built-in
+    /// labels, or `CODE` with the name of one of the organisation's codes (`codingScheme`; a
+    /// POINT code's interval has `endMs == startMs`; `BEHAVIOUR` takes a code's name too).
     /// Counsellors of the child and admins; the interval's `source` is `COUNSELLOR`.
     async fn add_interval(
         &self,
@@ -88,7 +95,20 @@ impl ReviewMutation {
         let object = guard::load::<tracked_object::Entity>(ctx, &object_id, ChildAction::Review).await?;
         let session = session_of(ctx, object.row.session_id).await?;
         not_analysing(&session)?;
-        review::check_bounds(start_ms, end_ms, session.video_duration_ms)?;
+        let label = match kind {
+            IntervalKind::Emotion => Label::Emotion(review::parse_label(&label, Emotion::as_str)?),
+            IntervalKind::Behaviour => match review::parse_label(&label, Behaviour::as_str) {
+                Ok(behaviour) => Label::Behaviour(behaviour),
+                Err(_) => Label::Code(codes::usable_code(&ctx.state().db, viewer.organisation_id, &label).await?),
+            },
+            IntervalKind::Code => {
+                Label::Code(codes::usable_code(&ctx.state().db, viewer.organisation_id, &label).await?)
+            }
+        };
+        match &label {
+            Label::Code(code) => codes::check_span(code.kind, start_ms, end_ms, session.video_duration_ms)?,
+            _ => review::check_bounds(start_ms, end_ms, session.video_duration_ms)?,
+        }
         let now = Utc::now();
         let entry = ctx.audit_entry(AuditAction::IntervalAdd)?.child(object.child_id).session(session.id);
         let txn = ctx.state().db.begin().await?;
@@ -117,14 +137,40 @@ impl ReviewMutation {
                 .await?
             };
         }
-        let node = match kind {
-            IntervalKind::Emotion => {
-                let label = review::parse_label(&label, Emotion::as_str)?;
-                Node::EmotionInterval(EmotionInterval(coded!(emotion_interval, emotion, label)))
-            }
-            IntervalKind::Behaviour => {
-                let label = review::parse_label(&label, Behaviour::as_str)?;
+        let node = match label {
+            Label::Emotion(label) => Node::EmotionInterval(EmotionInterval(coded!(emotion_interval, emotion, label))),
+            Label::Behaviour(label) => {
                 Node::BehaviourInterval(BehaviourInterval(coded!(behaviour_interval, behaviour, label)))
+            }
+            Label::Code(code) => {
+                // Counted and checked after the version bump has locked the session row, so
+                // racing codings can't both pass.
+                crate::sessions::bump_results_version(&txn, session.id).await?;
+                let coded = coded_interval::Entity::find()
+                    .inner_join(tracked_object::Entity)
+                    .filter(tracked_object::Column::SessionId.eq(session.id))
+                    .count(&txn)
+                    .await?;
+                if coded >= codes::MAX_CODED_PER_SESSION {
+                    return Err(ApiError::bad_input(format!(
+                        "a session has at most {} coded intervals",
+                        codes::MAX_CODED_PER_SESSION
+                    )));
+                }
+                let row = coded_interval::Model {
+                    id: Uuid::now_v7(),
+                    object_id: object.id,
+                    code_id: code.id,
+                    start_ms,
+                    end_ms,
+                    review: None,
+                    coded_by: viewer.user_id,
+                    reviewed_by: viewer.user_id,
+                    reviewed_at: now,
+                };
+                codes::check_exclusive(&txn, &code, &row).await?;
+                let row = row.into_active_model().insert(&txn).await?;
+                Node::CodedInterval(CodedInterval(row, code))
             }
         };
         changed(&txn, &session, entry).await?;
@@ -132,6 +178,7 @@ impl ReviewMutation {
         let node_id = match &node {
             Node::EmotionInterval(interval) => Kind::EmotionInterval.id(interval.0.id),
             Node::BehaviourInterval(interval) => Kind::BehaviourInterval.id(interval.0.id),
+            Node::CodedInterval(interval) => Kind::CodedInterval.id(interval.0.id),
             _ => unreachable!("addInterval makes intervals. This is a bug."),
         };
         announce(ctx, &session, AuditAction::IntervalAdd, Some(node_id)).await;
@@ -150,17 +197,7 @@ impl ReviewMutation {
     ) -> ApiResult<SessionMarker> {
         let viewer = ctx.viewer()?;
         let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Review).await?;
-        let code = code.trim();
-        if code.is_empty() || code.chars().count() > MAX_CODE_CHARS {
-            return Err(ApiError::bad_input(format!("a marker's code has 1 to {MAX_CODE_CHARS} characters")));
-        }
-        let note = note.map(|note| note.trim().to_owned()).filter(|note| !note.is_empty());
-        if note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE_CHARS) {
-            return Err(ApiError::bad_input(format!("a marker's note has at most {MAX_NOTE_CHARS} characters")));
-        }
-        if at_ms < 0 || session.row.video_duration_ms.is_some_and(|duration| at_ms > duration) {
-            return Err(ApiError::bad_input(format!("atMs {at_ms} is not within the video")));
-        }
+        let (code, note) = marker_fields(&session.row, at_ms, &code, note)?;
         let entry = ctx.audit_entry(AuditAction::MarkerAdd)?.child(session.child_id).session(session.id);
         let txn = ctx.state().db.begin().await?;
         // Counted after the version bump has locked the session row, so racing adds can't pass.
@@ -174,7 +211,7 @@ impl ReviewMutation {
             id: Set(Uuid::now_v7()),
             session_id: Set(session.id),
             at_ms: Set(at_ms),
-            code: Set(code.to_owned()),
+            code: Set(code),
             note: Set(note),
             author_id: Set(viewer.user_id),
             created_at: Set(Utc::now()),
@@ -185,6 +222,54 @@ impl ReviewMutation {
         txn.commit().await?;
         announce(ctx, &session.row, AuditAction::MarkerAdd, Some(Kind::SessionMarker.id(marker.id))).await;
         Ok(SessionMarker(marker))
+    }
+
+    /// Changes a marker's time, code or note (what is not given stays; an empty `note` removes
+    /// it). Its author and admins.
+    async fn change_session_marker(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        at_ms: Option<i64>,
+        code: Option<String>,
+        note: Option<String>,
+    ) -> ApiResult<SessionMarker> {
+        let found = guard::load::<session_marker::Entity>(ctx, &id, ChildAction::Review).await?;
+        let session = session_of(ctx, found.row.session_id).await?;
+        let entry = ctx.audit_entry(AuditAction::MarkerChange)?.child(found.child_id).session(session.id);
+        let txn = ctx.state().db.begin().await?;
+        let marker = own_marker(ctx, &txn, &session, found.id).await?;
+        let at_ms = at_ms.unwrap_or(marker.at_ms);
+        let code = code.unwrap_or_else(|| marker.code.clone());
+        let note = match note {
+            Some(note) => Some(note),
+            None => marker.note.clone(),
+        };
+        let (code, note) = marker_fields(&session, at_ms, &code, note)?;
+        let mut model = marker.into_active_model();
+        model.at_ms = Set(at_ms);
+        model.code = Set(code);
+        model.note = Set(note);
+        let marker = model.update(&txn).await?;
+        changed(&txn, &session, entry).await?;
+        txn.commit().await?;
+        announce(ctx, &session, AuditAction::MarkerChange, Some(Kind::SessionMarker.id(marker.id))).await;
+        Ok(SessionMarker(marker))
+    }
+
+    /// Removes a marker; returns its id. Its author and admins.
+    async fn remove_session_marker(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let found = guard::load::<session_marker::Entity>(ctx, &id, ChildAction::Review).await?;
+        let session = session_of(ctx, found.row.session_id).await?;
+        let entry = ctx.audit_entry(AuditAction::MarkerRemove)?.child(found.child_id).session(session.id);
+        let txn = ctx.state().db.begin().await?;
+        let marker = own_marker(ctx, &txn, &session, found.id).await?;
+        marker.delete(&txn).await?;
+        changed(&txn, &session, entry).await?;
+        txn.commit().await?;
+        let id = Kind::SessionMarker.id(found.id);
+        announce(ctx, &session, AuditAction::MarkerRemove, Some(id.clone())).await;
+        Ok(id)
     }
 
     /// Sets how far the session's analysis is reviewed, and records who and when. `IN_REVIEW`
@@ -335,6 +420,127 @@ where
     txn.commit().await?;
     announce(ctx, &session, AuditAction::IntervalReview, Some(<M::Entity as guard::Guarded>::KIND.id(found.id))).await;
     Ok(updated)
+}
+
+/// A marker's code and note as stored (trimmed; an empty note is none), if they and `at_ms`
+/// are acceptable for `session`.
+fn marker_fields(
+    session: &session::Model,
+    at_ms: i64,
+    code: &str,
+    note: Option<String>,
+) -> ApiResult<(String, Option<String>)> {
+    let code = code.trim();
+    if code.is_empty() || code.chars().count() > MAX_CODE_CHARS {
+        return Err(ApiError::bad_input(format!("a marker's code has 1 to {MAX_CODE_CHARS} characters")));
+    }
+    let note = note.map(|note| note.trim().to_owned()).filter(|note| !note.is_empty());
+    if note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE_CHARS) {
+        return Err(ApiError::bad_input(format!("a marker's note has at most {MAX_NOTE_CHARS} characters")));
+    }
+    if at_ms < 0 || session.video_duration_ms.is_some_and(|duration| at_ms > duration) {
+        return Err(ApiError::bad_input(format!("atMs {at_ms} is not within the video")));
+    }
+    Ok((code.to_owned(), note))
+}
+
+/// The marker `id` as it is inside `txn` (after the session row is locked), if the caller is
+/// its author or an admin.
+async fn own_marker(
+    ctx: &Context<'_>,
+    txn: &impl ConnectionTrait,
+    session: &session::Model,
+    id: Uuid,
+) -> ApiResult<session_marker::Model> {
+    let viewer = ctx.viewer()?;
+    crate::sessions::bump_results_version(txn, session.id).await?;
+    let marker = session_marker::Entity::find_by_id(id).one(txn).await?.ok_or(ApiError::NotFound)?;
+    if marker.author_id != viewer.user_id && viewer.role() != Some(Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(marker)
+}
+
+/// What `addInterval` codes: a built-in label of either kind, or one of the organisation's codes.
+enum Label {
+    Emotion(Emotion),
+    Behaviour(Behaviour),
+    Code(behaviour_code::Model),
+}
+
+/// Applies `action` to the coded interval `found` (rules: `review::codes`): its coder (or an
+/// admin) may change its code or boundaries, or reject it.
+async fn decide_coded(
+    ctx: &Context<'_>,
+    found: Authorized<coded_interval::Model>,
+    action: ReviewAction,
+    label: Option<String>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> ApiResult<(coded_interval::Model, behaviour_code::Model)> {
+    let viewer = ctx.viewer()?;
+    let object = tracked_object::Entity::find_by_id(found.row.object_id)
+        .one(&ctx.state().db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let session = session_of(ctx, object.session_id).await?;
+    not_analysing(&session)?;
+    let new_code = match (action, label) {
+        (ReviewAction::Change, Some(label)) => {
+            Some(codes::usable_code(&ctx.state().db, viewer.organisation_id, &label).await?)
+        }
+        _ => None,
+    };
+    let entry = ctx.audit_entry(AuditAction::IntervalReview)?.child(found.child_id).session(session.id);
+    let txn = ctx.state().db.begin().await?;
+    // Locks the session row, then decides on the interval as it is (see `decide`).
+    crate::sessions::bump_results_version(&txn, session.id).await?;
+    let (current, code) = coded_interval::Entity::find_by_id(found.id)
+        .find_also_related(behaviour_code::Entity)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let code = code.expect("a coded interval's code is kept by a foreign key. This is a bug.");
+    if current.coded_by != viewer.user_id && viewer.role() != Some(Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    let mut row = current.clone();
+    let code = match action {
+        ReviewAction::Confirm => {
+            return Err(ApiError::bad_input(
+                "a counsellor's own interval is not a proposal to confirm: change or reject it",
+            ));
+        }
+        ReviewAction::Reject => {
+            row.review = Some(IntervalReview::Rejected);
+            code
+        }
+        ReviewAction::Change => {
+            if new_code.is_none() && start_ms.is_none() && end_ms.is_none() {
+                return Err(ApiError::bad_input("CHANGE needs a new `label`, `startMs` or `endMs`"));
+            }
+            let code = new_code.unwrap_or(code);
+            row.code_id = code.id;
+            row.start_ms = start_ms.unwrap_or(current.start_ms);
+            // A POINT stays an instant when only its start moves.
+            row.end_ms = match (end_ms, code.kind) {
+                (Some(end_ms), _) => end_ms,
+                (None, CodeKind::Point) => row.start_ms,
+                (None, CodeKind::State) => current.end_ms,
+            };
+            codes::check_span(code.kind, row.start_ms, row.end_ms, session.video_duration_ms)?;
+            row.review = None;
+            codes::check_exclusive(&txn, &code, &row).await?;
+            code
+        }
+    };
+    row.reviewed_by = viewer.user_id;
+    row.reviewed_at = Utc::now();
+    let updated = row.into_active_model().reset_all().update(&txn).await?;
+    changed(&txn, &session, entry).await?;
+    txn.commit().await?;
+    announce(ctx, &session, AuditAction::IntervalReview, Some(Kind::CodedInterval.id(found.id))).await;
+    Ok((updated, code))
 }
 
 /// What every review change does besides itself: bump the results version, move the session

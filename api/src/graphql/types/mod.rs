@@ -2,6 +2,7 @@
 
 mod api_key;
 mod child;
+mod coding;
 mod compliance;
 mod event;
 mod export;
@@ -17,6 +18,7 @@ mod user;
 
 pub use api_key::{ApiKey, CreatedApiKey};
 pub use child::{Child, EmotionShare};
+pub use coding::{BehaviourCode, CodedInterval, CodingScheme};
 pub use compliance::{AuditEntry, Consent, RetentionPolicy, action_filter};
 pub use event::{AnalysisEvent, SessionEvent};
 pub use export::ChildExport;

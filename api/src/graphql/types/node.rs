@@ -1,8 +1,8 @@
 use async_graphql::{ID, Interface};
 
 use super::{
-    AnalysisJob, ApiKey, AuditEntry, BehaviourInterval, Child, ChildExport, EmotionInterval, Session, SessionMarker,
-    TrackedObject, User,
+    AnalysisJob, ApiKey, AuditEntry, BehaviourCode, BehaviourInterval, Child, ChildExport, CodedInterval,
+    EmotionInterval, Session, SessionMarker, TrackedObject, User,
 };
 
 /// Anything with a global id that `node(id)` can fetch again.
@@ -20,4 +20,6 @@ pub enum Node {
     ChildExport(ChildExport),
     ApiKey(ApiKey),
     SessionMarker(SessionMarker),
+    BehaviourCode(BehaviourCode),
+    CodedInterval(CodedInterval),
 }

@@ -5,7 +5,7 @@ use entity::{
     tracked_object,
 };
 
-use super::{Child, EmotionShare, PersonSummary, TimelineBin};
+use super::{Child, CodedInterval, EmotionShare, PersonSummary, TimelineBin};
 use crate::{
     access::{self, ChildAction},
     error::{ApiError, ApiResult},
@@ -14,8 +14,8 @@ use crate::{
         ids::Kind,
         leaf_connection::{LeafConnection, LeafRow},
         loaders::{
-            BehaviourList, BehavioursOfSession, ChildById, EmotionList, EmotionTimeOfObject, EmotionsOfSession,
-            IntervalFilter, IntervalsOfObject, PageKey, SessionById,
+            BehaviourList, BehavioursOfSession, ChildById, CodedOfObject, EmotionList, EmotionTimeOfObject,
+            EmotionsOfSession, IntervalFilter, IntervalsOfObject, PageKey, SessionById,
         },
         pagination::{Listing, Page, PageRequest, connection_cost, page_in_memory},
     },
@@ -169,6 +169,30 @@ impl TrackedObject {
             None => loader.load_one(PageKey { parent: self.0.id, listing, page }).await?.unwrap_or_else(Page::empty),
         };
         Ok(LeafConnection::new(loaded))
+    }
+
+    /// The intervals counsellors coded with the organisation's own codes (`codingScheme`), by
+    /// start; `code` keeps one code's. `view`: `REVIEWED` (default) leaves out the ones their
+    /// coder rejected; `MODEL` has none (the model proposes no codes).
+    async fn coded_intervals(
+        &self,
+        ctx: &Context<'_>,
+        code: Option<String>,
+        #[graphql(default)] view: IntervalView,
+    ) -> ApiResult<Vec<CodedInterval>> {
+        if view == IntervalView::Model {
+            self.results_version(ctx, view).await?;
+            return Ok(Vec::new());
+        }
+        let rows = ctx.loader().load_one(CodedOfObject(self.0.id)).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter(|(row, interval_code)| {
+                crate::review::codes::in_reviewed_view(row)
+                    && code.as_ref().is_none_or(|code| *code == interval_code.name)
+            })
+            .map(|(row, code)| CodedInterval(row, code))
+            .collect())
     }
 
     /// What a report draws of this person: shares of each observed expression and behaviour,

@@ -64,7 +64,7 @@ pub struct Agreement {
 impl From<LabelAgreement> for Agreement {
     fn from(found: LabelAgreement) -> Self {
         Self {
-            label: found.label.to_owned(),
+            label: found.label,
             kappa: found.kappa,
             event_agreement: found.event_agreement,
             bins: found.bins,

@@ -1,9 +1,12 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
 use entity::{
     enums::{ObjectRole, ReviewState, SessionStatus},
-    session,
+    session, tracked_object,
 };
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::{Agreement, AnalysisJob, Child, SessionMarker, TrackedObject, User};
@@ -229,14 +232,36 @@ impl Session {
                     .chain(codings(behaviours.all(), IntervalView::Reviewed, None, |label| label.as_str()))
                     .collect::<Vec<_>>(),
             ),
-            Some((a, b)) => (
-                codings(emotions.all(), IntervalView::Reviewed, Some(a), |label| label.as_str())
-                    .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(a), |label| label.as_str()))
-                    .collect(),
-                codings(emotions.all(), IntervalView::Reviewed, Some(b), |label| label.as_str())
-                    .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(b), |label| label.as_str()))
-                    .collect(),
-            ),
+            // Two counsellors' codings include the organisation's codes (the model has none).
+            Some((a, b)) => {
+                let db = &ctx.state().db;
+                let people: Vec<Uuid> = tracked_object::Entity::find()
+                    .select_only()
+                    .column(tracked_object::Column::Id)
+                    .filter(tracked_object::Column::SessionId.eq(session))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let coded = crate::report_files::coded_rows(db, &people).await?;
+                let codes_of = |coder: Uuid| {
+                    coded.iter().filter(move |(row, _)| row.coded_by == coder).map(|(row, code)| Coded {
+                        person: row.object_id,
+                        label: Cow::Owned(code.name.clone()),
+                        start_ms: row.start_ms,
+                        end_ms: row.end_ms,
+                    })
+                };
+                (
+                    codings(emotions.all(), IntervalView::Reviewed, Some(a), |label| label.as_str())
+                        .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(a), |label| label.as_str()))
+                        .chain(codes_of(a))
+                        .collect(),
+                    codings(emotions.all(), IntervalView::Reviewed, Some(b), |label| label.as_str())
+                        .chain(codings(behaviours.all(), IntervalView::Reviewed, Some(b), |label| label.as_str()))
+                        .chain(codes_of(b))
+                        .collect(),
+                )
+            }
         };
         let bin_ms = bin_ms.map_or(agreement::DEFAULT_BIN_MS, i64::from);
         let tolerance_ms = tolerance_ms.map_or(agreement::DEFAULT_TOLERANCE_MS, i64::from);
@@ -262,7 +287,7 @@ fn codings<'a, M: Reviewable + 'a>(
             let coding = row.coding();
             Coded {
                 person: row.object_id(),
-                label: name(coding.label),
+                label: Cow::Borrowed(name(coding.label)),
                 start_ms: coding.start_ms,
                 end_ms: coding.end_ms,
             }

@@ -89,6 +89,20 @@ async fn erasure_leaves_nothing(store: Store) {
     let export = export.data()["exportChild"]["id"].as_str().unwrap().to_owned();
     super::exports::wait_for_url(&app, &admin, &export).await;
 
+    // A counsellor's coding with one of the organisation's codes.
+    let code = "mutation { defineBehaviourCode(name: \"turn taking\", kind: POINT) { id } }";
+    assert!(app.graphql(Some(&admin), code, json!({})).await.error_code().is_none());
+    let coded = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"CODE\", label: \"turn taking\", startMs: 10, endMs: 10) { id } }";
+    let coded =
+        app.graphql(Some(&admin), coded, json!({ "o": global_id("TrackedObject", world.own_analysed.object) })).await;
+    assert!(coded.error_code().is_none(), "{}", coded.body);
+    assert!(
+        every_row(&app)
+            .await
+            .iter()
+            .any(|(table, row)| table == "coded_intervals" && holds(row, world.own_analysed.object))
+    );
+
     let ids = [world.own, world.own_analysed.session, with_video, with_ticket, world.own_analysed.object];
     let child_key = URL_SAFE_NO_PAD.encode(world.own.as_bytes());
     assert!(app.stored_keys().iter().filter(|key| key.contains(&child_key)).count() >= 3, "{:?}", app.stored_keys());
