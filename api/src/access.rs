@@ -43,8 +43,8 @@ use std::{
 };
 
 use entity::{
-    enums::{ApiKeyScope, Role},
-    organisation,
+    enums::{ApiKeyScope, ReviewState, Role, SessionStatus},
+    organisation, session,
 };
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -211,6 +211,20 @@ pub fn session_scope(viewer: &Viewer, alias: &str) -> Sql {
     )
 }
 
+/// The sessions a guardian sees under the reviewed-only policy ([`session_scope`]), as a
+/// condition on the `sessions` table for query builders.
+pub fn reviewed_sessions() -> sea_orm::Condition {
+    use sea_orm::ColumnTrait;
+    sea_orm::Condition::all()
+        .add(session::Column::ReviewState.eq(ReviewState::Reviewed))
+        .add(session::Column::Status.eq(SessionStatus::Done))
+}
+
+/// Whether `session` is one of [`reviewed_sessions`].
+pub fn is_reviewed(session: &session::Model) -> bool {
+    session.review_state == ReviewState::Reviewed && session.status == SessionStatus::Done
+}
+
 /// Whether the viewer sees only REVIEWED sessions (see [`session_scope`]), for readers that
 /// filter in Rust rather than SQL.
 pub async fn sees_reviewed_only(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<bool> {
@@ -273,7 +287,7 @@ pub async fn authorize(
         condition.and(session_scope(viewer, "s"));
     }
     // What the counsellors rejected is theirs to see, like their notes (the model view).
-    if matches!(target, Target::EmotionInterval(_) | Target::BehaviourInterval(_) | Target::CodedInterval(_))
+    if matches!(target, Target::EmotionInterval(_) | Target::BehaviourInterval(_))
         && !allows(viewer, ChildAction::ReadNotes)
     {
         condition.and(Sql::new(crate::review::IntervalView::reviewed_sql("i"), []));

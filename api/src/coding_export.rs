@@ -2,14 +2,14 @@
 //! (`GET /sessions/{id}/coding.tsv`) or of a child's sessions (`GET /children/{id}/coding.tsv`).
 //!
 //! One row per annotation, in the reviewed view: the tier is person × kind ("Person 1
-//! expression"); the organisation's codes go on a tier per person × exclusive group
-//! ("Person 1 play", whose states never overlap), or per person × code for a code without a
-//! group; a session's markers are points on its "markers" tier. ELAN imports it with
+//! expression"); the organisation's codes go on a tier per person × exclusive group for STATE
+//! codes in one ("Person 1 group play", whose states never overlap), else per person × code
+//! ("Person 1 code looks away"); a session's markers are points on its "markers" tier. ELAN imports it with
 //! File › Import › CSV / Tab-delimited Text (tier, begin, end and annotation columns); pandas
 //! reads it with `read_csv(sep="\t")`. Free text (markers' codes and notes) never breaks a row
 //! (tabs and line breaks become spaces) nor runs as a spreadsheet formula.
 
-use entity::{session, session_marker};
+use entity::{behaviour_code, enums::CodeKind, session, session_marker};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -68,9 +68,7 @@ pub async fn child_tsv(
 ) -> ApiResult<(Vec<u8>, usize)> {
     let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child));
     if reviewed_only {
-        sessions = sessions
-            .filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed))
-            .filter(session::Column::Status.eq(entity::enums::SessionStatus::Done));
+        sessions = sessions.filter(crate::access::reviewed_sessions());
     }
     // The most recent sessions at most, oldest first, as the trend draws them.
     let mut sessions = sessions
@@ -140,17 +138,9 @@ impl Tsv {
                 })?;
             }
             for (interval, code) in coded.iter().filter(|(interval, _)| interval.object_id == person.id) {
-                let tier_name = code.exclusive_group.as_deref().unwrap_or(&code.name);
                 self.write(Row {
                     source: "COUNSELLOR",
-                    ..row(
-                        session,
-                        tier(&plain_text(tier_name)),
-                        &participant,
-                        interval.start_ms,
-                        interval.end_ms,
-                        &code.name,
-                    )
+                    ..row(session, tier(&code_tier(code)), &participant, interval.start_ms, interval.end_ms, &code.name)
                 })?;
             }
         }
@@ -201,6 +191,16 @@ fn row<'a>(session: Uuid, tier: String, participant: &'a str, begin_ms: i64, end
         annotation: plain_text(annotation),
         source: "MODEL",
         review: "",
+    }
+}
+
+/// The tier of a code's intervals (after the person's name): its exclusive group's for a
+/// STATE code in one ("group play": the group's states never overlap), else its own ("code
+/// looks away"). The prefixes keep them apart from the built-in kinds' tiers and each other.
+fn code_tier(code: &behaviour_code::Model) -> String {
+    match (&code.exclusive_group, code.kind) {
+        (Some(group), CodeKind::State) => format!("group {}", plain_text(group)),
+        _ => format!("code {}", plain_text(&code.name)),
     }
 }
 

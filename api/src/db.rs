@@ -67,11 +67,21 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
 /// are serialised already). Changes to what a child's consent allows take it, so a withdrawal
 /// and an upload, or an erasure and an upload, never interleave.
 pub async fn lock_child(txn: &impl ConnectionTrait, child_id: uuid::Uuid) -> Result<(), sea_orm::DbErr> {
+    lock_row(txn, "children", child_id).await
+}
+
+/// Locks the organisation's row until the transaction ends (as [`lock_child`]): counts of what
+/// an organisation holds (its codes) are checked under it.
+pub async fn lock_organisation(txn: &impl ConnectionTrait, organisation_id: uuid::Uuid) -> Result<(), sea_orm::DbErr> {
+    lock_row(txn, "organisations", organisation_id).await
+}
+
+async fn lock_row(txn: &impl ConnectionTrait, table: &'static str, id: uuid::Uuid) -> Result<(), sea_orm::DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let lock = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id FROM children WHERE id = $1 FOR UPDATE",
-            [child_id.into()],
+            format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"),
+            [id.into()],
         );
         txn.query_one_raw(lock).await?;
     }

@@ -172,7 +172,7 @@ pub async fn trend(app: &AppState, child_id: Uuid, reviewed_only: bool) -> ApiRe
         .filter(session::Column::ChildId.eq(child.id))
         .filter(session::Column::Status.eq(SessionStatus::Done));
     if reviewed_only {
-        sessions = sessions.filter(session::Column::ReviewState.eq(entity::enums::ReviewState::Reviewed));
+        sessions = sessions.filter(crate::access::reviewed_sessions());
     }
     let mut sessions = sessions
         .order_by_desc(session::Column::RecordedAt)
@@ -294,8 +294,8 @@ pub async fn session_rows(
     Ok((people, emotions, behaviours))
 }
 
-/// The intervals of `people` coded with the organisation's codes (reviewed view), by start,
-/// each with its code.
+/// The intervals of `people` coded with the organisation's codes, by start, each with its
+/// code.
 pub async fn coded_rows(
     db: &impl ConnectionTrait,
     people: &[Uuid],
@@ -306,7 +306,6 @@ pub async fn coded_rows(
         let found = coded_interval::Entity::find()
             .find_also_related(behaviour_code::Entity)
             .filter(coded_interval::Column::ObjectId.is_in(ids.iter().copied()))
-            .filter(IntervalView::reviewed(coded_interval::Column::Review))
             .order_by_asc(coded_interval::Column::StartMs)
             .order_by_asc(coded_interval::Column::Id)
             .all(db)
@@ -404,11 +403,7 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             writer.serialize(behaviour).map_err(internal)?;
         }
         for (i, code) in coded_of.remove(&person.id).unwrap_or_default() {
-            let coded = IntervalRow {
-                source: "COUNSELLOR",
-                review: review(i.review),
-                ..row("CODE", &code.name, i.start_ms, i.end_ms, 1.0, 1.0)
-            };
+            let coded = IntervalRow { source: "COUNSELLOR", ..row("CODE", &code.name, i.start_ms, i.end_ms, 1.0, 1.0) };
             writer.serialize(coded).map_err(internal)?;
         }
     }

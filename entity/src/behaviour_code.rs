@@ -10,8 +10,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub organisation_id: Uuid,
-    /// Unique within the organisation, and none of the built-in labels.
+    /// As its admin spelled it; none of the built-in labels.
     pub name: String,
+    /// The name in lower case: unique within the organisation, what lookups match.
+    pub name_key: String,
     pub kind: CodeKind,
     /// Codes of one group are mutually exclusive: one person is in at most one of its states
     /// at a time.

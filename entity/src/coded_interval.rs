@@ -1,10 +1,9 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::IntervalReview;
-
 /// An interval a counsellor coded with one of the organisation's codes (`behaviour_code`).
 /// A STATE code's interval has `start_ms < end_ms` (exclusive end); a POINT code's is an
 /// instant, `start_ms == end_ms`. Always the counsellor's own: the model proposes no codes.
+/// Its coder takes it back by rejecting it, which deletes it (the audit log keeps the act).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "coded_intervals")]
 pub struct Model {
@@ -14,9 +13,8 @@ pub struct Model {
     pub code_id: Uuid,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// `REJECTED` when its coder took it back (kept for the audit trail, out of every view).
-    pub review: Option<IntervalReview>,
     pub coded_by: Uuid,
+    /// Who last coded or changed it, and when.
     pub reviewed_by: Uuid,
     pub reviewed_at: DateTimeUtc,
 }

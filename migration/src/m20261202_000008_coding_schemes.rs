@@ -16,6 +16,7 @@ enum BehaviourCodes {
     Id,
     OrganisationId,
     Name,
+    NameKey,
     Kind,
     ExclusiveGroup,
     Description,
@@ -32,7 +33,6 @@ enum CodedIntervals {
     CodeId,
     StartMs,
     EndMs,
-    Review,
     CodedBy,
     ReviewedBy,
     ReviewedAt,
@@ -66,6 +66,7 @@ impl MigrationTrait for Migration {
                     .col(pk_uuid(BehaviourCodes::Id))
                     .col(uuid(BehaviourCodes::OrganisationId))
                     .col(string_len(BehaviourCodes::Name, 60))
+                    .col(string_len(BehaviourCodes::NameKey, 240))
                     .col(string_len(BehaviourCodes::Kind, 16))
                     .col(string_len_null(BehaviourCodes::ExclusiveGroup, 60))
                     .col(text_null(BehaviourCodes::Description))
@@ -87,15 +88,24 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        // A name is one code within an organisation; the constraint decides races.
+        // A name, in any case, is one code within an organisation; the constraint decides races.
         manager
             .create_index(
                 Index::create()
                     .name("ux_behaviour_codes_name")
                     .table(BehaviourCodes::Table)
                     .col(BehaviourCodes::OrganisationId)
-                    .col(BehaviourCodes::Name)
+                    .col(BehaviourCodes::NameKey)
                     .unique()
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_behaviour_codes_created_by")
+                    .table(BehaviourCodes::Table)
+                    .col(BehaviourCodes::CreatedBy)
                     .take(),
             )
             .await?;
@@ -108,7 +118,6 @@ impl MigrationTrait for Migration {
                     .col(uuid(CodedIntervals::CodeId))
                     .col(big_integer(CodedIntervals::StartMs))
                     .col(big_integer(CodedIntervals::EndMs))
-                    .col(string_len_null(CodedIntervals::Review, 16))
                     .col(uuid(CodedIntervals::CodedBy))
                     .col(uuid(CodedIntervals::ReviewedBy))
                     .col(timestamp_with_time_zone(CodedIntervals::ReviewedAt))
@@ -142,7 +151,14 @@ impl MigrationTrait for Migration {
                     .col(CodedIntervals::StartMs)
                     .take(),
             )
-            .await
+            .await?;
+        for (name, column) in [
+            ("ix_coded_intervals_code", CodedIntervals::CodeId),
+            ("ix_coded_intervals_coded_by", CodedIntervals::CodedBy),
+        ] {
+            manager.create_index(Index::create().name(name).table(CodedIntervals::Table).col(column).take()).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -15,7 +15,7 @@ use std::{collections::BTreeMap, io::Write, path::Path};
 use anyhow::Context;
 use entity::{
     behaviour_code, behaviour_interval, child, child_export, coded_interval, consent, emotion_interval,
-    enums::{IntervalReview, ReviewState, Role},
+    enums::{IntervalReview, Role},
     organisation, session, session_marker, tracked_object, user,
 };
 use imind_inference::chart::lanes_png;
@@ -116,9 +116,7 @@ async fn load(db: &DatabaseConnection, export: &child_export::Model) -> anyhow::
         && organisation.is_some_and(|organisation| organisation.guardians_see_reviewed_only);
     let mut sessions = session::Entity::find().filter(session::Column::ChildId.eq(child.id));
     if reviewed_only {
-        sessions = sessions
-            .filter(session::Column::ReviewState.eq(ReviewState::Reviewed))
-            .filter(session::Column::Status.eq(entity::enums::SessionStatus::Done));
+        sessions = sessions.filter(crate::access::reviewed_sessions());
     }
     let sessions = sessions.order_by_asc(session::Column::RecordedAt).order_by_asc(session::Column::Id).all(db).await?;
     let mut people = Vec::new();
@@ -281,7 +279,8 @@ fn sessions_json(contents: &Contents) -> Value {
             "group": code.exclusive_group,
             "startMs": interval.start_ms,
             "endMs": interval.end_ms,
-            "codedBy": interval.coded_by,
+            // Who coded it, for research exports (two coders' agreement); not for families.
+            "codedBy": contents.include_notes.then_some(interval.coded_by),
         }));
     }
     let sessions = contents.sessions.iter().map(|session| {

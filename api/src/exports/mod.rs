@@ -201,6 +201,35 @@ pub async fn delete_of_child(
     Ok(deleted.into_iter().filter_map(|export| export.blob_key).collect())
 }
 
+/// Deletes the exports guardians of `organisation_id` asked for, inside `txn`, and returns
+/// their ZIPs' keys, to be removed once it commits (the organisation now shows guardians less
+/// than those ZIPs hold: they ask again).
+pub async fn delete_of_guardians(
+    txn: &impl ConnectionTrait,
+    organisation_id: Uuid,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    use sea_orm::QuerySelect;
+    let guardians: Vec<Uuid> = entity::user::Entity::find()
+        .select_only()
+        .column(entity::user::Column::Id)
+        .filter(entity::user::Column::OrganisationId.eq(organisation_id))
+        .filter(entity::user::Column::Role.eq(entity::enums::Role::Guardian))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut keys = Vec::new();
+    // Bounded lists: well under both backends' bound-parameter limits.
+    for chunk in guardians.chunks(500) {
+        let deleted = child_export::Entity::delete_many()
+            .filter(child_export::Column::OrganisationId.eq(organisation_id))
+            .filter(child_export::Column::RequestedBy.is_in(chunk.iter().copied()))
+            .exec_with_returning(txn)
+            .await?;
+        keys.extend(deleted.into_iter().filter_map(|export| export.blob_key));
+    }
+    Ok(keys)
+}
+
 /// An update of an export `worker` holds.
 fn held(export_id: Uuid, worker: &str) -> sea_orm::UpdateMany<child_export::Entity> {
     child_export::Entity::update_many()

@@ -397,7 +397,7 @@ mod tests {
             ("nodes { id @skip(if: true) emotion @include(if: $yes) startMs @include(if: $no) endMs @skip(if: $no) }", ""),
             ("pageInfo { startCursor } edges @include(if: $no) { cursor }", ""),
             ("nodes { ... on Node @skip(if: $yes) { id } durationMs }", ""),
-            ("nodes { source review modelEmotion modelStartMs modelEndMs reviewedAt }", ""),
+            ("nodes { source review reviewedAt }", ""),
         ];
         // One response key for two different fields, allowed across type conditions: the derived
         // way answers it.

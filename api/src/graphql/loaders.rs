@@ -601,7 +601,7 @@ impl Loader<EmotionTrendOfChild> for Loaders {
                 .filter(session::Column::ChildId.is_in(uuids(children)))
                 .filter(session::Column::Status.eq(SessionStatus::Done));
             if reviewed_only {
-                sessions = sessions.filter(session::Column::ReviewState.eq(ReviewState::Reviewed));
+                sessions = sessions.filter(crate::access::reviewed_sessions());
             }
             if let Some(from) = from {
                 sessions = sessions.filter(session::Column::RecordedAt.gte(from));

@@ -9,10 +9,12 @@
 //! - A STATE interval has `0 <= start < end`; a POINT interval `start == end`; both within the
 //!   video.
 //! - One person is in at most one state of an exclusive group at a time: a STATE interval
-//!   that overlaps another of the same person and group (and not rejected) is refused, naming
-//!   it. POINT codes of a group are only grouped.
+//!   that overlaps another of the same person and group is refused, naming it. POINT codes of
+//!   a group are only grouped.
+//! - A coded interval is its coder's (and admins') to change; rejecting it takes it back
+//!   (deletes it: the audit log keeps who and when).
 
-use entity::{behaviour_code, coded_interval, enums::CodeKind, enums::IntervalReview};
+use entity::{behaviour_code, coded_interval, enums::CodeKind};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -26,19 +28,28 @@ pub const MAX_CODES: u64 = 500;
 /// Coded intervals per session at most.
 pub const MAX_CODED_PER_SESSION: u64 = 20_000;
 
-/// A name or group as stored: trimmed, 1 to [`MAX_NAME_CHARS`] printable characters, not
+/// A name or group as stored: trimmed, 1 to [`MAX_NAME_CHARS`] printable characters (no
+/// control or invisible formatting characters: names must look like what they are), not
 /// starting like a spreadsheet formula (names go into CSV and TSV files as they are).
 pub fn check_name(what: &str, name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(invisible) {
         return Err(ApiError::bad_input(format!(
-            "a code's {what} has 1 to {MAX_NAME_CHARS} characters, none of them control characters"
+            "a code's {what} has 1 to {MAX_NAME_CHARS} characters, none of them control or formatting characters"
         )));
     }
     if name.starts_with(['=', '+', '-', '@']) {
         return Err(ApiError::bad_input(format!("a code's {what} may not start with =, +, - or @")));
     }
     Ok(name.to_owned())
+}
+
+/// Control, formatting (zero-width spaces and joiners, direction overrides, the byte-order
+/// mark…), private-use and unassigned characters: Unicode's "Other" categories, which make
+/// names that do not look like what they are.
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    c.general_category_group() == GeneralCategoryGroup::Other
 }
 
 /// A new code's name: [`check_name`], and none of the built-in labels (an interval's label
@@ -80,7 +91,7 @@ pub async fn usable_code(
 ) -> ApiResult<behaviour_code::Model> {
     let code = behaviour_code::Entity::find()
         .filter(behaviour_code::Column::OrganisationId.eq(organisation_id))
-        .filter(behaviour_code::Column::Name.eq(name.trim()))
+        .filter(behaviour_code::Column::NameKey.eq(name_key(name)))
         .one(db)
         .await?
         .ok_or_else(|| {
@@ -88,10 +99,33 @@ pub async fn usable_code(
                 "`{name}` is neither a built-in label nor a code of the organisation's coding scheme (codingScheme)"
             ))
         })?;
-    if code.retired_at.is_some() {
-        return Err(ApiError::bad_input(format!("the code `{}` is retired: new intervals may not use it", code.name)));
-    }
+    not_retired(&code)?;
     Ok(code)
+}
+
+/// `code` as it is inside `txn`, once the session row is locked: a code retired meanwhile is
+/// refused like one retired before.
+pub async fn still_usable(
+    txn: &impl ConnectionTrait,
+    code: &behaviour_code::Model,
+) -> ApiResult<behaviour_code::Model> {
+    let code = behaviour_code::Entity::find_by_id(code.id).one(txn).await?.ok_or(ApiError::NotFound)?;
+    not_retired(&code)?;
+    Ok(code)
+}
+
+fn not_retired(code: &behaviour_code::Model) -> ApiResult<()> {
+    match code.retired_at {
+        Some(_) => {
+            Err(ApiError::bad_input(format!("the code `{}` is retired: new intervals may not use it", code.name)))
+        }
+        None => Ok(()),
+    }
+}
+
+/// What names are compared by: one code per name in any case ("Play" is "play").
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// A STATE interval of one person, for the exclusivity rule.
@@ -132,7 +166,6 @@ pub async fn check_exclusive(
         .filter(coded_interval::Column::Id.ne(interval.id))
         .filter(behaviour_code::Column::ExclusiveGroup.eq(code.exclusive_group.clone()))
         .filter(behaviour_code::Column::Kind.eq(CodeKind::State))
-        .filter(crate::review::IntervalView::reviewed(coded_interval::Column::Review))
         .all(txn)
         .await?;
     let states = others.iter().filter_map(|(row, code)| {
@@ -162,11 +195,6 @@ pub async fn check_exclusive(
         )));
     }
     Ok(())
-}
-
-/// Whether a coded interval is in the reviewed view.
-pub fn in_reviewed_view(row: &coded_interval::Model) -> bool {
-    row.review != Some(IntervalReview::Rejected)
 }
 
 #[cfg(test)]
@@ -206,6 +234,8 @@ mod tests {
         assert!(check_code_name("happy").is_err() && check_code_name("HAND_RAISED").is_err());
         assert!(check_code_name("").is_err() && check_code_name("a\tb").is_err());
         assert!(check_code_name("=HYPERLINK(\"x\")").is_err() && check_name("group", "@play").is_err());
+        assert!(check_code_name("play\u{202E}yalp").is_err() && check_code_name("pl\u{200B}ay").is_err());
+        assert_eq!(name_key(" Playing Alone "), name_key("playing alone"));
         assert!(check_code_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Coding schemes: an organisation's own codes (STATE / POINT, exclusive groups), coding with
 //! them, their review, agreement and exports; markers changed and removed.
 
-use entity::{behaviour_interval, session};
+use entity::{behaviour_code, behaviour_interval, coded_interval, enums::CodeKind, session};
 use imind_tests::{
     TestApp,
     fixtures::{self, ADMIN, ADMIN_B, COUNSELLOR, GUARDIAN, World, global_id},
@@ -15,11 +15,11 @@ const DEFINE: &str = "mutation($name: String!, $kind: CodeKind!, $group: String,
 
 const ADD: &str = "mutation($o: ID!, $kind: String!, $label: String!, $start: Int!, $end: Int!) {
     addInterval(objectId: $o, kind: $kind, label: $label, startMs: $start, endMs: $end) {
-        id ... on CodedInterval { label kind startMs endMs source review code { name group } codedBy { name } } } }";
+        id ... on CodedInterval { label kind startMs endMs source code { name group } codedBy { name } } } }";
 
 const REVIEW: &str = "mutation($id: ID!, $action: ReviewAction!, $label: String, $start: Int, $end: Int) {
     reviewInterval(id: $id, action: $action, label: $label, startMs: $start, endMs: $end) {
-        id ... on CodedInterval { label startMs endMs review } } }";
+        id ... on CodedInterval { label startMs endMs } } }";
 
 async fn define(app: &TestApp, token: &str, name: &str, kind: &str, group: Option<&str>) -> Value {
     let variables =
@@ -71,9 +71,16 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
     let alone_id = alone["data"]["defineBehaviourCode"]["id"].as_str().unwrap().to_owned();
     assert!(code_of(&define(&app, &admin, "playing together", "STATE", Some("play")).await).is_none());
     assert!(code_of(&define(&app, &admin, "looks at counsellor", "POINT", None).await).is_none());
-    // Refused: a taken name, a built-in label, a formula, and anyone but an admin.
+    // Refused: a taken name (in any case), a built-in label, a formula, an invisible
+    // character, one too long, and anyone but an admin.
+    let (_, key) = app.create_api_key(&admin, "COUNSELLOR", None).await;
+    let too_long = "x".repeat(61);
     for (name, token, expected) in [
         ("playing alone", &admin, "BAD_USER_INPUT"),
+        ("Playing Alone", &admin, "BAD_USER_INPUT"),
+        ("playing\u{202E}alone", &admin, "BAD_USER_INPUT"),
+        (too_long.as_str(), &admin, "BAD_USER_INPUT"),
+        ("key's code", &key, "FORBIDDEN"),
         ("happy", &admin, "BAD_USER_INPUT"),
         ("Hand_Raised", &admin, "BAD_USER_INPUT"),
         ("=HYPERLINK(\"x\")", &admin, "BAD_USER_INPUT"),
@@ -82,6 +89,11 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
     ] {
         let refused = define(&app, token, name, "STATE", None).await;
         assert_eq!(code_of(&refused), Some(expected), "{name}: {refused}");
+    }
+    for (group, description) in [("g".repeat(61), "fine".to_owned()), ("fine".to_owned(), "d".repeat(1001))] {
+        let variables = json!({ "name": "bounded", "kind": "STATE", "group": group, "description": description });
+        let refused = app.graphql(Some(&admin), DEFINE, variables).await;
+        assert_eq!(refused.error_code(), Some("BAD_USER_INPUT"), "{}", refused.body);
     }
     // Everyone of the organisation reads the scheme; another organisation sees none of it.
     let scheme = "{ codingScheme { expressionLabels behaviourLabels codes { name kind group } } }";
@@ -108,8 +120,12 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
         "mutation($id: ID!, $retired: Boolean) { retireBehaviourCode(id: $id, retired: $retired) { name retiredAt } }";
     let foreign_retire = app.graphql(Some(&admin_b), retire, json!({ "id": alone_id })).await;
     assert_eq!(foreign_retire.error_code(), Some("NOT_FOUND"), "{}", foreign_retire.body);
-    let counsellor_retire = app.graphql(Some(&counsellor), retire, json!({ "id": alone_id })).await;
-    assert_eq!(counsellor_retire.error_code(), Some("FORBIDDEN"), "{}", counsellor_retire.body);
+    for token in [&counsellor, &key] {
+        let refused = app.graphql(Some(token), retire, json!({ "id": alone_id })).await;
+        assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
+    }
+    // Another organisation's code is no code here, even for a child one may code.
+    assert!(code_of(&define(&app, &admin_b, "b's own code", "STATE", None).await).is_none());
 
     // Coding: states, an exclusive group, events.
     let object = global_id("TrackedObject", analysed.object);
@@ -135,15 +151,15 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
     let together_id = together["data"]["addInterval"]["id"].as_str().unwrap().to_owned();
     let event = add(&app, &counsellor, &object, "CODE", "looks at counsellor", 5_000, 5_000).await;
     assert!(code_of(&event).is_none(), "{event}");
-    // BEHAVIOUR takes a code's name as well.
-    let by_behaviour = add(&app, &counsellor, &object, "BEHAVIOUR", "looks at counsellor", 1_000, 1_000).await;
+    // BEHAVIOUR takes a code's name as well, in any case.
+    let by_behaviour = add(&app, &counsellor, &object, "BEHAVIOUR", "Looks At Counsellor", 1_000, 1_000).await;
     assert_eq!(by_behaviour["data"]["addInterval"]["kind"], "POINT", "{by_behaviour}");
     for (kind, label, start, end, why) in [
         ("CODE", "looks at counsellor", 5_000, 5_100, "a point has no duration"),
         ("CODE", "playing alone", 6_000, 6_000, "a state has one"),
         ("CODE", "playing alone", 9_000, 11_000, "past the video"),
         ("CODE", "jumping", 0, 100, "no such code"),
-        ("CODE", "HAPPY", 0, 100, "a built-in label is not a code"),
+        ("CODE", "b's own code", 0, 100, "another organisation's code"),
         ("GESTURE", "playing alone", 0, 100, "no such kind"),
     ] {
         let refused = add(&app, &counsellor, &object, kind, label, start, end).await;
@@ -193,9 +209,9 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
     assert!((event_agreement["kappa"].as_f64().unwrap() - 8.0 / 13.0).abs() < 1e-9, "{event_agreement}");
     assert_eq!((&event_agreement["eventAgreement"], &event_agreement["bins"]), (&json!(0.5), &json!(10)));
 
-    // Rejected: out of the reviewed view, not found by guardians, still the coder's to see.
+    // Rejected: the coder takes it back; it is gone for everyone.
     let rejected = app.graphql(Some(&counsellor), REVIEW, review(&first_id, "REJECT", json!({}))).await;
-    assert_eq!(rejected.data()["reviewInterval"]["review"], "REJECTED", "{}", rejected.body);
+    assert_eq!(rejected.data()["reviewInterval"]["id"], first_id.as_str(), "{}", rejected.body);
     let listed = "query($o: ID!) { node(id: $o) { ... on TrackedObject { codedIntervals { label startMs endMs }
         together: codedIntervals(code: \"playing together\") { startMs } } } }";
     let seen = app.graphql(Some(&guardian), listed, json!({ "o": object })).await;
@@ -209,12 +225,18 @@ async fn an_organisation_defines_its_codes_and_counsellors_code_with_them() {
         seen.body
     );
     assert_eq!(seen.data()["node"]["together"], json!([{ "startMs": 4000 }]));
-    let interval_node = "query($id: ID!) { node(id: $id) { id ... on CodedInterval { review } } }";
-    let hidden = app.graphql(Some(&guardian), interval_node, json!({ "id": first_id })).await;
-    assert_eq!(hidden.error_code(), Some("NOT_FOUND"), "{}", hidden.body);
-    let own = app.graphql(Some(&counsellor), interval_node, json!({ "id": first_id })).await;
-    assert_eq!(own.data()["node"]["review"], "REJECTED");
-    // With the rejected state gone, the group's slot is free again.
+    let first_two = "query($o: ID!) { node(id: $o) { ... on TrackedObject { codedIntervals(first: 2) { startMs } } } }";
+    let two = app.graphql(Some(&guardian), first_two, json!({ "o": object })).await;
+    assert_eq!(two.data()["node"]["codedIntervals"], json!([{ "startMs": 1000 }, { "startMs": 4000 }]));
+    let too_many = first_two.replace("first: 2", "first: 20001");
+    let refused = app.graphql(Some(&guardian), &too_many, json!({ "o": object })).await;
+    assert_eq!(refused.error_code(), Some("BAD_USER_INPUT"), "{}", refused.body);
+    let interval_node = "query($id: ID!) { node(id: $id) { id } }";
+    for token in [&guardian, &counsellor] {
+        let gone = app.graphql(Some(token), interval_node, json!({ "id": first_id })).await;
+        assert_eq!(gone.error_code(), Some("NOT_FOUND"), "{}", gone.body);
+    }
+    // With the state taken back, the group's slot is free again.
     assert!(code_of(&add(&app, &counsellor, &object, "CODE", "playing together", 0, 3_000).await).is_none());
 
     // Retired: kept on its intervals, refused for new ones, listed only when asked for.
@@ -287,13 +309,14 @@ async fn codes_export_to_elan_tiers_per_exclusive_group() {
     // The group's states share a tier (ELAN's annotations on one tier never overlap); the
     // event has a tier of its own (a point gets ELAN's one millisecond).
     assert_eq!(
-        read["tiers"][format!("{person} play")],
+        read["tiers"][format!("{person} group play")],
         json!([[0, 2000, "playing alone"], [2000, 5000, "playing together"]]),
         "{read}"
     );
-    assert_eq!(read["tiers"][format!("{person} looks away")], json!([[3000, 3001, "looks away"]]));
+    assert_eq!(read["tiers"][format!("{person} code looks away")], json!([[3000, 3001, "looks away"]]));
     let rows = read["rows"].as_array().unwrap();
-    assert!(rows.iter().filter(|row| row[1].as_str().unwrap().ends_with(" play")).all(|row| row[9] == "COUNSELLOR"));
+    let coded: Vec<&Value> = rows.iter().filter(|row| row[1].as_str().unwrap().contains(" group ")).collect();
+    assert!(coded.len() == 2 && coded.iter().all(|row| row[9] == "COUNSELLOR"), "{rows:?}");
 }
 
 #[tokio::test]
@@ -334,7 +357,12 @@ async fn markers_are_changed_and_removed_by_their_author() {
         let refused = app.graphql(Some(token), change, variables).await;
         assert_eq!(refused.error_code(), Some(expected), "{}", refused.body);
     }
+    let (_, key) = app.create_api_key(&admin, "COUNSELLOR", None).await;
+    let by_key = app.graphql(Some(&key), change, json!({ "id": mine, "code": "x" })).await;
+    assert_eq!(by_key.error_code(), Some("FORBIDDEN"), "{}", by_key.body);
     let remove = "mutation($id: ID!) { removeSessionMarker(id: $id) }";
+    let by_key = app.graphql(Some(&key), remove, json!({ "id": mine })).await;
+    assert_eq!(by_key.error_code(), Some("FORBIDDEN"), "{}", by_key.body);
     let refused = app.graphql(Some(&counsellor), remove, json!({ "id": theirs })).await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
     let refused = app.graphql(Some(&guardian), remove, json!({ "id": mine })).await;
@@ -355,4 +383,62 @@ async fn markers_are_changed_and_removed_by_their_author() {
         let logged = app.graphql(Some(&admin), log, json!({ "a": action })).await;
         assert_eq!(logged.data()["auditLog"]["totalCount"], times, "{action}");
     }
+}
+
+#[tokio::test]
+async fn an_organisations_codes_and_a_sessions_codings_are_bounded() {
+    let app = spawn_app().await;
+    let world = World::build(&app.db).await;
+    let analysed = ten_second_session(&app, &world, 28).await;
+    let admin = app.login(ADMIN, fixtures::PASSWORD).await;
+    // 499 codes already; the 500th is defined, the 501st is not.
+    let now = chrono::Utc::now();
+    let codes: Vec<behaviour_code::ActiveModel> = (0..499)
+        .map(|index| {
+            let name = format!("code {index}");
+            behaviour_code::Model {
+                id: uuid::Uuid::now_v7(),
+                organisation_id: world.org_a,
+                name_key: name.clone(),
+                name,
+                kind: CodeKind::Point,
+                exclusive_group: None,
+                description: None,
+                created_by: world.admin,
+                created_at: now,
+                retired_at: None,
+            }
+            .into_active_model()
+        })
+        .collect();
+    let first_code = codes[0].id.clone().unwrap();
+    behaviour_code::Entity::insert_many(codes).exec(&app.db).await.unwrap();
+    assert!(code_of(&define(&app, &admin, "the 500th", "POINT", None).await).is_none());
+    let refused = define(&app, &admin, "the 501st", "POINT", None).await;
+    assert_eq!(code_of(&refused), Some("BAD_USER_INPUT"), "{refused}");
+
+    // 19,999 codings already; the 20,000th is added, the next is not.
+    let rows: Vec<coded_interval::ActiveModel> = (0..19_999)
+        .map(|index| {
+            coded_interval::Model {
+                id: uuid::Uuid::now_v7(),
+                object_id: analysed.object,
+                code_id: first_code,
+                start_ms: index % 10_000,
+                end_ms: index % 10_000,
+                coded_by: world.admin,
+                reviewed_by: world.admin,
+                reviewed_at: now,
+            }
+            .into_active_model()
+        })
+        .collect();
+    for chunk in rows.chunks(2_000) {
+        coded_interval::Entity::insert_many(chunk.to_vec()).exec(&app.db).await.unwrap();
+    }
+    let object = global_id("TrackedObject", analysed.object);
+    let last = add(&app, &admin, &object, "CODE", "the 500th", 10, 10).await;
+    assert!(code_of(&last).is_none(), "{last}");
+    let refused = add(&app, &admin, &object, "CODE", "the 500th", 20, 20).await;
+    assert_eq!(code_of(&refused), Some("BAD_USER_INPUT"), "{refused}");
 }

@@ -131,12 +131,17 @@ async fn a_review_confirms_rejects_changes_and_codes_keeping_the_models_original
     // What was rejected (the model view) is the counsellors' to see.
     let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
     let report = "query($s: ID!) { session(id: $s) { markers { code note }
-        objects { nodes { emotionIntervals { nodes { emotion } } } } } }";
+        objects { nodes { emotionIntervals { nodes { emotion modelEmotion modelStartMs modelEndMs } } } } } }";
     let seen = app.graphql(Some(&guardian), report, json!({ "s": global_id("Session", analysed.session) })).await;
     let seen = &seen.data()["session"];
     assert_eq!(seen["markers"][0]["code"], "topic: school");
     assert!(seen["markers"][0]["note"].is_null());
-    assert_eq!(seen["objects"]["nodes"][0]["emotionIntervals"]["nodes"].as_array().unwrap().len(), 2);
+    // The changed interval shows as changed, without what the model had said.
+    assert_eq!(
+        seen["objects"]["nodes"][0]["emotionIntervals"]["nodes"],
+        json!([{ "emotion": "HAPPY", "modelEmotion": null, "modelStartMs": null, "modelEndMs": null },
+               { "emotion": "HAPPY", "modelEmotion": null, "modelStartMs": null, "modelEndMs": null }])
+    );
     let model =
         "query($s: ID!) { session(id: $s) { objects { nodes { emotionIntervals(view: MODEL) { totalCount } } } } }";
     let refused = app.graphql(Some(&guardian), model, json!({ "s": global_id("Session", analysed.session) })).await;
@@ -721,17 +726,41 @@ async fn guardians_see_only_reviewed_sessions_when_the_organisation_says_so() {
     for token in [&counsellor, &guardian] {
         assert_eq!(app.graphql(Some(token), &set(true), json!({})).await.error_code(), Some("FORBIDDEN"));
     }
+    // A guardian's export made before holds the unreviewed session: the policy takes it back.
+    let export = "mutation($c: ID!) { exportChild(id: $c) { id } }";
+    let export = app.graphql(Some(&guardian), export, json!({ "c": child })).await;
+    let export = export.data()["exportChild"]["id"].as_str().unwrap().to_owned();
+    let url = super::compliance::exports::wait_for_url(&app, &guardian, &export).await;
     let on = app.graphql(Some(&admin), &set(true), json!({})).await;
     assert_eq!(on.data()["setReviewPolicy"]["guardiansSeeReviewedOnly"], true, "{}", on.body);
+    let gone =
+        app.graphql(Some(&guardian), "query($id: ID!) { childExport(id: $id) { id } }", json!({ "id": export })).await;
+    assert_eq!(gone.error_code(), Some("NOT_FOUND"), "{}", gone.body);
+    let download = app.client.get(&url).send().await.unwrap();
+    assert!(download.status().is_client_error(), "{}", download.status());
     let policy = app.graphql(Some(&guardian), "{ reviewPolicy { guardiansSeeReviewedOnly } }", json!({})).await;
     assert_eq!(policy.data()["reviewPolicy"]["guardiansSeeReviewedOnly"], true);
 
     // Not reviewed yet: the guardian is not told the session exists, anywhere.
     assert_eq!(seen(guardian.clone()).await, (Some("NOT_FOUND".to_owned()), false, 0, 0, 404, false));
     assert_eq!(seen(counsellor.clone()).await, everything, "counsellors see every session");
+    // Who read the child stays in the guardian's access log, without the hidden session's id.
+    let log = "query($c: ID!) { child(id: $c) { accessLog(last: 100) { nodes { action sessionId } } } }";
+    let naming_the_session = |token: String| {
+        let (app, child, session) = (&app, child.clone(), session.clone());
+        async move {
+            let read = app.graphql(Some(&token), log, json!({ "c": child })).await;
+            let entries = read.data()["child"]["accessLog"]["nodes"].as_array().unwrap().clone();
+            assert!(!entries.is_empty(), "{}", read.body);
+            entries.iter().filter(|entry| entry["sessionId"] == session.as_str()).count()
+        }
+    };
+    assert_eq!(naming_the_session(guardian.clone()).await, 0);
+    assert!(naming_the_session(admin.clone()).await > 0, "the entries are there");
     let reviewed = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState } }";
     assert!(app.graphql(Some(&counsellor), reviewed, json!({ "s": session })).await.error_code().is_none());
     assert_eq!(seen(guardian.clone()).await, everything, "once reviewed, the guardian sees it");
+    assert!(naming_the_session(guardian.clone()).await > 0);
     // A change after the sign-off reopens the review: hidden again until signed off again.
     let marker = "mutation($s: ID!) { addSessionMarker(sessionId: $s, atMs: 0, code: \"break\") { id } }";
     assert!(app.graphql(Some(&counsellor), marker, json!({ "s": session })).await.error_code().is_none());

@@ -51,6 +51,8 @@ impl CodingMutation {
         }
         let state = ctx.state();
         let txn = crate::db::begin_write(&state.db).await?;
+        // Counted under the organisation's lock, so racing admins can't pass the bound.
+        crate::db::lock_organisation(&txn, viewer.organisation_id).await?;
         let defined = behaviour_code::Entity::find()
             .filter(behaviour_code::Column::OrganisationId.eq(viewer.organisation_id))
             .count(&txn)
@@ -61,6 +63,7 @@ impl CodingMutation {
         let inserted = behaviour_code::ActiveModel {
             id: Set(Uuid::now_v7()),
             organisation_id: Set(viewer.organisation_id),
+            name_key: Set(codes::name_key(&name)),
             name: Set(name.clone()),
             kind: Set(kind),
             exclusive_group: Set(group),
@@ -102,8 +105,13 @@ impl CodingMutation {
             .await?
             .ok_or(ApiError::NotFound)?;
         access::authorize_in_organisation(&viewer, OrganisationAction::ManageCodingScheme)?;
+        // Retiring a retired code keeps when it was retired.
+        let retired_at = match retired.unwrap_or(true) {
+            true => Some(code.retired_at.unwrap_or_else(Utc::now)),
+            false => None,
+        };
         let mut model = code.into_active_model();
-        model.retired_at = Set(retired.unwrap_or(true).then(Utc::now));
+        model.retired_at = Set(retired_at);
         let txn = state.db.begin().await?;
         let code = model.update(&txn).await?;
         audit::append(&txn, ctx.audit_entry(AuditAction::CodeRetire)?).await?;

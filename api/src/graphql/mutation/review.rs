@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{
     analysis_job, behaviour_code, behaviour_interval, coded_interval, emotion_interval,
-    enums::{Behaviour, CodeKind, Emotion, IntervalReview, IntervalSource, ReviewState, Role, SessionStatus},
+    enums::{Behaviour, CodeKind, Emotion, IntervalSource, ReviewState, Role, SessionStatus},
     organisation, session, session_marker, tracked_object,
 };
 use sea_orm::{
@@ -43,8 +43,10 @@ impl ReviewMutation {
     /// A counsellor's verdict on one interval: `CONFIRM` a model interval as proposed, `REJECT`
     /// it (it leaves the reviewed view; the model view keeps it), or `CHANGE` its `label`,
     /// `startMs` or `endMs` (the model's are kept as `modelEmotion`/`modelBehaviour`,
-    /// `modelStartMs`, `modelEndMs`). A counsellor's own interval can be changed or rejected.
-    /// Counsellors of the child and admins; returns the interval as it is now.
+    /// `modelStartMs`, `modelEndMs`). A counsellor's own interval can be changed or rejected,
+    /// by its coder or an admin; rejecting a `CodedInterval` takes it back (it is deleted, and
+    /// returned as it was). Counsellors of the child and admins; returns the interval as it is
+    /// now.
     async fn review_interval(
         &self,
         ctx: &Context<'_>,
@@ -146,6 +148,7 @@ impl ReviewMutation {
                 // Counted and checked after the version bump has locked the session row, so
                 // racing codings can't both pass.
                 crate::sessions::bump_results_version(&txn, session.id).await?;
+                let code = codes::still_usable(&txn, &code).await?;
                 let coded = coded_interval::Entity::find()
                     .inner_join(tracked_object::Entity)
                     .filter(tracked_object::Column::SessionId.eq(session.id))
@@ -163,7 +166,6 @@ impl ReviewMutation {
                     code_id: code.id,
                     start_ms,
                     end_ms,
-                    review: None,
                     coded_by: viewer.user_id,
                     reviewed_by: viewer.user_id,
                     reviewed_at: now,
@@ -341,7 +343,8 @@ pub struct ReviewPolicyMutation;
 impl ReviewPolicyMutation {
     /// Shows guardians only the sessions a counsellor marked `REVIEWED` (others answer
     /// `NOT_FOUND` and are left out of lists, trends, pictures and exports), or every session.
-    /// Admins only.
+    /// Turning it on deletes the exports guardians asked for before (they ask again). Admins
+    /// only.
     async fn set_review_policy(&self, ctx: &Context<'_>, guardians_see_reviewed_only: bool) -> ApiResult<ReviewPolicy> {
         let viewer = ctx.viewer()?;
         access::authorize_in_organisation(&viewer, OrganisationAction::SetReviewPolicy)?;
@@ -350,12 +353,22 @@ impl ReviewPolicyMutation {
             .one(&state.db)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        let tightened = guardians_see_reviewed_only && !organisation.guardians_see_reviewed_only;
         let mut model = organisation.into_active_model();
         model.guardians_see_reviewed_only = Set(guardians_see_reviewed_only);
         let txn = state.db.begin().await?;
         let organisation = model.update(&txn).await?;
+        // Guardians' exports made before hold unreviewed sessions: they go, like a withdrawn
+        // consent's.
+        let stale = match tightened {
+            true => crate::exports::delete_of_guardians(&txn, organisation.id).await?,
+            false => Vec::new(),
+        };
         audit::append(&txn, ctx.audit_entry(AuditAction::ReviewPolicySet)?).await?;
         txn.commit().await?;
+        for key in stale {
+            crate::videos::remove_quietly(state.blobs.as_ref(), &key).await;
+        }
         // Remembered subscription rights may have been granted under the old policy.
         state.rights.forget_all();
         Ok(ReviewPolicy { guardians_see_reviewed_only: organisation.guardians_see_reviewed_only })
@@ -469,7 +482,8 @@ enum Label {
 }
 
 /// Applies `action` to the coded interval `found` (rules: `review::codes`): its coder (or an
-/// admin) may change its code or boundaries, or reject it.
+/// admin) may change its code or boundaries, or reject it (which deletes it; the interval is
+/// returned as it was).
 async fn decide_coded(
     ctx: &Context<'_>,
     found: Authorized<coded_interval::Model>,
@@ -511,15 +525,22 @@ async fn decide_coded(
                 "a counsellor's own interval is not a proposal to confirm: change or reject it",
             ));
         }
+        // The coder takes it back: nothing is left to show (the audit entry keeps the act).
         ReviewAction::Reject => {
-            row.review = Some(IntervalReview::Rejected);
-            code
+            current.clone().delete(&txn).await?;
+            changed(&txn, &session, entry).await?;
+            txn.commit().await?;
+            announce(ctx, &session, AuditAction::IntervalReview, Some(Kind::CodedInterval.id(found.id))).await;
+            return Ok((current, code));
         }
         ReviewAction::Change => {
             if new_code.is_none() && start_ms.is_none() && end_ms.is_none() {
                 return Err(ApiError::bad_input("CHANGE needs a new `label`, `startMs` or `endMs`"));
             }
-            let code = new_code.unwrap_or(code);
+            let code = match &new_code {
+                Some(new_code) => codes::still_usable(&txn, new_code).await?,
+                None => code,
+            };
             row.code_id = code.id;
             row.start_ms = start_ms.unwrap_or(current.start_ms);
             // A POINT stays an instant when only its start moves.
@@ -529,7 +550,6 @@ async fn decide_coded(
                 (None, CodeKind::State) => current.end_ms,
             };
             codes::check_span(code.kind, row.start_ms, row.end_ms, session.video_duration_ms)?;
-            row.review = None;
             codes::check_exclusive(&txn, &code, &row).await?;
             code
         }

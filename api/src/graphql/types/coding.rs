@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
     behaviour_code, coded_interval,
-    enums::{Behaviour, CodeKind, Emotion, IntervalReview, IntervalSource},
+    enums::{Behaviour, CodeKind, Emotion, IntervalSource},
 };
 use sea_orm::Iterable;
 
@@ -120,16 +120,11 @@ impl CodedInterval {
         IntervalSource::Counsellor
     }
 
-    /// `REJECTED` once its coder took it back; null otherwise.
-    async fn review(&self) -> Option<IntervalReview> {
-        self.0.review
-    }
-
     async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         Ok(ctx.loader().load_one(UserById(self.0.coded_by)).await?.map(User))
     }
 
-    /// Who last coded, changed or rejected it.
+    /// Who last coded or changed it.
     async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         Ok(ctx.loader().load_one(UserById(self.0.reviewed_by)).await?.map(User))
     }

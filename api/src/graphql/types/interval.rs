@@ -7,6 +7,7 @@ use entity::{
 
 use super::User;
 use crate::{
+    access::{self, ChildAction},
     error::ApiResult,
     graphql::{
         context::ContextExt,
@@ -70,19 +71,20 @@ impl EmotionInterval {
     }
 
     /// The model's own label: the same as the interval's unless a counsellor changed it; null
-    /// for a counsellor's own interval.
-    async fn model_emotion(&self) -> Option<Emotion> {
-        model_proposal(&self.0).map(|proposal| proposal.0)
+    /// for a counsellor's own interval, and for those who may not see the model view
+    /// (guardians, `REPORTS` keys).
+    async fn model_emotion(&self, ctx: &Context<'_>) -> ApiResult<Option<Emotion>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.0))
     }
 
     /// The model's own start (see `model_emotion`).
-    async fn model_start_ms(&self) -> Option<i64> {
-        model_proposal(&self.0).map(|proposal| proposal.1)
+    async fn model_start_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.1))
     }
 
     /// The model's own end (see `model_emotion`).
-    async fn model_end_ms(&self) -> Option<i64> {
-        model_proposal(&self.0).map(|proposal| proposal.2)
+    async fn model_end_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.2))
     }
 
     /// The counsellor who coded it (their own intervals only).
@@ -146,19 +148,20 @@ impl BehaviourInterval {
     }
 
     /// The model's own label: the same as the interval's unless a counsellor changed it; null
-    /// for a counsellor's own interval.
-    async fn model_behaviour(&self) -> Option<Behaviour> {
-        model_proposal(&self.0).map(|proposal| proposal.0)
+    /// for a counsellor's own interval, and for those who may not see the model view
+    /// (guardians, `REPORTS` keys).
+    async fn model_behaviour(&self, ctx: &Context<'_>) -> ApiResult<Option<Behaviour>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.0))
     }
 
     /// The model's own start (see `model_behaviour`).
-    async fn model_start_ms(&self) -> Option<i64> {
-        model_proposal(&self.0).map(|proposal| proposal.1)
+    async fn model_start_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.1))
     }
 
     /// The model's own end (see `model_behaviour`).
-    async fn model_end_ms(&self) -> Option<i64> {
-        model_proposal(&self.0).map(|proposal| proposal.2)
+    async fn model_end_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.2))
     }
 
     /// The counsellor who coded it (their own intervals only).
@@ -176,10 +179,15 @@ impl BehaviourInterval {
     }
 }
 
-/// The model's proposal of a model interval (label, start, end).
-fn model_proposal<R: Reviewable>(row: &R) -> Option<(R::Label, i64, i64)> {
+/// The model's proposal of a model interval (label, start, end), for those who may see the
+/// model view (like the counsellors' notes); null for everyone else. Not among the leaf rows'
+/// scalars (`leaf_row!`), so it is always resolved here, with the viewer.
+fn model_view<R: Reviewable>(ctx: &Context<'_>, row: &R) -> ApiResult<Option<(R::Label, i64, i64)>> {
+    if !access::allows(&ctx.viewer()?, ChildAction::ReadNotes) {
+        return Ok(None);
+    }
     let coding = row.coding();
-    (coding.source == IntervalSource::Model).then(|| coding.proposal())
+    Ok((coding.source == IntervalSource::Model).then(|| coding.proposal()))
 }
 
 async fn user(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> ApiResult<Option<User>> {
@@ -188,9 +196,10 @@ async fn user(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> ApiResult<Option<Use
 }
 
 /// The interval lists are resolved in one pass (`leaf_connection`): each scalar field here must
-/// answer what the resolver of the same name above answers.
+/// answer what the resolver of the same name above answers. The model's proposal depends on
+/// who asks, so it is not among them.
 macro_rules! leaf_row {
-    ($model:ty, $object:ident, $kind:ident, $label:ident, $label_name:literal, $model_label_name:literal) => {
+    ($model:ty, $object:ident, $kind:ident, $label:ident, $label_name:literal) => {
         impl LeafRow for $model {
             type Object = $object;
             const TYPE: &'static str = stringify!($object);
@@ -205,9 +214,6 @@ macro_rules! leaf_row {
                 "peakConfidence",
                 "source",
                 "review",
-                $model_label_name,
-                "modelStartMs",
-                "modelEndMs",
                 "reviewedAt",
             ];
 
@@ -230,9 +236,6 @@ macro_rules! leaf_row {
                     "peakConfidence" => ScalarType::to_value(&self.peak_confidence),
                     "source" => InputType::to_value(&self.source),
                     "review" => InputType::to_value(&self.review),
-                    $model_label_name => InputType::to_value(&model_proposal(self).map(|proposal| proposal.0)),
-                    "modelStartMs" => InputType::to_value(&model_proposal(self).map(|proposal| proposal.1)),
-                    "modelEndMs" => InputType::to_value(&model_proposal(self).map(|proposal| proposal.2)),
                     "reviewedAt" => InputType::to_value(&self.reviewed_at),
                     _ => unreachable!("`{name}` is not in SCALARS. This is a bug."),
                 }
@@ -241,5 +244,5 @@ macro_rules! leaf_row {
     };
 }
 
-leaf_row!(emotion_interval::Model, EmotionInterval, EmotionInterval, emotion, "emotion", "modelEmotion");
-leaf_row!(behaviour_interval::Model, BehaviourInterval, BehaviourInterval, behaviour, "behaviour", "modelBehaviour");
+leaf_row!(emotion_interval::Model, EmotionInterval, EmotionInterval, emotion, "emotion");
+leaf_row!(behaviour_interval::Model, BehaviourInterval, BehaviourInterval, behaviour, "behaviour");

@@ -20,8 +20,11 @@ use crate::{
         pagination::{Listing, Page, PageRequest, connection_cost, page_in_memory},
     },
     reports,
-    review::{IntervalView, Reviewable},
+    review::{IntervalView, Reviewable, codes},
 };
+
+/// Coded intervals a person's list holds unless `first` says otherwise.
+const CODED_PAGE_SIZE: i32 = 1000;
 
 /// A tracked person, and its session's results version when the session row was read in the
 /// same request (its interval lists are then read from the interval cache).
@@ -172,14 +175,26 @@ impl TrackedObject {
     }
 
     /// The intervals counsellors coded with the organisation's own codes (`codingScheme`), by
-    /// start; `code` keeps one code's. `view`: `REVIEWED` (default) leaves out the ones their
-    /// coder rejected; `MODEL` has none (the model proposes no codes).
+    /// start: the `first` (default 1000, at most 20000); `code` keeps one code's. `view`:
+    /// `MODEL` has none (the model proposes no codes).
+    #[graphql(complexity = "connection_cost(first, None, CODED_PAGE_SIZE, child_complexity)")]
     async fn coded_intervals(
         &self,
         ctx: &Context<'_>,
+        first: Option<i32>,
         code: Option<String>,
         #[graphql(default)] view: IntervalView,
     ) -> ApiResult<Vec<CodedInterval>> {
+        let first = match first {
+            None => CODED_PAGE_SIZE as usize,
+            Some(first) if (0..=codes::MAX_CODED_PER_SESSION as i32).contains(&first) => first as usize,
+            Some(first) => {
+                return Err(ApiError::bad_input(format!(
+                    "`first` must be 0..={}; got {first}",
+                    codes::MAX_CODED_PER_SESSION
+                )));
+            }
+        };
         if view == IntervalView::Model {
             self.results_version(ctx, view).await?;
             return Ok(Vec::new());
@@ -187,10 +202,8 @@ impl TrackedObject {
         let rows = ctx.loader().load_one(CodedOfObject(self.0.id)).await?.unwrap_or_default();
         Ok(rows
             .into_iter()
-            .filter(|(row, interval_code)| {
-                crate::review::codes::in_reviewed_view(row)
-                    && code.as_ref().is_none_or(|code| *code == interval_code.name)
-            })
+            .filter(|(_, interval_code)| code.as_ref().is_none_or(|code| *code == interval_code.name))
+            .take(first)
             .map(|(row, code)| CodedInterval(row, code))
             .collect())
     }

@@ -5,7 +5,7 @@ mod audit;
 mod consent;
 mod encryption;
 mod erasure;
-mod exports;
+pub mod exports;
 mod retention;
 
 use std::time::{Duration, Instant};
