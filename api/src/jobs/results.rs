@@ -106,6 +106,11 @@ pub(super) async fn replace(
     if video_changed {
         report.counsellor_intervals_kept = 0;
     }
+    report.labels_dropped = old_people
+        .iter()
+        .filter(|person| !video_changed && person.role_confidence >= 1.0 && gone.contains(&person.id))
+        .map(|person| person.label.clone())
+        .collect();
     if !gone.is_empty() {
         tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone)).exec(txn).await?;
     }

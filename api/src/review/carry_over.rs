@@ -4,8 +4,9 @@
 //! - A new person continues an old one when their seen spans overlap by at least half of
 //!   their union (pairs taken best first, one to one); they keep the old id, so the
 //!   counsellors' own intervals (built-in labels or the organisation's codes) and labels of
-//!   that person stay attached. An old person with
-//!   intervals a counsellor coded and no successor is kept, with those intervals only.
+//!   that person stay attached. An old person with intervals a counsellor coded and no
+//!   successor is kept, with those intervals only; one with only a counsellor's label of who
+//!   they are goes, and the job's [`CarryOver`] names them.
 //! - Nothing is kept from results of another video (the session's video was replaced).
 //! - A review (confirmed, rejected, changed) still applies when the new analysis proposes the
 //!   same interval again: same person, label and boundaries. The interval then keeps its id
@@ -43,6 +44,10 @@ pub struct CarryOver {
     pub dropped: Vec<DroppedReview>,
     /// Intervals counsellors coded themselves, all kept.
     pub counsellor_intervals_kept: u32,
+    /// People a counsellor had labelled (who they are) whom the new analysis does not find
+    /// again, by their old label ("Person 2"): the label went with them.
+    #[serde(default)]
+    pub labels_dropped: Vec<String>,
 }
 
 /// A review that no longer applies: the interval the model had proposed.

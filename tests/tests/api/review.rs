@@ -401,7 +401,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
     let query = "query($s: ID!) { session(id: $s) { reviewState latestJob { reviewCarryOver { peopleKept
             modelIntervalsUnchanged modelIntervalsChanged modelIntervalsGone reviewsKept reviewsDropped
-            counsellorIntervalsKept dropped { kind person label startMs endMs review } } }
+            counsellorIntervalsKept labelsDropped dropped { kind person label startMs endMs review } } }
         objects { nodes { id label role roleConfidence
             model: emotionIntervals(view: MODEL) { nodes { id emotion startMs endMs review } }
             reviewed: emotionIntervals { nodes { id emotion startMs endMs source review } }
@@ -438,6 +438,11 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     let labelled =
         app.graphql(Some(&counsellor), label, json!({ "o": first_person, "c": global_id("Child", world.own) })).await;
     assert!(labelled.error_code().is_none(), "{}", labelled.body);
+    // The second person labelled too: the next analysis does not find them again.
+    let adult = "mutation($o: ID!) { labelObject(objectId: $o, role: ADULT) { id } }";
+    let second_person = people[1]["id"].as_str().unwrap().to_owned();
+    let labelled = app.graphql(Some(&counsellor), adult, json!({ "o": second_person })).await;
+    assert!(labelled.error_code().is_none(), "{}", labelled.body);
     let signed_off = "mutation($s: ID!) { setReviewState(sessionId: $s, state: REVIEWED) { reviewState } }";
     let signed_off = app.graphql(Some(&counsellor), signed_off, json!({ "s": global_id("Session", session) })).await;
     assert!(signed_off.error_code().is_none(), "{}", signed_off.body);
@@ -458,7 +463,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     assert_eq!(
         after["latestJob"]["reviewCarryOver"],
         json!({ "peopleKept": 1, "modelIntervalsUnchanged": 2, "modelIntervalsChanged": 2, "modelIntervalsGone": 2,
-                "reviewsKept": 2, "reviewsDropped": 1, "counsellorIntervalsKept": 2,
+                "reviewsKept": 2, "reviewsDropped": 1, "counsellorIntervalsKept": 2, "labelsDropped": ["Person 2"],
                 "dropped": [{ "kind": "EMOTION", "person": "Person 1", "label": "NEUTRAL", "startMs": 4000, "endMs": 5000,
                               "review": "CHANGED" }] })
     );
