@@ -77,21 +77,13 @@ async fn session_file(
         }
         SessionFile::TimelineSvg | SessionFile::TimelinePng => report_files::timeline(app, session, file).await,
     };
-    match made {
-        Ok((bytes, rows)) => {
-            // Like a GraphQL list, each row (or interval drawn) costs one.
-            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
-                return too_many_requests(&refusal);
-            }
-            let disposition = match file {
-                SessionFile::IntervalsCsv => format!("attachment; filename=\"session-{session}-intervals.csv\""),
-                SessionFile::CodingTsv => format!("attachment; filename=\"session-{session}-coding.tsv\""),
-                _ => format!("inline; filename=\"session-{session}-{}\"", file.name()),
-            };
-            served(bytes, file.content_type(), &disposition)
-        }
-        Err(error) => refused(error),
-    }
+    let disposition = match file {
+        SessionFile::IntervalsCsv => format!("attachment; filename=\"session-{session}-intervals.csv\""),
+        SessionFile::CodingTsv => format!("attachment; filename=\"session-{session}-coding.tsv\""),
+        _ => format!("inline; filename=\"session-{session}-{}\"", file.name()),
+    };
+    // Like a GraphQL list, each row (or interval drawn) costs one.
+    served_costed(app, &viewer, made, file.content_type(), &disposition)
 }
 
 /// `GET /children/{id}/coding.tsv`: the coding of every session of the child (`coding_export`).
@@ -102,33 +94,14 @@ pub(super) async fn child_coding_tsv(
     headers: HeaderMap,
 ) -> Response {
     let app = &state.app;
-    if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
-        return too_many_requests(&refusal);
-    }
-    let Ok(child) = child_id_of(&id) else { return refused(ApiError::NotFound) };
-    let viewer = match viewer(app, None, &Link::default(), &headers).await {
-        Ok(viewer) => viewer,
-        Err(error) => return refused(error),
+    let (child, viewer, reviewed_only) = match child_reader(app, client, &id, &headers).await {
+        Ok(reader) => reader,
+        Err(response) => return response,
     };
-    if let Err(response) = admit(app, &viewer, Target::Child(child)).await {
-        return response;
-    }
-    audit_read(app, &viewer, client, &headers, child, None);
-    let reviewed_only = match access::sees_reviewed_only(&app.db, &viewer).await {
-        Ok(reviewed_only) => reviewed_only,
-        Err(error) => return refused(error),
-    };
-    match coding_export::child_tsv(&app.db, child, access::allows(&viewer, ChildAction::ReadNotes), reviewed_only).await
-    {
-        Ok((bytes, rows)) => {
-            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), rows) {
-                return too_many_requests(&refusal);
-            }
-            let disposition = format!("attachment; filename=\"child-{child}-coding.tsv\"");
-            served(bytes, SessionFile::CodingTsv.content_type(), &disposition)
-        }
-        Err(error) => refused(error),
-    }
+    let with_notes = access::allows(&viewer, ChildAction::ReadNotes);
+    let made = coding_export::child_tsv(&app.db, child, with_notes, reviewed_only).await;
+    let disposition = format!("attachment; filename=\"child-{child}-coding.tsv\"");
+    served_costed(app, &viewer, made, SessionFile::CodingTsv.content_type(), &disposition)
 }
 
 /// `GET /children/{id}/trend.svg`: the child's observed expressions per analysed session.
@@ -139,29 +112,46 @@ pub(super) async fn trend_svg(
     headers: HeaderMap,
 ) -> Response {
     let app = &state.app;
+    let (child, viewer, reviewed_only) = match child_reader(app, client, &id, &headers).await {
+        Ok(reader) => reader,
+        Err(response) => return response,
+    };
+    let made = report_files::trend(app, child, reviewed_only).await;
+    served_costed(app, &viewer, made, "image/svg+xml", &format!("inline; filename=\"child-{child}-trend.svg\""))
+}
+
+/// What every file of a child checks first: the address's request bucket, the caller, their
+/// right to read the child (audited), and whether they see reviewed sessions only.
+async fn child_reader(
+    app: &AppState,
+    client: std::net::SocketAddr,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Uuid, Viewer, bool), Response> {
     if let Err(refusal) = app.rate_limits.address_request(client.ip()) {
-        return too_many_requests(&refusal);
+        return Err(too_many_requests(&refusal));
     }
-    let Ok(child) = child_id_of(&id) else { return refused(ApiError::NotFound) };
-    let viewer = match viewer(app, None, &Link::default(), &headers).await {
-        Ok(viewer) => viewer,
-        Err(error) => return refused(error),
-    };
-    if let Err(response) = admit(app, &viewer, Target::Child(child)).await {
-        return response;
-    }
-    audit_read(app, &viewer, client, &headers, child, None);
-    let reviewed_only = match access::sees_reviewed_only(&app.db, &viewer).await {
-        Ok(reviewed_only) => reviewed_only,
-        Err(error) => return refused(error),
-    };
-    match report_files::trend(app, child, reviewed_only).await {
-        Ok((bytes, sessions)) => {
-            if let Err(refusal) = app.rate_limits.cost(Metered::of(&viewer), sessions) {
-                return too_many_requests(&refusal);
-            }
-            served(bytes, "image/svg+xml", &format!("inline; filename=\"child-{child}-trend.svg\""))
-        }
+    let child = child_id_of(id).map_err(|_| refused(ApiError::NotFound))?;
+    let viewer = viewer(app, None, &Link::default(), headers).await.map_err(refused)?;
+    admit(app, &viewer, Target::Child(child)).await?;
+    audit_read(app, &viewer, client, headers, child, None);
+    let reviewed_only = access::sees_reviewed_only(&app.db, &viewer).await.map_err(refused)?;
+    Ok((child, viewer, reviewed_only))
+}
+
+/// A made file, served once its rows (or sessions) are paid for like a GraphQL list's.
+fn served_costed(
+    app: &AppState,
+    viewer: &Viewer,
+    made: Result<(Vec<u8>, usize), ApiError>,
+    content_type: &'static str,
+    disposition: &str,
+) -> Response {
+    match made {
+        Ok((bytes, rows)) => match app.rate_limits.cost(Metered::of(viewer), rows) {
+            Ok(_) => served(bytes, content_type, disposition),
+            Err(refusal) => too_many_requests(&refusal),
+        },
         Err(error) => refused(error),
     }
 }

@@ -146,43 +146,33 @@ pub(super) async fn replace(
             }
             None => new_people.push(row),
         }
+        // The model's proposal, not yet reviewed, for either kind of label.
+        macro_rules! proposed {
+            ($module:ident, $label:ident, $value:expr, $interval:expr) => {
+                $module::Model {
+                    id: Uuid::now_v7(),
+                    object_id,
+                    $label: $value,
+                    start_ms: $interval.start_ms,
+                    end_ms: $interval.end_ms,
+                    mean_confidence: f64::from($interval.mean_confidence),
+                    peak_confidence: f64::from($interval.peak_confidence),
+                    source: IntervalSource::Model,
+                    review: None,
+                    model_label: None,
+                    model_start_ms: None,
+                    model_end_ms: None,
+                    coded_by: None,
+                    reviewed_by: None,
+                    reviewed_at: None,
+                }
+            };
+        }
         for interval in &object.emotion_intervals {
-            emotions.push(emotion_interval::Model {
-                id: Uuid::now_v7(),
-                object_id,
-                emotion: labels::emotion(interval.label),
-                start_ms: interval.start_ms,
-                end_ms: interval.end_ms,
-                mean_confidence: f64::from(interval.mean_confidence),
-                peak_confidence: f64::from(interval.peak_confidence),
-                source: IntervalSource::Model,
-                review: None,
-                model_label: None,
-                model_start_ms: None,
-                model_end_ms: None,
-                coded_by: None,
-                reviewed_by: None,
-                reviewed_at: None,
-            });
+            emotions.push(proposed!(emotion_interval, emotion, labels::emotion(interval.label), interval));
         }
         for interval in &object.behaviour_intervals {
-            behaviours.push(behaviour_interval::Model {
-                id: Uuid::now_v7(),
-                object_id,
-                behaviour: labels::behaviour(interval.label),
-                start_ms: interval.start_ms,
-                end_ms: interval.end_ms,
-                mean_confidence: f64::from(interval.mean_confidence),
-                peak_confidence: f64::from(interval.peak_confidence),
-                source: IntervalSource::Model,
-                review: None,
-                model_label: None,
-                model_start_ms: None,
-                model_end_ms: None,
-                coded_by: None,
-                reviewed_by: None,
-                reviewed_at: None,
-            });
+            behaviours.push(proposed!(behaviour_interval, behaviour, labels::behaviour(interval.label), interval));
         }
     }
     let person_label = |id: Uuid| old_people.iter().find(|person| person.id == id).map(|p| p.label.clone());

@@ -19,165 +19,111 @@ use crate::{
     review::Reviewable,
 };
 
-pub struct EmotionInterval(pub emotion_interval::Model);
+/// One interval type: the same fields for either kind of label (`$label`, and the model's
+/// `$model_label`), with the type's own documentation.
+macro_rules! interval_object {
+    ($(#[$doc:meta])* $object:ident($module:ident), $label:ident: $label_type:ty, $label_doc:literal, $model_label:ident) => {
+        pub struct $object(pub $module::Model);
 
-/// A stretch of video during which one person's face showed one expression. Expressions are
-/// what the face looked like to a classifier trained on FER2013 (~66% accurate, mostly adult
-/// faces) — observations, not a statement about what the person felt.
-#[Object]
-impl EmotionInterval {
-    pub async fn id(&self) -> ID {
-        Kind::EmotionInterval.id(self.0.id)
-    }
+        $(#[$doc])*
+        #[Object]
+        impl $object {
+            pub async fn id(&self) -> ID {
+                Kind::$object.id(self.0.id)
+            }
 
-    /// The observed facial expression.
-    async fn emotion(&self) -> Emotion {
-        self.0.emotion
-    }
+            #[doc = $label_doc]
+            async fn $label(&self) -> $label_type {
+                self.0.$label
+            }
 
-    /// Milliseconds from the start of the video.
-    async fn start_ms(&self) -> i64 {
-        self.0.start_ms
-    }
+            /// Milliseconds from the start of the video.
+            async fn start_ms(&self) -> i64 {
+                self.0.start_ms
+            }
 
-    /// Milliseconds from the start of the video; exclusive.
-    async fn end_ms(&self) -> i64 {
-        self.0.end_ms
-    }
+            /// Milliseconds from the start of the video; exclusive.
+            async fn end_ms(&self) -> i64 {
+                self.0.end_ms
+            }
 
-    async fn duration_ms(&self) -> i64 {
-        self.0.end_ms - self.0.start_ms
-    }
+            async fn duration_ms(&self) -> i64 {
+                self.0.end_ms - self.0.start_ms
+            }
 
-    /// Mean classifier confidence over the interval, 0..1.
-    async fn mean_confidence(&self) -> f64 {
-        self.0.mean_confidence
-    }
+            /// Mean classifier confidence over the interval, 0..1 (1 for a counsellor's own).
+            async fn mean_confidence(&self) -> f64 {
+                self.0.mean_confidence
+            }
 
-    /// Highest classifier confidence within the interval, 0..1.
-    async fn peak_confidence(&self) -> f64 {
-        self.0.peak_confidence
-    }
+            /// Highest classifier confidence within the interval, 0..1.
+            async fn peak_confidence(&self) -> f64 {
+                self.0.peak_confidence
+            }
 
-    /// Who made it: the analysis (`MODEL`) or a counsellor who coded it (`COUNSELLOR`).
-    async fn source(&self) -> IntervalSource {
-        self.0.source
-    }
+            /// Who made it: the analysis (`MODEL`) or a counsellor who coded it (`COUNSELLOR`).
+            async fn source(&self) -> IntervalSource {
+                self.0.source
+            }
 
-    /// A counsellor's verdict on a model interval: null until reviewed, and for a
-    /// counsellor's own.
-    async fn review(&self) -> Option<IntervalReview> {
-        self.0.review
-    }
+            /// A counsellor's verdict on a model interval: null until reviewed, and for a
+            /// counsellor's own.
+            async fn review(&self) -> Option<IntervalReview> {
+                self.0.review
+            }
 
-    /// The model's own label: the same as the interval's unless a counsellor changed it; null
-    /// for a counsellor's own interval, and for those who may not see the model view
-    /// (guardians, `REPORTS` keys).
-    async fn model_emotion(&self, ctx: &Context<'_>) -> ApiResult<Option<Emotion>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.0))
-    }
+            /// The model's own label: the same as the interval's unless a counsellor changed it;
+            /// null for a counsellor's own interval, and for those who may not see the model
+            /// view (guardians, `REPORTS` keys).
+            async fn $model_label(&self, ctx: &Context<'_>) -> ApiResult<Option<$label_type>> {
+                Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.0))
+            }
 
-    /// The model's own start (see `model_emotion`).
-    async fn model_start_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.1))
-    }
+            /// The model's own start (see the model's label).
+            async fn model_start_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+                Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.1))
+            }
 
-    /// The model's own end (see `model_emotion`).
-    async fn model_end_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.2))
-    }
+            /// The model's own end (see the model's label).
+            async fn model_end_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+                Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.2))
+            }
 
-    /// The counsellor who coded it (their own intervals only).
-    async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        user(ctx, self.0.coded_by).await
-    }
+            /// The counsellor who coded it (their own intervals only).
+            async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+                user(ctx, self.0.coded_by).await
+            }
 
-    /// Who last reviewed it (confirmed, rejected, changed, or coded it).
-    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        user(ctx, self.0.reviewed_by).await
-    }
+            /// Who last reviewed it (confirmed, rejected, changed, or coded it).
+            async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+                user(ctx, self.0.reviewed_by).await
+            }
 
-    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.reviewed_at
-    }
+            async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+                self.0.reviewed_at
+            }
+        }
+    };
 }
 
-pub struct BehaviourInterval(pub behaviour_interval::Model);
+interval_object!(
+    /// A stretch of video during which one person's face showed one expression. Expressions are
+    /// what the face looked like to a classifier trained on FER2013 (~66% accurate, mostly adult
+    /// faces) — observations, not a statement about what the person felt.
+    EmotionInterval(emotion_interval),
+    emotion: Emotion,
+    "The observed facial expression.",
+    model_emotion
+);
 
-/// A stretch of video during which one person showed one posture or movement, derived from
-/// body keypoints.
-#[Object]
-impl BehaviourInterval {
-    pub async fn id(&self) -> ID {
-        Kind::BehaviourInterval.id(self.0.id)
-    }
-
-    async fn behaviour(&self) -> Behaviour {
-        self.0.behaviour
-    }
-
-    async fn start_ms(&self) -> i64 {
-        self.0.start_ms
-    }
-
-    async fn end_ms(&self) -> i64 {
-        self.0.end_ms
-    }
-
-    async fn duration_ms(&self) -> i64 {
-        self.0.end_ms - self.0.start_ms
-    }
-
-    async fn mean_confidence(&self) -> f64 {
-        self.0.mean_confidence
-    }
-
-    async fn peak_confidence(&self) -> f64 {
-        self.0.peak_confidence
-    }
-
-    /// Who made it: the analysis (`MODEL`) or a counsellor who coded it (`COUNSELLOR`).
-    async fn source(&self) -> IntervalSource {
-        self.0.source
-    }
-
-    /// A counsellor's verdict on a model interval: null until reviewed, and for a
-    /// counsellor's own.
-    async fn review(&self) -> Option<IntervalReview> {
-        self.0.review
-    }
-
-    /// The model's own label: the same as the interval's unless a counsellor changed it; null
-    /// for a counsellor's own interval, and for those who may not see the model view
-    /// (guardians, `REPORTS` keys).
-    async fn model_behaviour(&self, ctx: &Context<'_>) -> ApiResult<Option<Behaviour>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.0))
-    }
-
-    /// The model's own start (see `model_behaviour`).
-    async fn model_start_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.1))
-    }
-
-    /// The model's own end (see `model_behaviour`).
-    async fn model_end_ms(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
-        Ok(model_view(ctx, &self.0)?.map(|proposal| proposal.2))
-    }
-
-    /// The counsellor who coded it (their own intervals only).
-    async fn coded_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        user(ctx, self.0.coded_by).await
-    }
-
-    /// Who last reviewed it (confirmed, rejected, changed, or coded it).
-    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        user(ctx, self.0.reviewed_by).await
-    }
-
-    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.reviewed_at
-    }
-}
+interval_object!(
+    /// A stretch of video during which one person showed one posture or movement, derived from
+    /// body keypoints.
+    BehaviourInterval(behaviour_interval),
+    behaviour: Behaviour,
+    "The observed posture or movement.",
+    model_behaviour
+);
 
 /// The model's proposal of a model interval (label, start, end), for those who may see the
 /// model view (like the counsellors' notes); null for everyone else. Not among the leaf rows'
