@@ -220,11 +220,6 @@ pub fn reviewed_sessions() -> sea_orm::Condition {
         .add(session::Column::Status.eq(SessionStatus::Done))
 }
 
-/// Whether `session` is one of [`reviewed_sessions`].
-pub fn is_reviewed(session: &session::Model) -> bool {
-    session.review_state == ReviewState::Reviewed && session.status == SessionStatus::Done
-}
-
 /// Whether the viewer sees only REVIEWED sessions (see [`session_scope`]), for readers that
 /// filter in Rust rather than SQL.
 pub async fn sees_reviewed_only(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<bool> {

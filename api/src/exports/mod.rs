@@ -47,6 +47,9 @@ pub async fn request(
     audit: AuditEntry,
 ) -> ApiResult<child_export::Model> {
     let txn = crate::db::begin_write(db).await?;
+    // Under the organisation's lock: a change of what guardians may see (the review policy)
+    // deletes their exports, and one asked for meanwhile must not slip past it.
+    crate::db::lock_organisation(&txn, request.organisation_id).await?;
     let in_flight = child_export::Entity::find()
         .filter(child_export::Column::ChildId.eq(request.child_id))
         .filter(child_export::Column::RequestedBy.eq(request.requested_by))

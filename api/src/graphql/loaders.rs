@@ -281,6 +281,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Entries naming a session only if this viewer may see the session
+    /// (`access::session_scope`: a guardian under the reviewed-only policy is not told a
+    /// hidden session exists, not even by who read it).
+    pub sessions_seen_by: Option<Viewer>,
 }
 
 impl AuditFilter {
@@ -300,6 +304,16 @@ impl AuditFilter {
         }
         if let Some(to) = self.to {
             filter.and(Sql::new("t.at < ?", [to.into()]));
+        }
+        if let Some(viewer) = &self.sessions_seen_by {
+            let scope = crate::access::session_scope(viewer, "audit_s");
+            if !scope.text.is_empty() {
+                let text = format!(
+                    "t.session_id IS NULL OR EXISTS (SELECT 1 FROM sessions audit_s WHERE audit_s.id = t.session_id AND {})",
+                    scope.text
+                );
+                filter.and(Sql::new(text, scope.values));
+            }
         }
         filter
     }

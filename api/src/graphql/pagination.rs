@@ -138,7 +138,7 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, default_size: i32) -> us
 
 /// Above every configurable limit, and far enough below `usize::MAX` that async-graphql's own
 /// sums of sibling costs can't overflow.
-const COST_CEILING: usize = usize::MAX >> 16;
+pub(crate) const COST_CEILING: usize = usize::MAX >> 16;
 
 /// What a list field costs: its page size (the real bound of what it returns) times what is
 /// under it, saturating.

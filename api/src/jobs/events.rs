@@ -187,8 +187,18 @@ impl JobEvent {
 
     /// Splits the event so no part's JSON exceeds `max_bytes` (PostgreSQL NOTIFY payloads stop
     /// at 8000 bytes). Every part carries the job; the intervals are shared out in order.
-    pub fn split(self, max_bytes: usize) -> Vec<JobEvent> {
+    pub fn split(mut self, max_bytes: usize) -> Vec<JobEvent> {
         let size = serde_json::to_vec(&self).map_or(usize::MAX, |json| json.len());
+        // What a re-analysis dropped is listed on the job (`reviewCarryOver`); an event too big
+        // carries its counts only.
+        if size > max_bytes
+            && let Some(carried) = &mut self.job.review_carry_over
+            && !(carried.dropped.is_empty() && carried.labels_dropped.is_empty())
+        {
+            carried.dropped.clear();
+            carried.labels_dropped.clear();
+            return self.split(max_bytes);
+        }
         let intervals = self.emotion_intervals.len() + self.behaviour_intervals.len();
         if size <= max_bytes || intervals <= 1 {
             return vec![self];
@@ -254,5 +264,38 @@ mod tests {
         assert_eq!(starts, (0..200).map(|i| i * 1000).collect::<Vec<_>>());
         assert!(parts.last().unwrap().is_final());
         assert!(parts[..parts.len() - 1].iter().all(|p| !p.is_final()));
+    }
+
+    #[test]
+    fn an_event_too_big_for_a_notification_carries_the_carry_overs_counts_only() {
+        use crate::review::carry_over::{CarryOver, DroppedReview, MAX_LISTED};
+        let dropped = DroppedReview {
+            kind: "EMOTION".into(),
+            person: "Person 1".into(),
+            label: "NEUTRAL".into(),
+            start_ms: 4_000,
+            end_ms: 5_000,
+            review: entity::enums::IntervalReview::Changed,
+        };
+        let carried = CarryOver {
+            reviews_dropped: 150,
+            dropped: vec![dropped; MAX_LISTED],
+            labels_dropped: vec!["Person 2".into(); MAX_LISTED],
+            ..CarryOver::default()
+        };
+        let event = JobEvent::new(
+            JobEventKind::Done,
+            Uuid::now_v7(),
+            JobSnapshot { review_carry_over: Some(carried), ..job() },
+        );
+        assert!(serde_json::to_vec(&event).unwrap().len() > 7_900);
+        let parts = event.split(7_900);
+        assert_eq!(parts.len(), 1);
+        assert!(serde_json::to_vec(&parts[0]).unwrap().len() <= 7_900);
+        let sent = parts[0].job.review_carry_over.as_ref().unwrap();
+        assert_eq!((sent.reviews_dropped, sent.dropped.len(), sent.labels_dropped.len()), (150, 0, 0));
+        // Old rows, from before a field existed, still read.
+        let old: CarryOver = serde_json::from_str(r#"{"peopleKept": 1}"#).unwrap();
+        assert_eq!((old.people_kept, old.video_changed), (1, false));
     }
 }

@@ -110,6 +110,7 @@ pub(super) async fn replace(
         .iter()
         .filter(|person| !video_changed && person.role_confidence >= 1.0 && gone.contains(&person.id))
         .map(|person| person.label.clone())
+        .take(carry_over::MAX_LISTED)
         .collect();
     if !gone.is_empty() {
         tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone)).exec(txn).await?;

@@ -23,7 +23,7 @@ pub const MAX_LISTED: usize = 100;
 
 /// What a re-analysis changed in the model's intervals and kept of the reviews.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 #[graphql(name = "ReviewCarryOver")]
 pub struct CarryOver {
     /// The results before were of another video (replaced since): nothing was kept.
@@ -45,8 +45,7 @@ pub struct CarryOver {
     /// Intervals counsellors coded themselves, all kept.
     pub counsellor_intervals_kept: u32,
     /// People a counsellor had labelled (who they are) whom the new analysis does not find
-    /// again, by their old label ("Person 2"): the label went with them.
-    #[serde(default)]
+    /// again, by their old label ("Person 2"; at most 100): the label went with them.
     pub labels_dropped: Vec<String>,
 }
 

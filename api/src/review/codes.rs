@@ -15,7 +15,7 @@
 //!   (deletes it: the audit log keeps who and when).
 
 use entity::{behaviour_code, coded_interval, enums::CodeKind};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -50,6 +50,10 @@ pub fn check_name(what: &str, name: &str) -> ApiResult<String> {
 fn invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     c.general_category_group() == GeneralCategoryGroup::Other
+        // Spaces other than the plain one, and line and paragraph separators, look alike too.
+        || (c.general_category_group() == GeneralCategoryGroup::Separator && c != ' ')
+        // Hangul fillers are letters that show nothing.
+        || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
 /// A new code's name: [`check_name`], and none of the built-in labels (an interval's label
@@ -109,7 +113,13 @@ pub async fn still_usable(
     txn: &impl ConnectionTrait,
     code: &behaviour_code::Model,
 ) -> ApiResult<behaviour_code::Model> {
-    let code = behaviour_code::Entity::find_by_id(code.id).one(txn).await?.ok_or(ApiError::NotFound)?;
+    let mut query = behaviour_code::Entity::find_by_id(code.id);
+    // Shared-locked on PostgreSQL until the coding commits, so a retirement waits for it (SQLite
+    // serialises write transactions).
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_shared();
+    }
+    let code = query.one(txn).await?.ok_or(ApiError::NotFound)?;
     not_retired(&code)?;
     Ok(code)
 }
@@ -123,9 +133,11 @@ fn not_retired(code: &behaviour_code::Model) -> ApiResult<()> {
     }
 }
 
-/// What names are compared by: one code per name in any case ("Play" is "play").
+/// What names are compared by: one code per name in any case and any Unicode spelling ("Play"
+/// is "play", a full-width "ｐｌａｙ" and a decomposed "café" are the plain ones).
 pub fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    name.trim().nfkc().collect::<String>().to_lowercase()
 }
 
 /// A STATE interval of one person, for the exclusivity rule.
@@ -236,6 +248,11 @@ mod tests {
         assert!(check_code_name("=HYPERLINK(\"x\")").is_err() && check_name("group", "@play").is_err());
         assert!(check_code_name("play\u{202E}yalp").is_err() && check_code_name("pl\u{200B}ay").is_err());
         assert_eq!(name_key(" Playing Alone "), name_key("playing alone"));
+        assert_eq!(name_key("ｐｌａｙ"), name_key("play"));
+        assert_eq!(name_key("cafe\u{301}"), name_key("café"));
+        for name in ["play\u{00A0}alone", "play\u{2028}alone", "play\u{3164}", "play\u{3000}alone"] {
+            assert!(check_code_name(name).is_err(), "{name:?}");
+        }
         assert!(check_code_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
     }
 }

@@ -468,6 +468,16 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
                               "review": "CHANGED" }] })
     );
     assert_eq!(after["reviewState"], "IN_REVIEW", "changed proposals need reviewing again");
+    // What the model had proposed of the dropped reviews is the counsellors' to see.
+    let guardian = app.login(GUARDIAN, fixtures::PASSWORD).await;
+    let carried = "query($s: ID!) { session(id: $s) { latestJob { reviewCarryOver { reviewsDropped labelsDropped dropped { label } } } } }";
+    let seen = app.graphql(Some(&guardian), carried, json!({ "s": global_id("Session", session) })).await;
+    assert_eq!(
+        seen.data()["session"]["latestJob"]["reviewCarryOver"],
+        json!({ "reviewsDropped": 1, "labelsDropped": ["Person 2"], "dropped": [] }),
+        "{}",
+        seen.body
+    );
     let people = after["objects"]["nodes"].as_array().unwrap();
     assert_eq!(people.len(), 2);
     assert_eq!(people[0]["id"], first_person.as_str(), "the person continues under the same id");

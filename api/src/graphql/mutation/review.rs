@@ -356,7 +356,9 @@ impl ReviewPolicyMutation {
         let tightened = guardians_see_reviewed_only && !organisation.guardians_see_reviewed_only;
         let mut model = organisation.into_active_model();
         model.guardians_see_reviewed_only = Set(guardians_see_reviewed_only);
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
+        // Export requests take the same lock (`exports::request`).
+        crate::db::lock_organisation(&txn, viewer.organisation_id).await?;
         let organisation = model.update(&txn).await?;
         // Guardians' exports made before hold unreviewed sessions: they go, like a withdrawn
         // consent's.

@@ -103,6 +103,7 @@ impl Child {
             action: super::action_filter(action)?,
             from,
             to,
+            sessions_seen_by: Some(viewer),
             ..Default::default()
         };
         let key = PageKey { parent: self.0.id, listing: AccessLogList(filter), page };

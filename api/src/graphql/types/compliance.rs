@@ -11,11 +11,7 @@ use crate::{
     access,
     audit::AuditAction,
     error::{ApiError, ApiResult},
-    graphql::{
-        context::ContextExt,
-        ids::Kind,
-        loaders::{SessionById, UserById},
-    },
+    graphql::{context::ContextExt, ids::Kind, loaders::UserById},
 };
 
 pub struct Consent(pub consent::Model);
@@ -107,17 +103,8 @@ impl AuditEntry {
         self.0.child_id.map(|id| Kind::Child.id(id))
     }
 
-    /// The session, unless the caller may not see it (a guardian, when the organisation shows
-    /// them reviewed sessions only: the entry stays, without the session's id).
-    async fn session_id(&self, ctx: &Context<'_>) -> ApiResult<Option<ID>> {
-        let Some(id) = self.0.session_id else { return Ok(None) };
-        if crate::graphql::context::sees_reviewed_only(ctx).await? {
-            let session = ctx.loader().load_one(SessionById(id)).await?;
-            if !session.as_ref().is_some_and(access::is_reviewed) {
-                return Ok(None);
-            }
-        }
-        Ok(Some(Kind::Session.id(id)))
+    async fn session_id(&self) -> Option<ID> {
+        self.0.session_id.map(|id| Kind::Session.id(id))
     }
 
     /// The GraphQL operation's name, as the client sent it. Admins only (null for others).

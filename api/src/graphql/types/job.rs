@@ -4,6 +4,7 @@ use entity::enums::JobStatus;
 
 use super::Session;
 use crate::{
+    access::{self, ChildAction},
     error::{ApiError, ApiResult},
     graphql::{context::ContextExt, ids::Kind, loaders::SessionById},
     jobs::events::JobSnapshot,
@@ -64,8 +65,15 @@ impl AnalysisJob {
     }
 
     /// For a DONE re-analysis: which of the model's intervals changed, and which counsellors'
-    /// reviews still apply (kept) or no longer do (dropped, listed).
-    async fn review_carry_over(&self) -> Option<&crate::review::carry_over::CarryOver> {
-        self.0.review_carry_over.as_ref()
+    /// reviews still apply (kept) or no longer do (dropped, listed: what the model had
+    /// proposed, so the list is for those who may see the model view, empty for others).
+    async fn review_carry_over(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::review::carry_over::CarryOver>> {
+        let mut carried = self.0.review_carry_over.clone();
+        if !access::allows(&ctx.viewer()?, ChildAction::ReadNotes)
+            && let Some(carried) = &mut carried
+        {
+            carried.dropped.clear();
+        }
+        Ok(carried)
     }
 }

@@ -26,6 +26,13 @@ use crate::{
 /// Coded intervals a person's list holds unless `first` says otherwise.
 const CODED_PAGE_SIZE: i32 = 1000;
 
+/// What `codedIntervals` counts against the query's complexity: each interval it may list
+/// (pages of connections stop at 1000; this list goes to the per-session bound).
+fn coded_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.unwrap_or(CODED_PAGE_SIZE).clamp(0, codes::MAX_CODED_PER_SESSION as i32) as usize;
+    rows.max(1).saturating_mul(child_complexity).min(crate::graphql::pagination::COST_CEILING)
+}
+
 /// A tracked person, and its session's results version when the session row was read in the
 /// same request (its interval lists are then read from the interval cache).
 /// The interval loaders answer every session they are asked for.
@@ -177,7 +184,7 @@ impl TrackedObject {
     /// The intervals counsellors coded with the organisation's own codes (`codingScheme`), by
     /// start: the `first` (default 1000, at most 20000); `code` keeps one code's. `view`:
     /// `MODEL` has none (the model proposes no codes).
-    #[graphql(complexity = "connection_cost(first, None, CODED_PAGE_SIZE, child_complexity)")]
+    #[graphql(complexity = "coded_cost(first, child_complexity)")]
     async fn coded_intervals(
         &self,
         ctx: &Context<'_>,
@@ -200,9 +207,10 @@ impl TrackedObject {
             return Ok(Vec::new());
         }
         let rows = ctx.loader().load_one(CodedOfObject(self.0.id)).await?.unwrap_or_default();
+        let code = code.as_deref().map(codes::name_key);
         Ok(rows
             .into_iter()
-            .filter(|(_, interval_code)| code.as_ref().is_none_or(|code| *code == interval_code.name))
+            .filter(|(_, interval_code)| code.as_ref().is_none_or(|code| *code == interval_code.name_key))
             .take(first)
             .map(|(row, code)| CodedInterval(row, code))
             .collect())
@@ -236,5 +244,19 @@ impl TrackedObject {
     async fn emotion_share(&self, ctx: &Context<'_>) -> ApiResult<Vec<EmotionShare>> {
         let times = ctx.loader().load_one(EmotionTimeOfObject(self.0.id)).await?.unwrap_or_default();
         Ok(EmotionShare::from_times(&times))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_coded_list_costs_every_interval_it_may_list() {
+        // Connections' pages stop at 1000; this list does not, so neither does its cost.
+        assert_eq!(coded_cost(Some(20_000), 1), 20_000);
+        assert_eq!(coded_cost(None, 2), 2_000);
+        assert_eq!(coded_cost(Some(0), 3), 3);
+        assert!(connection_cost(Some(20_000), None, CODED_PAGE_SIZE, 1) < coded_cost(Some(20_000), 1));
     }
 }

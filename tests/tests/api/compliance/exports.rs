@@ -171,7 +171,11 @@ async fn who_may_export_what() {
     let admin = app.login(ADMIN, PASSWORD).await;
     let policy = "mutation { setReviewPolicy(guardiansSeeReviewedOnly: true) { guardiansSeeReviewedOnly } }";
     assert!(app.graphql(Some(&admin), policy, json!({})).await.error_code().is_none());
-    let (_, mut reviewed_only) = export(&app, &guardian, world.own, false).await;
+    // Their export from before holds every session: it went with the change.
+    let gone =
+        app.graphql(Some(&guardian), "query($id: ID!) { childExport(id: $id) { status } }", json!({ "id": id })).await;
+    assert_eq!(gone.error_code(), Some("NOT_FOUND"), "{}", gone.body);
+    let (id, mut reviewed_only) = export(&app, &guardian, world.own, false).await;
     let sessions: Value = serde_json::from_slice(&read(&mut reviewed_only, "sessions.json")).unwrap();
     assert_eq!(sessions, json!([]), "no session of the child is reviewed yet");
     let coding = String::from_utf8(read(&mut reviewed_only, "coding.tsv")).unwrap();
