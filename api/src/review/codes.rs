@@ -197,13 +197,11 @@ pub async fn check_exclusive(
     if let Some(conflict) = exclusive_conflict(candidate, states.iter().copied()) {
         let other = states.iter().position(|state| state.id == conflict.id).map(|index| codes[index]);
         return Err(ApiError::bad_input(format!(
-            "`{}` and `{}` are in the exclusive group `{}`: this person is already `{}` from {} to {} ms",
-            code.name,
-            other.map_or("", |other| other.name.as_str()),
-            code.exclusive_group.as_deref().unwrap_or_default(),
+            "this person is already `{}` from {} to {} ms: the exclusive group `{}` allows one of its states at a time",
             other.map_or("", |other| other.name.as_str()),
             conflict.start_ms,
             conflict.end_ms,
+            code.exclusive_group.as_deref().unwrap_or_default(),
         )));
     }
     Ok(())
