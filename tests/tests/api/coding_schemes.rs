@@ -37,7 +37,7 @@ fn code_of(body: &Value) -> Option<&str> {
 }
 
 /// A 10 s video with one person and no behaviour intervals of the model's.
-async fn ten_second_session(app: &TestApp, world: &World, day: u32) -> fixtures::Analysed {
+pub(crate) async fn ten_second_session(app: &TestApp, world: &World, day: u32) -> fixtures::Analysed {
     let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, day, 1, 1).await;
     let mut row =
         session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();

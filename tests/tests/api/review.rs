@@ -3,7 +3,7 @@
 //! `access_matrix`; here, what each action does.
 
 use entity::{
-    behaviour_interval, emotion_interval,
+    emotion_interval,
     enums::{Emotion, IntervalSource},
     session,
 };
@@ -255,17 +255,8 @@ async fn bad_review_input_is_refused_and_changes_nothing() {
 async fn agreement_equals_hand_computed_kappas() {
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
-    let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 22, 1, 1).await;
     // A 10 s video, one person, one model interval: HAPPY 0–4 s.
-    let mut row =
-        session::Entity::find_by_id(analysed.session).one(&app.db).await.unwrap().unwrap().into_active_model();
-    row.video_duration_ms = Set(Some(10_000));
-    row.update(&app.db).await.unwrap();
-    behaviour_interval::Entity::delete_many()
-        .filter(behaviour_interval::Column::ObjectId.eq(analysed.object))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    let analysed = super::coding_schemes::ten_second_session(&app, &world, 22).await;
     let mut happy = emotion_interval::Entity::find_by_id(analysed.emotion_interval)
         .one(&app.db)
         .await
