@@ -114,6 +114,7 @@ impl ReviewMutation {
         let now = Utc::now();
         let entry = ctx.audit_entry(AuditAction::IntervalAdd)?.child(object.child_id).session(session.id);
         let txn = ctx.state().db.begin().await?;
+        crate::sessions::bump_results_version(&txn, session.id).await?;
         macro_rules! coded {
             ($module:ident, $label:ident, $value:expr) => {
                 $module::Model {
@@ -147,7 +148,6 @@ impl ReviewMutation {
             Label::Code(code) => {
                 // Counted and checked after the version bump has locked the session row, so
                 // racing codings can't both pass.
-                crate::sessions::bump_results_version(&txn, session.id).await?;
                 let code = codes::still_usable(&txn, &code).await?;
                 let coded = coded_interval::Entity::find()
                     .inner_join(tracked_object::Entity)
@@ -565,10 +565,10 @@ async fn decide_coded(
     Ok((updated, code))
 }
 
-/// What every review change does besides itself: bump the results version, move the session
-/// into review, append the audit entry.
+/// What every review change does besides itself: move the session into review, append the
+/// audit entry. Each change bumps the results version first thing in its transaction (which
+/// also locks the session row, as a re-analysis does), so once is enough.
 async fn changed(txn: &impl ConnectionTrait, session: &session::Model, entry: audit::AuditEntry) -> ApiResult<()> {
-    crate::sessions::bump_results_version(txn, session.id).await?;
     // A change starts a review, or reopens a finished one (what guardians see must be signed
     // off again); conditional, so a concurrent `setReviewState` is never overwritten.
     session::Entity::update_many()
