@@ -78,7 +78,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let child = row.insert(&txn).await?;
     replace_links(&txn, child.id, links).await?;
     if let Some(entry) = audit {
@@ -107,7 +107,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         model.notes = Set(notes);
     }
     model.updated_at = Set(Utc::now());
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let child = model.update(&txn).await?;
     replace_links(&txn, child_id, links).await?;
     for entry in audit {

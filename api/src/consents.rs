@@ -105,7 +105,7 @@ pub async fn withdraw(
     by: Giver,
     audit: AuditEntry,
 ) -> ApiResult<consent::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     crate::db::lock_child(&txn, child_id).await?;
     let withdrawn = consent::Entity::update_many()
         .col_expr(consent::Column::WithdrawnAt, Expr::value(Utc::now()))

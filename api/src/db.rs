@@ -130,4 +130,31 @@ mod tests {
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x@y/z"), None);
     }
+
+    /// A write transaction that read first still commits when another connection writes in
+    /// between: the other writer waits for it instead (a deferred one fails with SQLITE_BUSY).
+    #[tokio::test]
+    async fn a_write_transaction_that_reads_first_survives_a_concurrent_writer() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("race.db").display());
+        let db = connect(&url, 4, None).await.expect("SQLite opens");
+        db.execute_unprepared("CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);")
+            .await
+            .expect("the table is created");
+
+        let txn = begin_write(&db).await.expect("the transaction begins");
+        let read = Statement::from_string(DbBackend::Sqlite, "SELECT n FROM counter");
+        let n: i64 = txn.query_one_raw(read).await.expect("read").expect("a row").try_get("", "n").expect("n");
+        let other = db.clone();
+        let racing_writer =
+            tokio::spawn(async move { other.execute_unprepared("UPDATE counter SET n = n + 10").await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        txn.execute_unprepared(&format!("UPDATE counter SET n = {}", n + 1)).await.expect("the write after the read");
+        txn.commit().await.expect("the commit");
+        racing_writer.await.expect("the task").expect("the racing writer waited its turn");
+
+        let read = Statement::from_string(DbBackend::Sqlite, "SELECT n FROM counter");
+        let n: i64 = db.query_one_raw(read).await.expect("read").expect("a row").try_get("", "n").expect("n");
+        assert_eq!(n, 11, "both writes landed, one after the other");
+    }
 }

@@ -9,7 +9,7 @@ use entity::{
     tracked_object,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use uuid::Uuid;
 
 pub use self::logins::*;
@@ -55,7 +55,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
         tracing::info!("demo data already present");
         return Ok(());
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let organisation = users::ensure_organisation(&txn, ORGANISATION).await?;
     let mut ids = Vec::new();
     for (email, name, role) in [

@@ -9,7 +9,6 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{analysis_job, enums::JobStatus, organisation, session};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -100,7 +99,7 @@ async fn delete_video(
     video: &ExpiredVideo,
     actor: Actor,
 ) -> ApiResult<bool> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Still that session's video, and still no analysis of it queued or running.
     let in_flight = sea_orm::QueryTrait::into_query(
         analysis_job::Entity::find()

@@ -57,7 +57,7 @@ pub async fn ensure_organisation<C: ConnectionTrait + TransactionTrait>(
     if let Some(organisation) = existing().await? {
         return Ok(organisation);
     }
-    let savepoint = db.begin().await?;
+    let savepoint = crate::db::begin_write(db).await?;
     let row = organisation::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.clone()),

@@ -13,7 +13,7 @@ use entity::{
     session,
 };
 use imind_inference::{Decoding, MediaLimits, MediaSource, VideoError, VideoInfo};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel, Set};
 use sha2::Digest;
 
 use crate::{
@@ -281,7 +281,7 @@ impl Videos<'_> {
         model.video_upload_key = Set(Some(key));
         model.video_upload_size = Set(Some(size as i64));
         model.video_upload_expires_at = Set(Some(signed.expires_at));
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(self.db).await?;
         model.update(&txn).await?;
         self.append_audit(&txn).await?;
         txn.commit().await?;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{child_export, enums::JobStatus};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, Set, TransactionTrait, sea_query::Expr,
+    QueryFilter, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -169,7 +169,7 @@ pub async fn expire(db: &DatabaseConnection, blobs: &dyn BlobStore, now: DateTim
     let expired = child_export::Entity::find().filter(child_export::Column::ExpiresAt.lte(now)).all(db).await?;
     let mut deleted = 0;
     for export in expired {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let gone = child_export::Entity::delete_by_id(export.id).exec(&txn).await?;
         if gone.rows_affected == 0 {
             continue;

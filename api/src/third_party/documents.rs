@@ -7,7 +7,7 @@ use chrono::Utc;
 use entity::{organisation, trusted_document};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -61,7 +61,7 @@ pub async fn register(
         document: Set(document),
         created_at: Set(now),
     });
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     trusted_document::Entity::insert_many(rows)
         .on_conflict_do_nothing_on([trusted_document::Column::OrganisationId, trusted_document::Column::Hash])
         .exec_without_returning(&txn)
@@ -89,7 +89,7 @@ pub async fn is_trusted(db: &impl ConnectionTrait, organisation: Uuid, hash: &st
 
 /// Turns "trusted documents only" for the organisation's API keys on or off.
 pub async fn require(db: &DatabaseConnection, organisation: Uuid, only: bool, entry: AuditEntry) -> ApiResult<bool> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = organisation::Entity::find_by_id(organisation).one(&txn).await?.ok_or(ApiError::Unauthenticated)?;
     let mut model = found.into_active_model();
     model.trusted_documents_only = Set(only);

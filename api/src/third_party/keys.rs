@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{api_key, api_key_child, child, enums::ApiKeyScope};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ pub async fn create(
     new: NewKey,
     entry: AuditEntry,
 ) -> ApiResult<CreatedKey> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if let Some(children) = &new.children {
         let found = child::Entity::find()
             .filter(child::Column::OrganisationId.eq(organisation))
@@ -135,7 +135,7 @@ pub async fn revoke(
     key: Uuid,
     entry: AuditEntry,
 ) -> ApiResult<api_key::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = api_key::Entity::find_by_id(key)
         .filter(api_key::Column::OrganisationId.eq(organisation))
         .one(&txn)

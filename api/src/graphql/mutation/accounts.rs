@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{enums::Role, user};
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 
 use crate::{
     access::{self, OrganisationAction},
@@ -113,7 +113,7 @@ impl AccountMutation {
         let viewer = ctx.viewer()?;
         access::authorize_in_organisation(&viewer, OrganisationAction::ManageUsers)?;
         let new = NewUser::parse(&input.email, &input.name, input.role, input.password)?;
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let user = users::create_user(&txn, viewer.organisation_id, new).await?;
         audit::append(&txn, ctx.audit_entry(AuditAction::UserCreate)?).await?;
         txn.commit().await?;
@@ -131,7 +131,7 @@ async fn issue_tokens(
     let refresh = match refresh {
         Some(token) => token,
         None => {
-            let txn = state.db.begin().await?;
+            let txn = crate::db::begin_write(&state.db).await?;
             let token = refresh::issue(&txn, user.id, None, state.settings.refresh_token_ttl_secs).await?;
             audit::append(&txn, AuditEntry::new(AuditAction::SignIn, actor(&viewer), ctx.request().origin())).await?;
             txn.commit().await?;

@@ -4,9 +4,7 @@
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{behaviour_code, enums::CodeKind};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::{
@@ -112,7 +110,7 @@ impl CodingMutation {
         };
         let mut model = code.into_active_model();
         model.retired_at = Set(retired_at);
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         let code = model.update(&txn).await?;
         audit::append(&txn, ctx.audit_entry(AuditAction::CodeRetire)?).await?;
         txn.commit().await?;

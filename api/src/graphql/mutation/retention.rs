@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object};
 use entity::organisation;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 use crate::{
     access::{self, OrganisationAction},
@@ -46,7 +46,7 @@ impl RetentionMutation {
         if let Some(days) = days(input.child_days_after_last_session, "childDaysAfterLastSession", MIN_CHILD_DAYS)? {
             model.child_retention_days = Set(days);
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         let organisation = model.update(&txn).await?;
         audit::append(&txn, ctx.audit_entry(AuditAction::RetentionSet)?).await?;
         txn.commit().await?;

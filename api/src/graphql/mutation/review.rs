@@ -12,7 +12,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, Set, TransactionTrait, sea_query::Expr,
+    PaginatorTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -113,7 +113,7 @@ impl ReviewMutation {
         }
         let now = Utc::now();
         let entry = ctx.audit_entry(AuditAction::IntervalAdd)?.child(object.child_id).session(session.id);
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         crate::sessions::bump_results_version(&txn, session.id).await?;
         macro_rules! coded {
             ($module:ident, $label:ident, $value:expr) => {
@@ -201,7 +201,7 @@ impl ReviewMutation {
         let session = guard::load::<session::Entity>(ctx, &session_id, ChildAction::Review).await?;
         let (code, note) = marker_fields(&session.row, at_ms, &code, note)?;
         let entry = ctx.audit_entry(AuditAction::MarkerAdd)?.child(session.child_id).session(session.id);
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         // Counted after the version bump has locked the session row, so racing adds can't pass.
         crate::sessions::bump_results_version(&txn, session.id).await?;
         let markers =
@@ -239,7 +239,7 @@ impl ReviewMutation {
         let found = guard::load::<session_marker::Entity>(ctx, &id, ChildAction::Review).await?;
         let session = session_of(ctx, found.row.session_id).await?;
         let entry = ctx.audit_entry(AuditAction::MarkerChange)?.child(found.child_id).session(session.id);
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let marker = own_marker(ctx, &txn, &session, found.id).await?;
         let at_ms = at_ms.unwrap_or(marker.at_ms);
         let code = code.unwrap_or_else(|| marker.code.clone());
@@ -264,7 +264,7 @@ impl ReviewMutation {
         let found = guard::load::<session_marker::Entity>(ctx, &id, ChildAction::Review).await?;
         let session = session_of(ctx, found.row.session_id).await?;
         let entry = ctx.audit_entry(AuditAction::MarkerRemove)?.child(found.child_id).session(session.id);
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let marker = own_marker(ctx, &txn, &session, found.id).await?;
         marker.delete(&txn).await?;
         changed(&txn, &session, entry).await?;
@@ -288,7 +288,7 @@ impl ReviewMutation {
         model.review_state_by = Set(Some(viewer.user_id));
         model.review_state_at = Set(Some(Utc::now()));
         model.updated_at = Set(Utc::now());
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let updated = model.update(&txn).await?;
         audit::append(&txn, entry).await?;
         txn.commit().await?;
@@ -414,7 +414,7 @@ where
     let session = session_of(ctx, object.session_id).await?;
     not_analysing(&session)?;
     let entry = ctx.audit_entry(AuditAction::IntervalReview)?.child(found.child_id).session(session.id);
-    let txn = ctx.state().db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.state().db).await?;
     // The version bump locks the session row first (as a re-analysis does), then the interval
     // is read again: the decision is on the row as it is, not as it was read above.
     crate::sessions::bump_results_version(&txn, session.id).await?;
@@ -508,7 +508,7 @@ async fn decide_coded(
         _ => None,
     };
     let entry = ctx.audit_entry(AuditAction::IntervalReview)?.child(found.child_id).session(session.id);
-    let txn = ctx.state().db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.state().db).await?;
     // Locks the session row, then decides on the interval as it is (see `decide`).
     crate::sessions::bump_results_version(&txn, session.id).await?;
     let (current, code) = coded_interval::Entity::find_by_id(found.id)

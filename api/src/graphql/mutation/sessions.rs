@@ -8,7 +8,7 @@ use entity::{
     enums::{ConsentKind, ObjectRole},
     session, tracked_object,
 };
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
 use crate::{
     access::ChildAction,
@@ -60,7 +60,7 @@ impl SessionMutation {
         let viewer = ctx.viewer()?;
         let (child_id, _) = guard::authorize::<child::Entity>(ctx, &input.child_id, ChildAction::Record).await?;
         let new = NewSession::parse(child_id, viewer.user_id, input.recorded_at, &input.title, input.notes)?;
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let session = sessions::create(&txn, new).await?;
         audit::append(&txn, ctx.audit_entry(AuditAction::SessionCreate)?.child(child_id).session(session.id)).await?;
         txn.commit().await?;
@@ -166,7 +166,7 @@ impl SessionMutation {
         model.role = Set(role);
         model.role_confidence = Set(1.0);
         model.child_id = Set(child_link);
-        let txn = ctx.state().db.begin().await?;
+        let txn = crate::db::begin_write(&ctx.state().db).await?;
         let labelled = model.update(&txn).await?;
         // Who is the child shows in the session's pictures.
         crate::sessions::bump_results_version(&txn, labelled.session_id).await?;

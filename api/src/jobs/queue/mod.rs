@@ -24,7 +24,7 @@ use entity::{
 use imind_inference::AnalysisResult;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, TransactionTrait, UpdateMany,
+    QueryFilter, Set, UpdateMany,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,7 @@ impl Queue {
             return Ok((job, false));
         }
         let options = serde_json::to_value(options).expect("job options serialise");
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         match new_job(session_id, Some(options), idempotency_key.clone(), &self.settings).insert(&txn).await {
             Ok(job) => {
                 set_session_status(&txn, session_id, SessionStatus::Queued).await?;
@@ -162,7 +162,7 @@ impl Queue {
     /// rows other workers are claiming at this instant (`FOR UPDATE SKIP LOCKED`); SQLite runs
     /// the single statement as one write transaction.
     pub async fn claim(&self, worker: &str) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
         let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let now = Utc::now();
@@ -229,7 +229,7 @@ impl Queue {
         result: &AnalysisResult,
         trailing: LiveIntervals,
     ) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let done = clear_lease(owned(job.id, worker))
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Done.as_str()))
             .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Done.as_str()))
@@ -289,7 +289,7 @@ impl Queue {
                 .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Failed.as_str()))
                 .col_expr(analysis_job::Column::FinishedAt, Expr::value(now))
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let Some(updated) = update.exec_with_returning(&txn).await?.pop() else {
             txn.rollback().await?;
             return Ok(None);
@@ -305,7 +305,7 @@ impl Queue {
     /// Gives a job back to the queue without counting the attempt (a worker shutting down).
     #[tracing::instrument(skip_all, fields(job = %job_id))]
     pub async fn release(&self, job_id: Uuid, worker: &str) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let released = clear_lease(owned(job_id, worker))
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Queued.as_str()))
             .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Queued.as_str()))
@@ -330,7 +330,7 @@ impl Queue {
         job_id: Uuid,
         audit: Option<AuditEntry>,
     ) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let cancelled = clear_lease(analysis_job::Entity::update_many())
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Cancelled.as_str()))
             .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Cancelled.as_str()))
@@ -361,7 +361,7 @@ impl Queue {
         job_id: Uuid,
         audit: Option<AuditEntry>,
     ) -> Result<Option<analysis_job::Model>, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let retried = analysis_job::Entity::update_many()
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Queued.as_str()))
             .col_expr(analysis_job::Column::Stage, Expr::value(JobStage::Queued.as_str()))
@@ -393,7 +393,7 @@ impl Queue {
     /// stay RUNNING forever.
     pub async fn fail_abandoned(&self) -> Result<Vec<analysis_job::Model>, sea_orm::DbErr> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let failed = clear_lease(analysis_job::Entity::update_many())
             .col_expr(analysis_job::Column::Status, Expr::value(JobStatus::Failed.as_str()))
             .col_expr(
