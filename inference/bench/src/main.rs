@@ -1,9 +1,12 @@
 //! `bench FILE`: how fast the engine analyses a video on this machine, and how that compares
-//! with decoding alone and with the Python `fer` package.
+//! with decoding alone (ours, and ffmpeg's own: the floor) and with the Python `fer` package.
 //!
 //! cargo run --release -p imind-inference-bench -- FILE [--fps 2] [--batch-size 8]
 //!     [--threads 2] [--cuda] [--fer-python ~/.cache/imind/venv-fer/bin/python]
-//!     [--media-child target/release/imind]
+//!     [--media-child target/release/imind] [--recording-minutes 10]
+//!
+//! `--recording-minutes M` first makes FILE into what counsellors upload — an M-minute
+//! 1080p30 H.264 clip (FILE looped, scaled; kept under `target/bench-clips`) — and measures that.
 
 use std::{
     path::{Path, PathBuf},
@@ -40,6 +43,48 @@ struct Args {
     /// The `imind` binary: decode once more through its media child, side by side.
     #[arg(long)]
     media_child: Option<PathBuf>,
+    /// Measure an M-minute 1080p30 H.264 clip made from FILE instead of FILE itself.
+    #[arg(long, value_name = "M")]
+    recording_minutes: Option<u32>,
+}
+
+/// FILE looped to `minutes` of 1080p30 H.264, as a phone records (made once, then kept).
+fn make_recording(source: &Path, minutes: u32) -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-clips");
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let stem = source.file_stem().and_then(|s| s.to_str()).unwrap_or("clip");
+    let clip = dir.join(format!("{stem}-1080p30-{minutes}min.mp4"));
+    if clip.exists() {
+        return Ok(clip);
+    }
+    println!("making {} (once)", clip.display());
+    let partial = clip.with_extension("partial.mp4");
+    let seconds = (u64::from(minutes) * 60).to_string();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-stream_loop", "-1", "-i"])
+        .arg(source)
+        .args(["-t", &seconds, "-vf", "scale=1920:1080,fps=30", "-an", "-c:v", "libx264", "-preset", "veryfast"])
+        .arg(&partial)
+        .status()?;
+    anyhow::ensure!(status.success(), "ffmpeg could not make the clip: {status}");
+    std::fs::rename(&partial, &clip)?;
+    Ok(clip)
+}
+
+/// Seconds ffmpeg itself takes to decode every frame of `file` (with `options` before `-i`),
+/// on all cores, writing nothing: the floor a decode-bound pipeline can reach.
+fn ffmpeg_decode_seconds(file: &Path, options: &[&str]) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(options)
+        .arg("-i")
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .status()?;
+    anyhow::ensure!(status.success(), "ffmpeg could not decode {}: {status}", file.display());
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Decodes every frame; returns frames per second and how many.
@@ -71,7 +116,10 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(minutes) = args.recording_minutes {
+        args.file = make_recording(&args.file, minutes)?;
+    }
     let info = probe(&args.file)?;
     let video_seconds = info.duration_ms as f64 / 1000.0;
     println!(
@@ -88,6 +136,21 @@ fn main() -> anyhow::Result<()> {
     // Decoding alone: every frame, through the same decoder thread and colour conversion.
     let (decode_fps, decoded) = decode_every_frame(&Decoding::InProcess, &args.file, &info)?;
     println!("decode only:      {decode_fps:8.1} frames/s ({decoded} frames)");
+    // ffmpeg's own decoding is optional: without it on PATH the bench says so and goes on.
+    let ffmpeg_seconds = match ffmpeg_decode_seconds(&args.file, &[]) {
+        Ok(all_frames) => {
+            let reference_only = ffmpeg_decode_seconds(&args.file, &["-skip_frame", "noref"]).unwrap_or(f64::NAN);
+            println!(
+                "ffmpeg decode:    {all_frames:8.2} s every frame ({:.1} frames/s), {reference_only:.2} s reference frames only",
+                info.frame_count as f64 / all_frames
+            );
+            Some(all_frames)
+        }
+        Err(error) => {
+            println!("ffmpeg decode:    not measured ({error})");
+            None
+        }
+    };
     if let Some(program) = &args.media_child {
         let isolated = Decoding::Isolated { program: program.clone(), max_memory_bytes: 3 << 30 };
         let (child_fps, _) = decode_every_frame(&isolated, &args.file, &info)?;
@@ -118,6 +181,12 @@ fn main() -> anyhow::Result<()> {
         100.0 * pipeline_fps / decode_fps
     );
     println!("real-time factor: {:8.1}× (video seconds per wall second)", video_seconds / seconds);
+    if let Some(ffmpeg_seconds) = ffmpeg_seconds {
+        println!(
+            "against ffmpeg:   {:8.0}% of ffmpeg's every-frame decode throughput ({seconds:.2} s against {ffmpeg_seconds:.2} s)",
+            100.0 * ffmpeg_seconds / seconds
+        );
+    }
     let t = &result.timings;
     println!(
         "stages (s):       waiting for decoder {:.2}, pose {:.2}, faces {:.2}, expressions {:.2}, tracking+rules {:.2}, total {:.2} (model load {:.2})",
