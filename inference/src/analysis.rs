@@ -135,6 +135,18 @@ pub struct TrackedObject {
     pub emotion_intervals: Vec<Interval<Emotion>>,
     pub behaviour_intervals: Vec<Interval<Behaviour>>,
     pub emotion_share: Vec<EmotionShare>,
+    /// Where the person was at each analysed frame, for identity evaluation.
+    pub sightings: Vec<Sighting>,
+}
+
+/// One analysed frame's view of a person. Boxes are in fractions of the frame (0..1), so that
+/// they compare with hand labels whatever size the frames were decoded at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sighting {
+    pub t_ms: i64,
+    pub body: BoundingBox,
+    /// The face attributed to this person in that frame, if any.
+    pub face: Option<BoundingBox>,
 }
 
 #[derive(Clone, Debug)]
@@ -207,6 +219,13 @@ struct PersonTimelines {
     first_seen_ms: i64,
     last_seen_ms: i64,
     samples: u32,
+    sightings: Vec<Sighting>,
+}
+
+/// `bbox` in fractions of a `size` frame.
+fn normalised(bbox: &BoundingBox, size: (i32, i32)) -> BoundingBox {
+    let (width, height) = (size.0.max(1) as f32, size.1.max(1) as f32);
+    BoundingBox { x: bbox.x / width, y: bbox.y / height, width: bbox.width / width, height: bbox.height / height }
 }
 
 pub fn analyze(
@@ -339,6 +358,7 @@ pub fn analyze(
                 emotion_share: emotion_share(&person.emotion_intervals),
                 emotion_intervals: person.emotion_intervals,
                 behaviour_intervals: person.behaviour_intervals,
+                sightings: person.sightings,
             }
         })
         .collect();
@@ -499,6 +519,7 @@ fn process_batch(
                 first_seen_ms: t,
                 last_seen_ms: t,
                 samples: 0,
+                sightings: Vec::new(),
             });
             person.last_seen_ms = t;
             person.samples += 1;
@@ -508,6 +529,11 @@ fn process_batch(
             if let Some(f) = assignments[n][p] {
                 person.body.head_ratios.push(faces[n][f].bbox.height / persons[n][p].bbox.height.max(1.0));
             }
+            person.sightings.push(Sighting {
+                t_ms: t,
+                body: normalised(&bbox, frame_size),
+                face: assignments[n][p].map(|f| normalised(&faces[n][f].bbox, frame_size)),
+            });
             let votes = emotions[n][p].map(|probabilities| Emotion::ALL.iter().copied().zip(probabilities).collect());
             for interval in person.emotion.push_votes(t, votes) {
                 sink.emotion_interval(*id, &interval);

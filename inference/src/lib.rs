@@ -21,6 +21,8 @@
 //!   that a file which makes the decoder run away fails alone.
 //! - `eval` — `evaluate_expressions`: accuracy, macro-F1 and confusion of the expression stage
 //!   on labelled face images (`imind eval expressions`).
+//! - `identity` — `evaluate_identities`: switches, merges and misses of the tracker against a
+//!   hand-labelled clip (`imind eval identities`).
 //! - `error` — typed errors. Cancellation is tokio-util's `CancellationToken`, the one the
 //!   gateway uses too: the pipeline and the decoder check it between frames.
 
@@ -29,6 +31,7 @@ mod behaviour;
 pub mod chart;
 mod error;
 mod eval;
+mod identity;
 pub mod image;
 mod isolated;
 mod labels;
@@ -40,14 +43,15 @@ mod tracker;
 mod video;
 
 pub use analysis::{
-    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, EmotionShare, Engine, NoSink, Progress, Stage,
-    Timings, TrackedObject, analyze,
+    AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, EmotionShare, Engine, NoSink, Progress, Sighting,
+    Stage, Timings, TrackedObject, analyze,
 };
 pub use error::{InferenceError, Result};
 pub use eval::{ExpressionEvalOptions, ExpressionReport, evaluate_expressions, format_report};
+pub use identity::{IdentityLabels, IdentityReport, evaluate_identities, format_identity_report};
 pub use isolated::{CHILD_ARGUMENT, Decoding, MediaSource, child_main};
 pub use labels::{Behaviour, Emotion, Role};
-pub use models::{EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir};
+pub use models::{BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
 pub use video::{

@@ -340,6 +340,7 @@ fn person(
         emotion_intervals: emotions,
         behaviour_intervals: Vec::new(),
         emotion_share: Vec::new(),
+        sightings: Vec::new(),
     }
 }
 
