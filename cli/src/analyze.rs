@@ -72,6 +72,10 @@ pub fn summary(result: &AnalysisResult) -> String {
         result.timings.total.as_secs_f64(),
         result.objects.len()
     );
+    if !result.cuts_ms.is_empty() {
+        let cuts: Vec<String> = result.cuts_ms.iter().map(|t| format!("{:.2} s", *t as f64 / 1000.0)).collect();
+        out.push_str(&format!("  cuts at {}\n", cuts.join(", ")));
+    }
     for object in &result.objects {
         let shares: Vec<String> = object
             .emotion_share

@@ -107,6 +107,22 @@ pub enum EvalCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Identity switches, merges, misses and wrong faces of the tracker on a hand-labelled
+    /// clip: LABELS is the clip's JSON labels (as under inference/tests/identity/), VIDEO the
+    /// clip itself.
+    Identities {
+        labels: PathBuf,
+        video: PathBuf,
+        /// Frames analysed per second of video.
+        #[arg(long, default_value_t = 4.0)]
+        fps: f64,
+        /// Threads per model inference.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -163,6 +179,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report =
                 tokio::task::spawn_blocking(move || imind_inference::evaluate_expressions(&dir, &options)).await??;
             print!("{}", imind_inference::format_report(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(())
+        }
+        Command::Eval { what: EvalCommand::Identities { labels, video, fps, threads, json } } => {
+            let text = std::fs::read_to_string(&labels).with_context(|| format!("reading {}", labels.display()))?;
+            let labels: imind_inference::IdentityLabels =
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", labels.display()))?;
+            let args = crate::analyze::AnalyzeArgs {
+                file: video,
+                fps: Some(fps),
+                batch_size: 8,
+                threads,
+                json: None,
+                timeline: None,
+            };
+            let result = tokio::task::spawn_blocking(move || crate::analyze::run(args)).await??;
+            let report = imind_inference::evaluate_identities(&labels, &result);
+            print!("{}", imind_inference::format_identity_report(&report));
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report)?;
                 std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -11,10 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opencv::{core::Mat, prelude::MatTraitConst};
+use opencv::core::Mat;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    appearance,
     behaviour::{BehaviourRules, CHANNELS},
     error::InferenceError,
     isolated::{Decoding, MediaSource},
@@ -26,7 +27,7 @@ use crate::{
     role::{BodyStats, guess_roles},
     runtime::{Runtime, RuntimeOptions},
     timeline::{Interval, Timeline, TimelineOptions},
-    tracker::{Appearance, TrackedDetection, Tracker, TrackerOptions},
+    tracker::{TrackedDetection, Tracker, TrackerOptions},
     video::{Decoded, Frame, MediaLimits, VideoError, VideoInfo, decoded_size},
 };
 
@@ -154,6 +155,9 @@ pub struct AnalysisResult {
     pub video: VideoInfo,
     pub analysed_frames: i64,
     pub objects: Vec<TrackedObject>,
+    /// Times of the analysed frames that begin a new shot: the picture changed wholesale since
+    /// the frame before (an edited clip, a recording paused and resumed).
+    pub cuts_ms: Vec<i64>,
     pub timings: Timings,
 }
 
@@ -370,7 +374,13 @@ pub fn analyze(
         percent: 100.0,
         eta_seconds: Some(0.0),
     });
-    Ok(AnalysisResult { video: info, analysed_frames: frames_done, objects, timings })
+    Ok(AnalysisResult {
+        video: info,
+        analysed_frames: frames_done,
+        objects,
+        cuts_ms: tracker.cuts_ms().to_vec(),
+        timings,
+    })
 }
 
 fn emotion_share(intervals: &[Interval<Emotion>]) -> Vec<EmotionShare> {
@@ -416,32 +426,6 @@ fn assign_faces(people: &[Person], faces: &[Face]) -> Vec<Option<usize>> {
         }
     }
     assigned
-}
-
-/// A colour histogram of the middle of a person's box (torso and clothes).
-fn appearance(rgb: &Mat, bbox: &BoundingBox) -> Appearance {
-    let mut histogram = [0f32; 24];
-    let Ok(pixels) = crate::image::bytes(rgb) else { return histogram };
-    let (width, height) = (rgb.cols().max(1) as usize, rgb.rows().max(1) as usize);
-    let x0 = (bbox.x + bbox.width * 0.2).clamp(0.0, width as f32 - 1.0) as usize;
-    let x1 = (bbox.x + bbox.width * 0.8).clamp(0.0, width as f32) as usize;
-    let y0 = (bbox.y + bbox.height * 0.2).clamp(0.0, height as f32 - 1.0) as usize;
-    let y1 = (bbox.y + bbox.height * 0.7).clamp(0.0, height as f32) as usize;
-    let step = ((x1.saturating_sub(x0)).max(y1.saturating_sub(y0)) / 24).max(1);
-    let mut count = 0f32;
-    for y in (y0..y1).step_by(step) {
-        for x in (x0..x1).step_by(step) {
-            let i = (y * width + x) * 3;
-            for channel in 0..3 {
-                histogram[channel * 8 + (pixels[i + channel] >> 5) as usize] += 1.0;
-            }
-            count += 1.0;
-        }
-    }
-    if count > 0.0 {
-        histogram.iter_mut().for_each(|v| *v /= count);
-    }
-    histogram
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -505,9 +489,13 @@ fn process_batch(
         let t = frame.timestamp_ms;
         let detections: Vec<TrackedDetection> = persons[n]
             .iter()
-            .map(|person| TrackedDetection { bbox: person.bbox, appearance: appearance(&frame.rgb, &person.bbox) })
+            .zip(&assignments[n])
+            .map(|(person, face)| TrackedDetection {
+                bbox: person.bbox,
+                appearance: appearance::of_person(&frame.rgb, person, face.map(|f| &faces[n][f].bbox)),
+            })
             .collect();
-        let ids = tracker.update(t, &detections);
+        let ids = tracker.update(t, appearance::Thumbnail::of_frame(&frame.rgb), &detections);
         let observations = rules.observe(t, &ids, &persons[n]);
         for (p, id) in ids.iter().enumerate() {
             let person = people.entry(*id).or_insert_with(|| PersonTimelines {

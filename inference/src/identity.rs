@@ -270,6 +270,7 @@ mod tests {
             },
             analysed_frames: 8,
             objects,
+            cuts_ms: Vec::new(),
             timings: Timings::default(),
         }
     }

@@ -14,7 +14,8 @@
 //! - `labels` — the expression, behaviour and role label sets.
 //! - `timeline` — per-sample labels → smoothed intervals (documented there).
 //! - `role` — child/adult guess from relative body and face size.
-//! - `tracker` — stable person ids: Hungarian assignment, re-identification of returners.
+//! - `tracker` — stable person ids: Hungarian assignment, re-identification of returners,
+//!   shot cuts; `appearance` — the colour histograms it compares.
 //! - `video` — `probe` and the decoder thread (OpenCV/FFmpeg), with typed errors for files
 //!   that are not analysable videos.
 //! - `isolated` — the same in a child process with a memory limit (`Decoding::Isolated`), so
@@ -27,6 +28,7 @@
 //!   gateway uses too: the pipeline and the decoder check it between frames.
 
 mod analysis;
+mod appearance;
 mod behaviour;
 pub mod chart;
 mod error;
@@ -48,7 +50,7 @@ pub use analysis::{
 };
 pub use error::{InferenceError, Result};
 pub use eval::{ExpressionEvalOptions, ExpressionReport, evaluate_expressions, format_report};
-pub use identity::{IdentityLabels, IdentityReport, evaluate_identities, format_identity_report};
+pub use identity::{IdentityLabels, IdentityReport, PersonFigures, evaluate_identities, format_identity_report};
 pub use isolated::{CHILD_ARGUMENT, Decoding, MediaSource, child_main};
 pub use labels::{Behaviour, Emotion, Role};
 pub use models::{BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir};

@@ -105,6 +105,8 @@ fn vtest_keeps_a_stable_number_of_people() {
     // About a dozen pedestrians cross the scene; an id per detection would be hundreds.
     let people = result.objects.len();
     assert!((5..=25).contains(&people), "{people} people");
+    // One fixed camera: no shot cuts.
+    assert!(result.cuts_ms.is_empty(), "cuts in a single shot: {:?}", result.cuts_ms);
     let labels: Vec<&str> = result.objects.iter().map(|o| o.label.as_str()).collect();
     assert_eq!(labels[0], "Person 1");
 }

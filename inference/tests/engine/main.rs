@@ -4,6 +4,7 @@ mod accuracy;
 mod bomb;
 mod common;
 mod footage;
+mod identity;
 mod isolated;
 mod parity;
 mod recordings;

@@ -356,6 +356,7 @@ fn result(objects: Vec<engine::TrackedObject>) -> engine::AnalysisResult {
         },
         analysed_frames: 40,
         objects,
+        cuts_ms: Vec::new(),
         timings: engine::Timings::default(),
     }
 }
