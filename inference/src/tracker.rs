@@ -4,7 +4,7 @@
 //! (Hungarian method, `pathfinding::kuhn_munkres`) on a score mixing box overlap, centre
 //! distance and appearance (colour histogram). A track not seen for a while becomes *lost*; a
 //! new person who looks like a lost track (appearance) is the same person coming back, and gets
-//! the old id. At a shot cut (two analysed frames whose colours differ wholesale) every track
+//! the old id. At a shot cut (two analysed frames whose pictures differ wholesale) every track
 //! is lost at once: across a cut, where a box was says nothing about who is in it, so only
 //! appearance can carry an id over. Tracks seen only a handful of times are dropped at the end
 //! as noise.
@@ -97,13 +97,15 @@ impl Tracker {
 
     /// Assigns a track id to each detection of the frame at `t_ms`, whose picture is `frame`.
     pub fn update(&mut self, t_ms: i64, frame: Thumbnail, detections: &[TrackedDetection]) -> Vec<u32> {
-        if let Some(previous) = self.previous_frame.replace(frame) {
-            let difference = previous.difference(self.previous_frame.as_ref().expect("just stored. This is a bug."));
-            if difference > self.options.cut_difference {
-                self.tracks.iter_mut().for_each(|track| track.lost = true);
-                self.cuts_ms.push(t_ms);
-            }
+        if self
+            .previous_frame
+            .as_ref()
+            .is_some_and(|previous| previous.difference(&frame) > self.options.cut_difference)
+        {
+            self.tracks.iter_mut().for_each(|track| track.lost = true);
+            self.cuts_ms.push(t_ms);
         }
+        self.previous_frame = Some(frame);
         let active: Vec<usize> = (0..self.tracks.len()).filter(|&i| !self.is_lost(&self.tracks[i], t_ms)).collect();
         let mut assigned: Vec<Option<usize>> = vec![None; detections.len()];
 
