@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 
 use imind_inference::{Runtime, RuntimeOptions, default_models_dir};
+use opencv::{
+    core::{CV_8UC3, Mat, Rect, Scalar, Size},
+    prelude::*,
+};
 
 pub fn runtime() -> Runtime {
     Runtime::load(RuntimeOptions { intra_threads: 1, ..RuntimeOptions::default() })
@@ -24,4 +28,13 @@ pub fn footage(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(path.is_file(), "{} is missing: run scripts/fetch-footage.sh", path.display());
     path
+}
+
+/// `picture` pasted onto a grey canvas at `x`, centred vertically.
+pub fn on_canvas(picture: &Mat, canvas: Size, x: i32) -> Mat {
+    let mut frame = Mat::new_size_with_default(canvas, CV_8UC3, Scalar::all(90.0)).unwrap();
+    let rect = Rect::new(x, (canvas.height - picture.rows()) / 2, picture.cols(), picture.rows());
+    let mut roi = Mat::roi_mut(&mut frame, rect).unwrap();
+    picture.copy_to(&mut roi).unwrap();
+    frame
 }

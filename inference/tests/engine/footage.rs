@@ -10,7 +10,7 @@ use imind_inference::{
     RuntimeOptions, Stage, VideoError, analyze,
 };
 use opencv::{
-    core::{CV_8UC3, Mat, Rect, Scalar, Size},
+    core::{Mat, Rect, Size},
     imgcodecs, imgproc,
     prelude::*,
     videoio::VideoWriter,
@@ -43,15 +43,6 @@ fn image(name: &str, scale: f64) -> Mat {
     let mut out = Mat::default();
     imgproc::resize(&bgr, &mut out, Size::new(0, 0), scale, scale, imgproc::INTER_AREA).unwrap();
     out
-}
-
-/// `picture` pasted onto a grey canvas at `x`.
-fn on_canvas(picture: &Mat, canvas: Size, x: i32) -> Mat {
-    let mut frame = Mat::new_size_with_default(canvas, CV_8UC3, Scalar::all(90.0)).unwrap();
-    let rect = Rect::new(x, (canvas.height - picture.rows()) / 2, picture.cols(), picture.rows());
-    let mut roi = Mat::roi_mut(&mut frame, rect).unwrap();
-    picture.copy_to(&mut roi).unwrap();
-    frame
 }
 
 fn longest_behaviour(result: &AnalysisResult, behaviour: Behaviour) -> i64 {
@@ -116,10 +107,10 @@ fn moving_and_still_people() {
     let dir = tempfile::tempdir().unwrap();
     let small = image("astronaut.png", 0.5);
     let canvas = Size::new(896, 320);
-    let moving = clip(dir.path(), "moving.avi", canvas, 4, |i| on_canvas(&small, canvas, (i * 15) as i32));
+    let moving = clip(dir.path(), "moving.avi", canvas, 4, |i| common::on_canvas(&small, canvas, (i * 15) as i32));
     let result = run(&moving).unwrap();
     assert!(longest_behaviour(&result, Behaviour::Moving) >= 2_000, "{result:#?}");
-    let still = clip(dir.path(), "still.avi", canvas, 4, |_| on_canvas(&small, canvas, 300));
+    let still = clip(dir.path(), "still.avi", canvas, 4, |_| common::on_canvas(&small, canvas, 300));
     let result = run(&still).unwrap();
     assert!(longest_behaviour(&result, Behaviour::Still) >= 2_000, "{result:#?}");
     assert_eq!(longest_behaviour(&result, Behaviour::Moving), 0);

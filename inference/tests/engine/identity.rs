@@ -10,7 +10,7 @@ use imind_inference::{
     evaluate_identities, format_identity_report,
 };
 use opencv::{
-    core::{CV_8UC3, Mat, Rect, Scalar, Size},
+    core::{Mat, Rect, Size},
     imgcodecs, imgproc,
     prelude::*,
     videoio::VideoWriter,
@@ -29,6 +29,16 @@ fn labels(name: &str) -> IdentityLabels {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
+/// The labelled clip `name` analysed at 4 fps, its figures and their printout.
+fn evaluate(name: &str) -> (IdentityLabels, AnalysisResult, IdentityReport, String) {
+    let labels = labels(name);
+    let result = analyse(&common::footage(&labels.video), 4.0);
+    let report = evaluate_identities(&labels, &result);
+    let printed = format_identity_report(&report);
+    eprintln!("{printed}");
+    (labels, result, report, printed)
+}
+
 fn figures<'a>(report: &'a IdentityReport, person: &str) -> &'a imind_inference::PersonFigures {
     report.people.iter().find(|p| p.person == person).unwrap_or_else(|| panic!("{person} is labelled"))
 }
@@ -38,11 +48,7 @@ fn figures<'a>(report: &'a IdentityReport, person: &str) -> &'a imind_inference:
 /// glasses are different people in the same part of the frame: only appearance tells them apart.
 #[test]
 fn megamind_keeps_its_three_people_apart() {
-    let labels = labels("megamind.json");
-    let result = analyse(&common::footage(&labels.video), 4.0);
-    let report = evaluate_identities(&labels, &result);
-    let printed = format_identity_report(&report);
-    eprintln!("{printed}");
+    let (labels, result, report, printed) = evaluate("megamind.json");
     // The three cuts (frames 99, 155 and 201) are found, within one analysed frame.
     for cut in [99, 155, 201] {
         let t_ms = (cut as f64 * 1000.0 / labels.fps) as i64;
@@ -72,11 +78,7 @@ fn megamind_keeps_its_three_people_apart() {
 /// pulling faces, the countryside passing in the window: one shot, one person.
 #[test]
 fn a_talking_close_up_stays_one_person() {
-    let labels = labels("carphone.json");
-    let result = analyse(&common::footage(&labels.video), 4.0);
-    let report = evaluate_identities(&labels, &result);
-    let printed = format_identity_report(&report);
-    eprintln!("{printed}");
+    let (_, result, report, printed) = evaluate("carphone.json");
     assert!(result.cuts_ms.is_empty(), "cuts in a single shot: {:?}", result.cuts_ms);
     assert_eq!((report.switches, report.misses, report.wrong_faces), (0, 0, 0), "{printed}");
     assert_eq!(figures(&report, "passenger").tracks.len(), 1, "{printed}");
@@ -93,26 +95,14 @@ fn image(name: &str, crop: Option<Rect>, height: i32) -> Mat {
     out
 }
 
-fn centred(picture: &Mat, canvas: Size) -> Mat {
-    let mut frame = Mat::new_size_with_default(canvas, CV_8UC3, Scalar::all(90.0)).unwrap();
-    let rect = Rect::new(
-        (canvas.width - picture.cols()) / 2,
-        (canvas.height - picture.rows()) / 2,
-        picture.cols(),
-        picture.rows(),
-    );
-    let mut roi = Mat::roi_mut(&mut frame, rect).unwrap();
-    picture.copy_to(&mut roi).unwrap();
-    frame
-}
-
 /// Three shots of 3 s at 10 fps: the astronaut, a footballer in the same place, the astronaut
 /// again. Position says "same person" at both cuts; appearance says otherwise.
 #[test]
 fn a_cut_to_someone_else_in_the_same_place_is_someone_else() {
     let canvas = Size::new(640, 480);
-    let astronaut = centred(&image("astronaut.png", None, 440), canvas);
-    let footballer = centred(&image("messi5.jpg", Some(Rect::new(60, 30, 400, 312)), 440), canvas);
+    let centred = |picture: Mat| common::on_canvas(&picture, canvas, (canvas.width - picture.cols()) / 2);
+    let astronaut = centred(image("astronaut.png", None, 440));
+    let footballer = centred(image("messi5.jpg", Some(Rect::new(60, 30, 400, 312)), 440));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cuts.avi");
     let fourcc = VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap();
