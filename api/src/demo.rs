@@ -9,7 +9,7 @@ use entity::{
     tracked_object,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
 pub use self::logins::*;
@@ -32,6 +32,8 @@ pub mod logins {
 
 /// A session length: 25 minutes.
 const SESSION_MS: i64 = 25 * 60 * 1000;
+/// The demo's results look analysed at the default 2 samples a second.
+const DEMO_SAMPLE_MS: i64 = 500;
 
 struct DemoChild {
     name: &'static str,
@@ -145,12 +147,26 @@ async fn seed_session(
             child_id: Set(linked.then_some(child_id)),
             first_seen_ms: Set(rng.random_range(0..4_000)),
             last_seen_ms: Set(SESSION_MS - rng.random_range(0..4_000)),
+            ..Default::default()
         }
         .insert(db)
         .await?;
         let moods = if role == ObjectRole::Child { child_moods(progress) } else { ADULT_MOODS };
-        insert_emotions(db, rng, object.id, &moods).await?;
+        let usable = insert_emotions(db, rng, object.id, &moods).await?;
         insert_behaviours(db, rng, object.id, role).await?;
+        // The samples without a usable face: mostly turned away, some blurred by movement.
+        let samples = ((object.last_seen_ms - object.first_seen_ms) / DEMO_SAMPLE_MS) as i32;
+        let unusable = (samples - usable).max(0);
+        let (turned_away, blurred) = (unusable * 2 / 3, unusable / 6);
+        let mut counts = object.into_active_model();
+        counts.samples = Set(Some(samples));
+        counts.face_samples = Set(Some(usable + turned_away + blurred));
+        counts.usable_face_samples = Set(Some(usable));
+        counts.faces_too_small = Set(Some(0));
+        counts.faces_uncertain = Set(Some(0));
+        counts.faces_blurred = Set(Some(blurred));
+        counts.faces_turned_away = Set(Some(turned_away));
+        counts.update(db).await?;
     }
     Ok(())
 }
@@ -195,8 +211,9 @@ async fn insert_emotions(
     rng: &mut StdRng,
     object_id: Uuid,
     moods: &[(Emotion, f64)],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
+    let mut samples = 0;
     let mut t = rng.random_range(0..5_000);
     while t < SESSION_MS - 5_000 {
         let length = rng.random_range(3_000..45_000).min(SESSION_MS - t);
@@ -209,8 +226,10 @@ async fn insert_emotions(
             end_ms: Set(t + length),
             mean_confidence: Set(mean),
             peak_confidence: Set((mean + rng.random_range(0.02..0.1f64)).min(0.99)),
+            samples: Set(Some((length / DEMO_SAMPLE_MS) as i32)),
             ..Default::default()
         });
+        samples += (length / DEMO_SAMPLE_MS) as i32;
         // Sometimes the face is turned away for a while: no expression is observed.
         let gap = if rng.random_bool(0.25) { rng.random_range(2_000..15_000) } else { 0 };
         t += length + gap;
@@ -218,7 +237,7 @@ async fn insert_emotions(
     for chunk in rows.chunks(200) {
         emotion_interval::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }
-    Ok(())
+    Ok(samples)
 }
 
 async fn insert_behaviours(
@@ -238,6 +257,7 @@ async fn insert_behaviours(
             end_ms: Set(end.min(SESSION_MS)),
             mean_confidence: Set(mean),
             peak_confidence: Set((mean + 0.04f64).min(0.99)),
+            samples: Set(Some(((end.min(SESSION_MS) - start) / DEMO_SAMPLE_MS) as i32)),
             ..Default::default()
         });
     };

@@ -168,6 +168,7 @@ mod tests {
             coded_by: None,
             reviewed_by: None,
             reviewed_at: None,
+            samples: Some(1),
         }
     }
 

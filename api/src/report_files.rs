@@ -319,7 +319,7 @@ pub async fn coded_rows(
     Ok(rows)
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "person_id",
     "person",
     "role",
@@ -331,6 +331,7 @@ const HEADER: [&str; 11] = [
     "peak_confidence",
     "source",
     "review",
+    "samples",
 ];
 
 /// One line of the file, in `HEADER`'s order.
@@ -347,6 +348,8 @@ struct IntervalRow<'a> {
     peak_confidence: f64,
     source: &'static str,
     review: &'static str,
+    /// Empty for a counsellor's own, and for results analysed before samples were counted.
+    samples: Option<i32>,
 }
 
 /// Every interval of every person in `session`: by person (as listed in the session), then
@@ -384,12 +387,14 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             peak_confidence,
             source: "",
             review: "",
+            samples: None,
         };
         let review = |review: Option<entity::enums::IntervalReview>| review.map_or("", |review| review.as_str());
         for i in emotions_of.remove(&person.id).unwrap_or_default() {
             let expression = IntervalRow {
                 source: i.source.as_str(),
                 review: review(i.review),
+                samples: i.samples,
                 ..row("EXPRESSION", i.emotion.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
             };
             writer.serialize(expression).map_err(internal)?;
@@ -398,6 +403,7 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             let behaviour = IntervalRow {
                 source: i.source.as_str(),
                 review: review(i.review),
+                samples: i.samples,
                 ..row("BEHAVIOUR", i.behaviour.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
             };
             writer.serialize(behaviour).map_err(internal)?;

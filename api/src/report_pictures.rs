@@ -109,6 +109,9 @@ impl PictureCache {
     }
 }
 
+/// What an expression lane says when the person's face was never good enough to read.
+pub const UNREADABLE_FACE: &str = "no readable face: expressions not observed";
+
 /// The colour of the markers' lane.
 const MARKER_COLOUR: [u8; 3] = [40, 40, 40];
 
@@ -135,7 +138,14 @@ pub fn session_chart(
             legend.insert(interval.emotion.as_str(), emotion_colour(interval.emotion));
             Span { start_ms: interval.start_ms, end_ms: interval.end_ms, colour: emotion_colour(interval.emotion) }
         });
-        lanes.push(Lane { name: format!("{name} expression"), spans: spans.collect(), highlight });
+        // An empty lane is not a calm face: say when the face could never be read.
+        let unreadable = person.samples.is_some() && person.usable_face_samples == Some(0);
+        lanes.push(Lane {
+            name: format!("{name} expression"),
+            spans: spans.collect(),
+            highlight,
+            note: unreadable.then(|| UNREADABLE_FACE.to_owned()),
+        });
         let mut by_behaviour: BTreeMap<&'static str, Vec<Span>> = BTreeMap::new();
         for interval in behaviours.iter().filter(|i| i.object_id == person.id) {
             let colour = behaviour_colour(interval.behaviour);
@@ -147,7 +157,7 @@ pub fn session_chart(
             });
         }
         for (behaviour, spans) in by_behaviour {
-            lanes.push(Lane { name: format!("{name} {}", behaviour.to_lowercase()), spans, highlight });
+            lanes.push(Lane { name: format!("{name} {}", behaviour.to_lowercase()), spans, highlight, note: None });
         }
     }
     let duration_ms =
@@ -161,7 +171,7 @@ pub fn session_chart(
         .collect();
     if !ticks.is_empty() {
         legend.insert("marker", MARKER_COLOUR);
-        lanes.push(Lane { name: "markers".to_owned(), spans: ticks, highlight: false });
+        lanes.push(Lane { name: "markers".to_owned(), spans: ticks, highlight: false, note: None });
     }
     Some(SessionChart {
         title: format!("{} - {}", session.title, session.recorded_at.format("%Y-%m-%d")),
@@ -220,6 +230,15 @@ pub fn timeline_svg(chart: &SessionChart) -> String {
                 write!(svg, "<rect x=\"4\" y=\"{}\" width=\"4\" height=\"{}\" fill=\"#1e1e1e\"/>", top + 3, LANE - 6);
         }
         let _ = write!(svg, "<text x=\"12\" y=\"{}\"{weight}>{}</text>", top + LANE - 8, escape(&lane.name));
+        if let Some(note) = &lane.note {
+            let _ = write!(
+                svg,
+                "<text x=\"{}\" y=\"{}\" fill=\"#555555\" font-style=\"italic\">{}</text>",
+                LEFT + 8,
+                top + LANE - 8,
+                escape(note)
+            );
+        }
         for span in &lane.spans {
             let (left, right) = (x_of(span.start_ms), x_of(span.end_ms));
             let _ = write!(

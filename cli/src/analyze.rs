@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use imind_inference::{
-    AnalysisOptions, AnalysisResult, AnalysisSink, Behaviour, Emotion, EmotionShare, Engine, Interval, Progress, Role,
-    RuntimeOptions, Timings, TrackedObject, VideoInfo, analyze,
+    AnalysisOptions, AnalysisResult, AnalysisSink, Behaviour, Emotion, EmotionShare, Engine, FaceCounts, Interval,
+    Progress, Role, RuntimeOptions, Timings, TrackedObject, VideoInfo, analyze,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -82,8 +82,15 @@ pub fn summary(result: &AnalysisResult) -> String {
             .iter()
             .map(|share| format!("{:?} {:.0}%", share.emotion, share.fraction * 100.0))
             .collect();
+        let faces = &object.faces;
+        let readable = match faces.main_reason() {
+            _ if faces.usable > 0 => format!("readable face in {} of {} samples", faces.usable, faces.samples),
+            _ if faces.with_face == 0 => "face never seen".to_owned(),
+            Some(reason) => format!("face never readable (mostly {})", reason.as_str()),
+            None => unreachable!("a face seen but neither usable nor refused. This is a bug."),
+        };
         out.push_str(&format!(
-            "  {} ({:?} {:.0}%): {:.1}–{:.1} s, {} expression and {} behaviour intervals; {}\n",
+            "  {} ({:?} {:.0}%): {:.1}–{:.1} s, {} expression and {} behaviour intervals, {readable}; {}\n",
             object.label,
             object.role,
             object.role_confidence * 100.0,
@@ -119,6 +126,7 @@ struct StoredObject<'a> {
     emotion_intervals: Vec<StoredEmotion>,
     behaviour_intervals: Vec<StoredBehaviour>,
     emotion_share: Vec<StoredShare>,
+    faces: FaceCounts,
 }
 
 #[derive(Serialize)]
@@ -129,6 +137,7 @@ struct StoredEmotion {
     end_ms: i64,
     mean_confidence: f32,
     peak_confidence: f32,
+    samples: u32,
 }
 
 #[derive(Serialize)]
@@ -139,6 +148,7 @@ struct StoredBehaviour {
     end_ms: i64,
     mean_confidence: f32,
     peak_confidence: f32,
+    samples: u32,
 }
 
 #[derive(Serialize)]
@@ -172,6 +182,7 @@ impl<'a> From<&'a TrackedObject> for StoredObject<'a> {
             emotion_intervals: object.emotion_intervals.iter().map(StoredEmotion::from).collect(),
             behaviour_intervals: object.behaviour_intervals.iter().map(StoredBehaviour::from).collect(),
             emotion_share: object.emotion_share.iter().map(StoredShare::from).collect(),
+            faces: object.faces,
         }
     }
 }
@@ -184,6 +195,7 @@ impl From<&Interval<Emotion>> for StoredEmotion {
             end_ms: interval.end_ms,
             mean_confidence: interval.mean_confidence,
             peak_confidence: interval.peak_confidence,
+            samples: interval.samples,
         }
     }
 }
@@ -196,6 +208,7 @@ impl From<&Interval<Behaviour>> for StoredBehaviour {
             end_ms: interval.end_ms,
             mean_confidence: interval.mean_confidence,
             peak_confidence: interval.peak_confidence,
+            samples: interval.samples,
         }
     }
 }

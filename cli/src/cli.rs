@@ -83,6 +83,27 @@ pub enum Command {
     },
 }
 
+/// `--align` of `imind eval expressions`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AlignArg {
+    /// The crop as it is.
+    None,
+    /// Turned so that the eyes are level.
+    Level,
+    /// Eyes level, a fixed distance apart, at a fixed height.
+    LevelAndScale,
+}
+
+impl From<AlignArg> for imind_inference::Alignment {
+    fn from(arg: AlignArg) -> Self {
+        match arg {
+            AlignArg::None => Self::None,
+            AlignArg::Level => Self::Level,
+            AlignArg::LevelAndScale => Self::LevelAndScale,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum EvalCommand {
     /// Accuracy, macro-F1, per-class precision/recall and the confusion matrix of the
@@ -97,6 +118,9 @@ pub enum EvalCommand {
         /// pipeline does).
         #[arg(long)]
         no_flip: bool,
+        /// How crops are lined up on the eyes (default: as the pipeline does).
+        #[arg(long, value_enum)]
+        align: Option<AlignArg>,
         /// Long side of the face detector's input, in pixels (the pipeline's default).
         #[arg(long, default_value_t = 320)]
         face_input: i32,
@@ -168,10 +192,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::analyze::summary(&result));
             Ok(())
         }
-        Command::Eval { what: EvalCommand::Expressions { dir, whole_image, no_flip, face_input, threads, json } } => {
+        Command::Eval {
+            what: EvalCommand::Expressions { dir, whole_image, no_flip, align, face_input, threads, json },
+        } => {
+            let pipeline = imind_inference::ExpressionInput::default();
             let options = imind_inference::ExpressionEvalOptions {
                 whole_image,
-                input: imind_inference::ExpressionInput { flip: !no_flip },
+                input: imind_inference::ExpressionInput {
+                    flip: !no_flip,
+                    align: align.map_or(pipeline.align, imind_inference::Alignment::from),
+                },
                 face_input_long_side: face_input,
                 runtime: imind_inference::RuntimeOptions { intra_threads: threads, ..Default::default() },
                 ..Default::default()

@@ -28,6 +28,9 @@ pub struct Model {
     /// Who last reviewed (confirmed, rejected, changed or coded) it, and when.
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTimeUtc>,
+    /// The analysed samples a model interval rests on (null for a counsellor's own, and for
+    /// results analysed before it was counted).
+    pub samples: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,16 @@ pub struct Model {
     pub child_id: Option<Uuid>,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
+    /// Analysed samples in which the person was seen, those with their face, and those whose
+    /// face passed the quality bar and voted on an expression; then, per reason, the faces
+    /// that did not (null for results analysed before these were counted).
+    pub samples: Option<i32>,
+    pub face_samples: Option<i32>,
+    pub usable_face_samples: Option<i32>,
+    pub faces_too_small: Option<i32>,
+    pub faces_uncertain: Option<i32>,
+    pub faces_blurred: Option<i32>,
+    pub faces_turned_away: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,19 +11,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opencv::core::Mat;
+use opencv::{core::Mat, prelude::*};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     appearance,
     behaviour::{BehaviourRules, CHANNELS},
     error::InferenceError,
+    image,
     isolated::{Decoding, MediaSource},
     labels::{Behaviour, Emotion, Role},
     models::{
         BoundingBox, EmotionClassifier, ExpressionInput, Face, FaceDetector, Person, PoseEstimator, default_models_dir,
-        emotion::face_crop,
     },
+    quality::{self, FaceCounts, QualityBar, Unusable},
     role::{BodyStats, guess_roles},
     runtime::{Runtime, RuntimeOptions},
     timeline::{Interval, Timeline, TimelineOptions},
@@ -53,6 +54,8 @@ pub struct AnalysisOptions {
     pub pose_input_long_side: i32,
     /// How face crops become the expression classifier's input.
     pub expression: ExpressionInput,
+    /// Faces below it do not vote on the person's expression.
+    pub quality_bar: QualityBar,
     /// Shorter intervals are dropped as flicker.
     pub min_interval_ms: i64,
     /// Videos over these are refused before analysis.
@@ -70,6 +73,7 @@ impl Default for AnalysisOptions {
             face_input_long_side: 320,
             pose_input_long_side: 256,
             expression: ExpressionInput::default(),
+            quality_bar: QualityBar::default(),
             min_interval_ms: 1_000,
             limits: MediaLimits::default(),
             decoding: Decoding::InProcess,
@@ -136,6 +140,9 @@ pub struct TrackedObject {
     pub emotion_intervals: Vec<Interval<Emotion>>,
     pub behaviour_intervals: Vec<Interval<Behaviour>>,
     pub emotion_share: Vec<EmotionShare>,
+    /// How often their face was seen and good enough to vote; with no usable face, there are
+    /// no expression intervals, and `FaceCounts::main_reason` says why.
+    pub faces: FaceCounts,
     /// Where the person was at each analysed frame, for identity evaluation.
     pub sightings: Vec<Sighting>,
 }
@@ -222,7 +229,7 @@ struct PersonTimelines {
     body: BodyStats,
     first_seen_ms: i64,
     last_seen_ms: i64,
-    samples: u32,
+    faces: FaceCounts,
     sightings: Vec<Sighting>,
 }
 
@@ -299,6 +306,7 @@ pub fn analyze(
                 &mut people,
                 timeline_options,
                 &options.expression,
+                &options.quality_bar,
                 sink,
                 &mut timings,
             )?;
@@ -342,7 +350,8 @@ pub fn analyze(
         }
     }
     tracked.retain(|(_, person)| {
-        person.samples >= MIN_TRACK_SAMPLES && person.last_seen_ms - person.first_seen_ms >= options.min_interval_ms
+        person.faces.samples >= MIN_TRACK_SAMPLES
+            && person.last_seen_ms - person.first_seen_ms >= options.min_interval_ms
     });
     tracked.sort_by_key(|(id, person)| (person.first_seen_ms, *id));
     let roles = guess_roles(&tracked.iter().map(|(_, p)| p.body.clone()).collect::<Vec<_>>());
@@ -360,6 +369,7 @@ pub fn analyze(
                 first_seen_ms: person.first_seen_ms,
                 last_seen_ms: person.last_seen_ms,
                 emotion_share: emotion_share(&person.emotion_intervals),
+                faces: person.faces,
                 emotion_intervals: person.emotion_intervals,
                 behaviour_intervals: person.behaviour_intervals,
                 sightings: person.sightings,
@@ -438,6 +448,7 @@ fn process_batch(
     people: &mut BTreeMap<u32, PersonTimelines>,
     timeline_options: TimelineOptions,
     expression: &ExpressionInput,
+    quality_bar: &QualityBar,
     sink: &mut dyn AnalysisSink,
     timings: &mut Timings,
 ) -> Result<(), AnalysisError> {
@@ -463,17 +474,25 @@ fn process_batch(
     });
     let (faces, persons) = (faces?, persons?);
 
-    // Every face of the batch through the classifier at once.
+    // Every usable face of the batch through the classifier at once.
     let clock = Instant::now();
     let assignments: Vec<Vec<Option<usize>>> =
         persons.iter().zip(&faces).map(|(people, faces)| assign_faces(people, faces)).collect();
+    let mut verdicts: Vec<Vec<Option<Result<(), Unusable>>>> = persons.iter().map(|p| vec![None; p.len()]).collect();
     let mut input = Vec::new();
     let mut owners = Vec::new();
     for (n, assigned) in assignments.iter().enumerate() {
         for (p, face) in assigned.iter().enumerate() {
             if let Some(f) = face {
-                EmotionClassifier::push_input_with(rgb[n], face_crop(&faces[n][*f].bbox), expression, &mut input)?;
-                owners.push((n, p));
+                let face = &faces[n][*f];
+                let small = EmotionClassifier::face_input(rgb[n], face, expression)?;
+                let measured = quality::measure(face, image::bytes(&small)?, small.cols() as usize);
+                let verdict = quality_bar.judge(&measured);
+                verdicts[n][p] = Some(verdict);
+                if verdict.is_ok() {
+                    EmotionClassifier::push_view(&small, expression, &mut input)?;
+                    owners.push((n, p));
+                }
             }
         }
     }
@@ -506,11 +525,11 @@ fn process_batch(
                 body: BodyStats::default(),
                 first_seen_ms: t,
                 last_seen_ms: t,
-                samples: 0,
+                faces: FaceCounts::default(),
                 sightings: Vec::new(),
             });
             person.last_seen_ms = t;
-            person.samples += 1;
+            person.faces.record(verdicts[n][p]);
             let bbox = persons[n][p].bbox;
             person.body.heights.push(bbox.height);
             person.body.feet.push((bbox.y + bbox.height) / frame_size.1.max(1) as f32);

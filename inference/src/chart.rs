@@ -10,12 +10,14 @@ use opencv::{
 
 use crate::error::{InferenceError, Result};
 
-/// A row of the chart; `highlight` marks it (bold name, a bar at the left edge).
-#[derive(Clone, Debug)]
+/// A row of the chart; `highlight` marks it (bold name, a bar at the left edge); `note` is
+/// written in the row's plot area (why an empty row is empty).
+#[derive(Clone, Debug, Default)]
 pub struct Lane {
     pub name: String,
     pub spans: Vec<Span>,
     pub highlight: bool,
+    pub note: Option<String>,
 }
 
 /// A bar from `start_ms` to `end_ms`, in an RGB colour.
@@ -59,6 +61,9 @@ pub fn lanes_png(title: &str, duration_ms: i64, lanes: &[Lane], legend: &[(Strin
         }
         let thickness = if lane.highlight { 2 } else { 1 };
         text(&mut image, &lane.name, Point::new(12, top + LANE - 8), 0.45, thickness)?;
+        if let Some(note) = &lane.note {
+            text(&mut image, note, Point::new(LEFT + 8, top + LANE - 8), 0.42, 1)?;
+        }
         for span in &lane.spans {
             let (left, right) = (x_of(span.start_ms), x_of(span.end_ms));
             fill(&mut image, Rect::new(left, top + 3, (right - left).max(1), LANE - 6), span.colour)?;
@@ -136,6 +141,7 @@ mod tests {
             name: "person 1 · expression".into(),
             spans: vec![Span { start_ms: 0, end_ms: 30_000, colour: [255, 0, 0] }],
             highlight: true,
+            note: None,
         }];
         let png = lanes_png("Session 1", 60_000, &lanes, &[("HAPPY".into(), [255, 0, 0])]).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

@@ -19,10 +19,8 @@ use crate::{
     error::{InferenceError, Result},
     image,
     labels::Emotion,
-    models::{
-        EmotionClassifier, FaceDetector,
-        emotion::{ExpressionInput, face_crop},
-    },
+    models::{EmotionClassifier, Face, FaceDetector, emotion::ExpressionInput},
+    quality::{self, QualityBar, Unusable},
     runtime::{Runtime, RuntimeOptions},
 };
 
@@ -37,6 +35,9 @@ pub struct ExpressionEvalOptions {
     pub input: ExpressionInput,
     /// Long side of the face detector's input, as `AnalysisOptions::face_input_long_side`.
     pub face_input_long_side: i32,
+    /// The bar a face must pass to vote in the pipeline; the engine mode reports the figures of
+    /// the faces that pass it beside those of all faces found.
+    pub quality_bar: QualityBar,
     pub runtime: RuntimeOptions,
     pub models_dir: PathBuf,
 }
@@ -48,6 +49,7 @@ impl Default for ExpressionEvalOptions {
             whole_image: false,
             input: ExpressionInput::default(),
             face_input_long_side: pipeline.face_input_long_side,
+            quality_bar: pipeline.quality_bar,
             runtime: RuntimeOptions::default(),
             models_dir: pipeline.models_dir,
         }
@@ -87,6 +89,28 @@ pub struct ExpressionReport {
     pub confusion: [[u64; 7]; 7],
     /// Per true class, images in which no face was found.
     pub no_face: [u64; 7],
+    /// Engine mode: the faces that pass the pipeline's quality bar (the samples that vote).
+    pub usable: Option<UsableFigures>,
+}
+
+/// How the quality bar splits the faces found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsableFigures {
+    pub faces: u64,
+    /// Correct ÷ usable faces.
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Per reason, the faces below the bar and how often the classifier was right on them.
+    pub unusable: Vec<UnusableFigures>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnusableFigures {
+    pub reason: Unusable,
+    pub faces: u64,
+    pub accuracy: f64,
 }
 
 /// Counts of predictions against truths, and the figures they give.
@@ -132,6 +156,7 @@ impl Tally {
             labels: Emotion::ALL,
             confusion: self.confusion,
             no_face: self.no_face,
+            usable: None,
         }
     }
 }
@@ -185,31 +210,72 @@ pub fn evaluate_expressions(dir: &Path, options: &ExpressionEvalOptions) -> Resu
     let mut detector =
         (!options.whole_image).then(|| FaceDetector::new(&runtime, &options.models_dir, 32, 32)).transpose()?;
     let mut tally = Tally::default();
+    let mut usable = Tally::default();
+    let mut unusable: Vec<(Unusable, u64, u64)> = Unusable::ALL.iter().map(|reason| (*reason, 0, 0)).collect();
     for chunk in images.chunks(BATCH) {
         let frames: Vec<Mat> = chunk.iter().map(|(path, _)| image::read_rgb(path)).collect::<Result<_>>()?;
-        let crops: Vec<Option<Rect>> = match detector.as_mut() {
-            None => frames.iter().map(|frame| Some(Rect::new(0, 0, frame.cols(), frame.rows()))).collect(),
-            Some(detector) => best_face_crops(detector, &frames, options.face_input_long_side)?,
-        };
         let mut batch = Vec::new();
-        for (frame, crop) in frames.iter().zip(&crops) {
-            if let Some(crop) = crop {
-                EmotionClassifier::push_input_with(frame, *crop, &options.input, &mut batch)?;
+        // Per image: whether a face was classified, and the quality bar's verdict on it.
+        let mut verdicts: Vec<Option<Result<(), Unusable>>> = Vec::with_capacity(frames.len());
+        match detector.as_mut() {
+            None => {
+                for frame in &frames {
+                    let small = EmotionClassifier::crop_input(frame, Rect::new(0, 0, frame.cols(), frame.rows()))?;
+                    EmotionClassifier::push_view(&small, &options.input, &mut batch)?;
+                    verdicts.push(Some(Ok(())));
+                }
+            }
+            Some(detector) => {
+                for (frame, face) in frames.iter().zip(best_faces(detector, &frames, options.face_input_long_side)?) {
+                    let Some(face) = face else {
+                        verdicts.push(None);
+                        continue;
+                    };
+                    let small = EmotionClassifier::face_input(frame, &face, &options.input)?;
+                    let measured = quality::measure(&face, image::bytes(&small)?, small.cols() as usize);
+                    EmotionClassifier::push_view(&small, &options.input, &mut batch)?;
+                    verdicts.push(Some(options.quality_bar.judge(&measured)));
+                }
             }
         }
         let mut probabilities = classifier.classify_with(batch, &options.input)?.into_iter();
-        for ((_, truth), crop) in chunk.iter().zip(&crops) {
-            let guess = crop.map(|_| predicted(&probabilities.next().expect("one result per crop. This is a bug.")));
+        for ((_, truth), verdict) in chunk.iter().zip(verdicts) {
+            let guess = verdict.map(|_| predicted(&probabilities.next().expect("one result per face. This is a bug.")));
             tally.record(*truth, guess);
+            match (verdict, guess) {
+                (Some(Ok(())), Some(guess)) => usable.record(*truth, Some(guess)),
+                (Some(Err(reason)), Some(guess)) => {
+                    let entry = unusable.iter_mut().find(|(r, _, _)| *r == reason).expect("every reason is listed");
+                    entry.1 += 1;
+                    entry.2 += u64::from(guess == *truth);
+                }
+                _ => {}
+            }
         }
     }
-    Ok(tally.report(if options.whole_image { "whole-image" } else { "engine" }))
+    let mut report = tally.report(if options.whole_image { "whole-image" } else { "engine" });
+    if detector.is_some() {
+        let figures = usable.report("usable");
+        report.usable = Some(UsableFigures {
+            faces: figures.faces_found,
+            accuracy: figures.accuracy,
+            macro_f1: figures.macro_f1,
+            unusable: unusable
+                .into_iter()
+                .map(|(reason, faces, right)| UnusableFigures {
+                    reason,
+                    faces,
+                    accuracy: if faces == 0 { 0.0 } else { right as f64 / faces as f64 },
+                })
+                .collect(),
+        });
+    }
+    Ok(report)
 }
 
-/// Per frame, the pipeline's crop around the best-scoring face, if any; frames of one size
-/// share a detector batch.
-fn best_face_crops(detector: &mut FaceDetector, frames: &[Mat], long_side: i32) -> Result<Vec<Option<Rect>>> {
-    let mut crops = Vec::with_capacity(frames.len());
+/// Per frame, the best-scoring face, if any; frames of one size share a detector batch.
+fn best_faces(detector: &mut FaceDetector, frames: &[Mat], long_side: i32) -> Result<Vec<Option<Face>>> {
+    let mut best = Vec::with_capacity(frames.len());
     let mut start = 0;
     while start < frames.len() {
         let size = (frames[start].cols(), frames[start].rows());
@@ -217,12 +283,11 @@ fn best_face_crops(detector: &mut FaceDetector, frames: &[Mat], long_side: i32) 
         (detector.input_width, detector.input_height) = network_size(size.0, size.1, long_side);
         let refs: Vec<&Mat> = frames[start..end].iter().collect();
         for faces in detector.detect(&refs, size)? {
-            let best = faces.iter().max_by(|a, b| a.score.total_cmp(&b.score));
-            crops.push(best.map(|face| face_crop(&face.bbox)));
+            best.push(faces.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)));
         }
         start = end;
     }
-    Ok(crops)
+    Ok(best)
 }
 
 /// The report as the command prints it.
@@ -259,6 +324,23 @@ pub fn format_report(report: &ExpressionReport) -> String {
             text += &format!("{count:>8}");
         }
         text += &format!("{:>8}\n", report.no_face[row]);
+    }
+    if let Some(usable) = &report.usable {
+        text += &format!(
+            "\nfaces that pass the quality bar (they vote in the pipeline): {} of {}, accuracy {:.1} %, macro-F1 {:.3}\n",
+            usable.faces,
+            report.faces_found,
+            100.0 * usable.accuracy,
+            usable.macro_f1
+        );
+        for below in &usable.unusable {
+            text += &format!(
+                "  below the bar, {:<14} {:>6} faces, accuracy {:.1} %\n",
+                below.reason.as_str(),
+                below.faces,
+                100.0 * below.accuracy
+            );
+        }
     }
     text
 }

@@ -247,6 +247,7 @@ mod tests {
             emotion_intervals: Vec::new(),
             behaviour_intervals: Vec::new(),
             emotion_share: Vec::new(),
+            faces: Default::default(),
             sightings: sightings
                 .iter()
                 .map(|&(t_ms, x, face_x)| Sighting {

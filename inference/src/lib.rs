@@ -12,6 +12,7 @@
 //!   (the timeline pictures of exports).
 //! - `behaviour` — posture, motion, hands and proximity rules on keypoints (documented there).
 //! - `labels` — the expression, behaviour and role label sets.
+//! - `quality` — whether a face sample may vote: size, detector score, sharpness, yaw.
 //! - `timeline` — per-sample labels → smoothed intervals (documented there).
 //! - `role` — child/adult guess from relative body and face size.
 //! - `tracker` — stable person ids: Hungarian assignment, re-identification of returners,
@@ -38,6 +39,7 @@ pub mod image;
 mod isolated;
 mod labels;
 mod models;
+mod quality;
 mod role;
 mod runtime;
 mod timeline;
@@ -49,11 +51,16 @@ pub use analysis::{
     Stage, Timings, TrackedObject, analyze,
 };
 pub use error::{InferenceError, Result};
-pub use eval::{ExpressionEvalOptions, ExpressionReport, evaluate_expressions, format_report};
+pub use eval::{
+    ExpressionEvalOptions, ExpressionReport, UnusableFigures, UsableFigures, evaluate_expressions, format_report,
+};
 pub use identity::{IdentityLabels, IdentityReport, PersonFigures, evaluate_identities, format_identity_report};
 pub use isolated::{CHILD_ARGUMENT, Decoding, MediaSource, child_main};
 pub use labels::{Behaviour, Emotion, Role};
-pub use models::{BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir};
+pub use models::{
+    Alignment, BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir,
+};
+pub use quality::{FaceCounts, FaceQuality, QualityBar, Unusable};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
 pub use video::{

@@ -12,7 +12,7 @@
 //! Intervals: consecutive samples with the same smoothed label, not separated by more than
 //! 1.5 sample periods. An interval runs from its first sample to one period after its last
 //! (end exclusive). Intervals shorter than the minimum duration are dropped as flicker. Each
-//! carries the mean and the peak confidence of its samples.
+//! carries the mean and the peak confidence of its samples, and how many samples it rests on.
 
 use std::collections::VecDeque;
 
@@ -24,6 +24,8 @@ pub struct Interval<L> {
     pub end_ms: i64,
     pub mean_confidence: f32,
     pub peak_confidence: f32,
+    /// The labelled samples it was made of (faces that passed the quality bar, for expressions).
+    pub samples: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -162,6 +164,7 @@ impl<L: Copy + PartialEq> Timeline<L> {
             end_ms,
             mean_confidence: open.confidence_sum / open.samples as f32,
             peak_confidence: open.peak,
+            samples: open.samples,
         })
     }
 }
@@ -190,6 +193,7 @@ mod tests {
         let intervals = run(&labels);
         assert_eq!(intervals.len(), 1);
         assert_eq!((intervals[0].label, intervals[0].start_ms, intervals[0].end_ms), ('a', 0, 4500));
+        assert_eq!(intervals[0].samples, 9);
     }
 
     #[test]
@@ -200,6 +204,7 @@ mod tests {
         let intervals = run(&labels);
         let spans: Vec<(char, i64, i64)> = intervals.iter().map(|i| (i.label, i.start_ms, i.end_ms)).collect();
         assert_eq!(spans, [('a', 0, 3000), ('b', 4500, 7500)]);
+        assert_eq!(intervals.iter().map(|i| i.samples).collect::<Vec<_>>(), [6, 6]);
     }
 
     #[test]

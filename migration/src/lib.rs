@@ -8,7 +8,10 @@
 //! `m20261201_000004_compliance` (consent records, the append-only audit log, retention
 //! policies, scheduled tasks, child exports), `m20261201_000005_api_keys` (API keys, the
 //! children they are restricted to, trusted documents), `m20261202_000006_results_version` (a
-//! session's results version).
+//! session's results version), `m20261202_000007_review` (counsellor review),
+//! `m20261202_000008_coding_schemes` (an organisation's own codes), and
+//! `m20261203_000009_face_quality` (how well each person's face could be read, and the samples
+//! each interval rests on).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -20,6 +23,7 @@ mod m20261201_000005_api_keys;
 mod m20261202_000006_results_version;
 mod m20261202_000007_review;
 mod m20261202_000008_coding_schemes;
+mod m20261203_000009_face_quality;
 
 pub struct Migrator;
 
@@ -35,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_results_version::Migration),
             Box::new(m20261202_000007_review::Migration),
             Box::new(m20261202_000008_coding_schemes::Migration),
+            Box::new(m20261203_000009_face_quality::Migration),
         ]
     }
 }

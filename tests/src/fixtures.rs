@@ -160,8 +160,10 @@ pub async fn analysed_session(
     let behaviours = [Behaviour::Sitting, Behaviour::Moving];
     let mut first = None;
     for index in 0..objects {
-        let object = tracked_object::ActiveModel {
-            id: Set(Uuid::now_v7()),
+        let object_id = Uuid::now_v7();
+        // Without RETURNING: the migration tests build this world on older schemas too.
+        tracked_object::Entity::insert(tracked_object::ActiveModel {
+            id: Set(object_id),
             session_id: Set(session_id),
             label: Set(format!("Person {}", index + 1)),
             role: Set(if index == 0 { ObjectRole::Child } else { ObjectRole::Adult }),
@@ -169,8 +171,9 @@ pub async fn analysed_session(
             child_id: Set(None),
             first_seen_ms: Set(index as i64 * 100),
             last_seen_ms: Set(intervals as i64 * 2000),
-        }
-        .insert(db)
+            ..Default::default()
+        })
+        .exec_without_returning(db)
         .await
         .unwrap();
         let mut emotion_ids = Vec::new();
@@ -180,7 +183,7 @@ pub async fn analysed_session(
             let emotion_id = Uuid::now_v7();
             emotion_interval::Entity::insert(emotion_interval::ActiveModel {
                 id: Set(emotion_id),
-                object_id: Set(object.id),
+                object_id: Set(object_id),
                 emotion: Set(emotions[n % emotions.len()]),
                 start_ms: Set(start),
                 end_ms: Set(start + 1000),
@@ -195,7 +198,7 @@ pub async fn analysed_session(
             let behaviour_id = Uuid::now_v7();
             behaviour_interval::Entity::insert(behaviour_interval::ActiveModel {
                 id: Set(behaviour_id),
-                object_id: Set(object.id),
+                object_id: Set(object_id),
                 behaviour: Set(behaviours[n % behaviours.len()]),
                 start_ms: Set(start),
                 end_ms: Set(start + 1000),
@@ -211,7 +214,7 @@ pub async fn analysed_session(
         first.get_or_insert(Analysed {
             session: session_id,
             job: job_id,
-            object: object.id,
+            object: object_id,
             emotion_interval: emotion_ids[0],
             behaviour_interval: behaviour_ids[0],
         });

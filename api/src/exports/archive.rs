@@ -360,6 +360,11 @@ struct PersonRow<'a> {
     is_this_child: bool,
     first_seen_ms: i64,
     last_seen_ms: i64,
+    /// Analysed samples the person was seen in, with a face, and with a face good enough to
+    /// read (empty for results analysed before they were counted).
+    samples: Option<i32>,
+    face_samples: Option<i32>,
+    usable_face_samples: Option<i32>,
 }
 
 fn people_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
@@ -372,6 +377,9 @@ fn people_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         is_this_child: person.child_id == Some(contents.child.id),
         first_seen_ms: person.first_seen_ms,
         last_seen_ms: person.last_seen_ms,
+        samples: person.samples,
+        face_samples: person.face_samples,
+        usable_face_samples: person.usable_face_samples,
     }))
 }
 
@@ -387,6 +395,7 @@ struct IntervalRow {
     peak_confidence: Option<f64>,
     source: &'static str,
     review: Option<&'static str>,
+    samples: Option<i32>,
 }
 
 fn session_of(contents: &Contents) -> BTreeMap<Uuid, Uuid> {
@@ -406,6 +415,7 @@ fn expressions_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         peak_confidence: Some(interval.peak_confidence),
         source: interval.source.as_str(),
         review: interval.review.map(IntervalReview::as_str),
+        samples: interval.samples,
     }))
 }
 
@@ -422,6 +432,7 @@ fn behaviours_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         peak_confidence: None,
         source: interval.source.as_str(),
         review: interval.review.map(IntervalReview::as_str),
+        samples: interval.samples,
     }))
 }
 

@@ -336,6 +336,7 @@ mod tests {
                 coded_by: None,
                 reviewed_by: None,
                 reviewed_at: (index > 0).then(|| chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+                samples: (index != 2).then_some(2),
             })
             .collect();
         Page { rows, total: 7, has_previous: true, has_next: false }

@@ -54,6 +54,9 @@ pub struct LiveEmotionInterval {
     pub end_ms: i64,
     pub mean_confidence: f64,
     pub peak_confidence: f64,
+    /// The analysed samples it rests on (see the stored interval's `samples`).
+    #[serde(default)]
+    pub samples: i32,
 }
 
 /// An observed behaviour interval that just became final during an analysis (see
@@ -67,6 +70,9 @@ pub struct LiveBehaviourInterval {
     pub end_ms: i64,
     pub mean_confidence: f64,
     pub peak_confidence: f64,
+    /// The analysed samples it rests on (see the stored interval's `samples`).
+    #[serde(default)]
+    pub samples: i32,
 }
 
 /// What clients may know of a job (the `AnalysisJob` type), as of one event.
@@ -253,6 +259,7 @@ mod tests {
                 end_ms: i * 1000 + 900,
                 mean_confidence: 0.5,
                 peak_confidence: 0.9,
+                samples: 2,
             })
             .collect();
         let parts = event.split(2_000);

@@ -25,6 +25,11 @@ use crate::review::{
 /// Rows per INSERT: well under SQLite's bound-parameter limit at 15 columns.
 const CHUNK: usize = 200;
 
+/// A sample count as stored (a 50-minute video at 30 fps has 90,000 samples).
+fn count(samples: u32) -> i32 {
+    i32::try_from(samples).unwrap_or(i32::MAX)
+}
+
 /// Replaces the session's model results with `result`'s, keeping what counsellors did that
 /// still applies, and bumps its results version (what is derived from the old results is
 /// keyed by the old version, so no gateway uses it).
@@ -133,6 +138,13 @@ pub(super) async fn replace(
             child_id: Set(labelled.and_then(|person| person.child_id)),
             first_seen_ms: Set(object.first_seen_ms),
             last_seen_ms: Set(object.last_seen_ms),
+            samples: Set(Some(count(object.faces.samples))),
+            face_samples: Set(Some(count(object.faces.with_face))),
+            usable_face_samples: Set(Some(count(object.faces.usable))),
+            faces_too_small: Set(Some(count(object.faces.too_small))),
+            faces_uncertain: Set(Some(count(object.faces.uncertain))),
+            faces_blurred: Set(Some(count(object.faces.blurred))),
+            faces_turned_away: Set(Some(count(object.faces.turned_away))),
         };
         match previous {
             Some(previous) => {
@@ -143,6 +155,13 @@ pub(super) async fn replace(
                 update.child_id = row.child_id.clone();
                 update.first_seen_ms = row.first_seen_ms.clone();
                 update.last_seen_ms = row.last_seen_ms.clone();
+                update.samples = row.samples.clone();
+                update.face_samples = row.face_samples.clone();
+                update.usable_face_samples = row.usable_face_samples.clone();
+                update.faces_too_small = row.faces_too_small.clone();
+                update.faces_uncertain = row.faces_uncertain.clone();
+                update.faces_blurred = row.faces_blurred.clone();
+                update.faces_turned_away = row.faces_turned_away.clone();
                 update.update(txn).await?;
             }
             None => new_people.push(row),
@@ -166,6 +185,7 @@ pub(super) async fn replace(
                     coded_by: None,
                     reviewed_by: None,
                     reviewed_at: None,
+                    samples: Some(count($interval.samples)),
                 }
             };
         }
@@ -287,6 +307,7 @@ macro_rules! label_name {
                 $module::Model {
                     mean_confidence: self.mean_confidence,
                     peak_confidence: self.peak_confidence,
+                    samples: self.samples,
                     ..old.clone()
                 }
             }

@@ -2,7 +2,8 @@
 //! with decoding alone (ours, and ffmpeg's own: the floor) and with the Python `fer` package.
 //!
 //! cargo run --release -p imind-inference-bench -- FILE [--fps 2] [--batch-size 8]
-//!     [--threads 2] [--cuda] [--fer-python ~/.cache/imind/venv-fer/bin/python]
+//!     [--threads 2] [--cuda] [--no-flip] [--no-align] [--no-quality-bar]
+//!     [--fer-python ~/.cache/imind/venv-fer/bin/python]
 //!     [--media-child target/release/imind] [--recording-minutes 10]
 //!
 //! `--recording-minutes M` first makes FILE into what counsellors upload — an M-minute
@@ -16,7 +17,8 @@ use std::{
 
 use clap::Parser;
 use imind_inference::{
-    AnalysisOptions, Decoded, Decoding, Engine, ExpressionInput, NoSink, RuntimeOptions, VideoInfo, analyze, probe,
+    Alignment, AnalysisOptions, Decoded, Decoding, Engine, ExpressionInput, NoSink, QualityBar, RuntimeOptions,
+    VideoInfo, analyze, probe,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +39,13 @@ struct Args {
     /// Classify faces without mirror-image averaging (the pipeline averages).
     #[arg(long)]
     no_flip: bool,
+    /// Classify face crops as they are, without turning them so that the eyes are level (the
+    /// pipeline turns them).
+    #[arg(long)]
+    no_align: bool,
+    /// Let every face vote, without the quality bar (size, score, sharpness, yaw).
+    #[arg(long)]
+    no_quality_bar: bool,
     /// A Python with `fer` installed, for the side-by-side run.
     #[arg(long)]
     fer_python: Option<PathBuf>,
@@ -160,7 +169,11 @@ fn main() -> anyhow::Result<()> {
     let options = AnalysisOptions {
         analysis_fps: Some(args.fps).filter(|fps| *fps > 0.0),
         batch_size: args.batch_size,
-        expression: ExpressionInput { flip: !args.no_flip },
+        expression: ExpressionInput {
+            flip: !args.no_flip,
+            align: if args.no_align { Alignment::None } else { Alignment::default() },
+        },
+        quality_bar: if args.no_quality_bar { QualityBar::none() } else { QualityBar::default() },
         ..AnalysisOptions::default()
     };
     let runtime = RuntimeOptions { intra_threads: args.threads, cuda: args.cuda, ..RuntimeOptions::default() };

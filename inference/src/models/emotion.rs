@@ -4,10 +4,14 @@
 //! `Emotion::ALL` (FER2013's class order). Preprocessing follows the `fer` package: square the face box, pad 10 px each
 //! side, grayscale, bilinear resize to 64×64, x/255, then (x − 0.5)·2.
 
-use opencv::core::{Mat, Rect};
+use opencv::{
+    core::{BORDER_REPLICATE, Mat, Rect, Scalar, Size},
+    imgproc,
+    prelude::*,
+};
 use ort::{session::Session, value::Tensor};
 
-use super::BoundingBox;
+use super::{BoundingBox, Face};
 use crate::{
     error::{InferenceError, Result},
     image,
@@ -24,13 +28,33 @@ pub struct ExpressionInput {
     /// Classify the crop and its mirror image and average the two: expressions are
     /// left–right symmetric, the model's errors less so.
     pub flip: bool,
+    /// How the crop is lined up on the face's landmarks.
+    pub align: Alignment,
 }
 
 impl Default for ExpressionInput {
     fn default() -> Self {
-        Self { flip: true }
+        Self { flip: true, align: Alignment::default() }
     }
 }
+
+/// Lining a face crop up on CenterFace's eye landmarks before classifying it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Alignment {
+    /// The crop as `fer` takes it.
+    None,
+    /// Turned about its centre so that the eyes are level (the pipeline's).
+    #[default]
+    Level,
+    /// Eyes level, at a fixed distance apart and a fixed height (those of the median FER2013
+    /// face through the same crop).
+    LevelAndScale,
+}
+
+/// Where `Alignment::LevelAndScale` puts the eyes in the 64×64 input: their distance apart,
+/// and the height of their midpoint (which is centred across).
+const ALIGNED_EYE_DISTANCE: f32 = 22.3;
+const ALIGNED_EYE_HEIGHT: f32 = 26.0;
 
 impl ExpressionInput {
     /// Model inputs per crop.
@@ -58,18 +82,74 @@ impl EmotionClassifier {
         Ok(Self { session: runtime.session(&models_dir.join("emotion.onnx"))? })
     }
 
-    /// Appends the model input for one crop of an RGB frame.
-    pub fn push_input(rgb: &Mat, crop: Rect, batch: &mut Vec<f32>) -> Result<()> {
+    /// The 64×64 grey image the model sees of one crop of an RGB frame (clipped to the frame).
+    pub fn crop_input(rgb: &Mat, crop: Rect) -> Result<Mat> {
         let gray = image::gray_crop(rgb, crop)?;
-        let small = image::resize(&gray, SIDE, SIDE)?;
-        batch.extend(image::bytes(&small)?.iter().map(|v| (*v as f32 / 255.0 - 0.5) * 2.0));
-        Ok(())
+        image::resize(&gray, SIDE, SIDE)
     }
 
-    /// Appends the model inputs for one crop as `input` asks (see [`Self::classify_with`]).
-    pub fn push_input_with(rgb: &Mat, crop: Rect, input: &ExpressionInput, batch: &mut Vec<f32>) -> Result<()> {
+    /// The 64×64 grey image the model sees of a detected face: the pipeline's crop, lined up
+    /// on the eyes as `input.align` asks.
+    pub fn face_input(rgb: &Mat, face: &Face, input: &ExpressionInput) -> Result<Mat> {
+        let crop = face_crop(&face.bbox);
+        let small = Self::crop_input(rgb, crop)?;
+        if input.align == Alignment::None {
+            return Ok(small);
+        }
+        // The eyes in the small image's pixels (the clipped crop was stretched to 64×64).
+        let clipped = crop & Rect::new(0, 0, rgb.cols(), rgb.rows());
+        let to_small = |(x, y): (f32, f32)| {
+            (
+                (x - clipped.x as f32) * SIDE as f32 / clipped.width as f32 - 0.5,
+                (y - clipped.y as f32) * SIDE as f32 / clipped.height as f32 - 0.5,
+            )
+        };
+        let (a, b) = (to_small(face.landmarks[0]), to_small(face.landmarks[1]));
+        let (left, right) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+        let (dx, dy) = (right.0 - left.0, right.1 - left.1);
+        let distance = (dx * dx + dy * dy).sqrt();
+        if distance < 1.0 {
+            return Ok(small);
+        }
+        let (cos, sin) = (dx / distance, dy / distance);
+        let middle = (SIDE as f32 - 1.0) / 2.0;
+        // dst = scale·R(−angle)·(src − from) + to
+        let (scale, from, to) = match input.align {
+            Alignment::LevelAndScale => (
+                ALIGNED_EYE_DISTANCE / distance,
+                ((left.0 + right.0) / 2.0, (left.1 + right.1) / 2.0),
+                (middle, ALIGNED_EYE_HEIGHT),
+            ),
+            _ => (1.0, (middle, middle), (middle, middle)),
+        };
+        let (m00, m01, m10, m11) = (scale * cos, scale * sin, -scale * sin, scale * cos);
+        let matrix = Mat::from_slice_2d(&[
+            [m00 as f64, m01 as f64, (to.0 - m00 * from.0 - m01 * from.1) as f64],
+            [m10 as f64, m11 as f64, (to.1 - m10 * from.0 - m11 * from.1) as f64],
+        ])?;
+        let mut aligned = Mat::default();
+        imgproc::warp_affine(
+            &small,
+            &mut aligned,
+            &matrix,
+            Size::new(SIDE, SIDE),
+            imgproc::INTER_LINEAR,
+            BORDER_REPLICATE,
+            Scalar::default(),
+        )?;
+        Ok(aligned)
+    }
+
+    /// Appends the model input for one crop of an RGB frame.
+    pub fn push_input(rgb: &Mat, crop: Rect, batch: &mut Vec<f32>) -> Result<()> {
+        Self::push_view(&Self::crop_input(rgb, crop)?, &ExpressionInput { flip: false, ..Default::default() }, batch)
+    }
+
+    /// Appends the model inputs for one 64×64 grey view as `input` asks (see
+    /// [`Self::classify_with`]).
+    pub fn push_view(small: &Mat, input: &ExpressionInput, batch: &mut Vec<f32>) -> Result<()> {
         let start = batch.len();
-        Self::push_input(rgb, crop, batch)?;
+        batch.extend(image::bytes(small)?.iter().map(|v| (*v as f32 / 255.0 - 0.5) * 2.0));
         if input.flip {
             let side = SIDE as usize;
             let mirrored: Vec<f32> =
@@ -79,7 +159,7 @@ impl EmotionClassifier {
         Ok(())
     }
 
-    /// Probabilities per crop for a batch built with [`Self::push_input_with`] and the same
+    /// Probabilities per crop for a batch built with [`Self::push_view`] and the same
     /// `input`: with `flip`, the mean of the crop's and its mirror's.
     pub fn classify_with(&mut self, batch: Vec<f32>, input: &ExpressionInput) -> Result<Vec<[f32; 7]>> {
         let views = input.views();

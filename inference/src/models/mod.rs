@@ -7,7 +7,7 @@ pub mod pose;
 
 use std::path::PathBuf;
 
-pub use emotion::{EmotionClassifier, ExpressionInput};
+pub use emotion::{Alignment, EmotionClassifier, ExpressionInput};
 pub use face::{Face, FaceDetector};
 pub use pose::{Person, PoseEstimator};
 

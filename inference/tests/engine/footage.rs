@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use imind_inference::{
     AnalysisError, AnalysisOptions, AnalysisResult, AnalysisSink, Behaviour, Emotion, Engine, Interval, Progress,
-    RuntimeOptions, Stage, VideoError, analyze,
+    RuntimeOptions, Stage, Unusable, VideoError, analyze,
 };
 use opencv::{
     core::{Mat, Rect, Size},
@@ -68,6 +68,55 @@ fn the_smiling_astronaut_is_happy() {
         person.emotion_intervals.iter().filter(|i| i.label == Emotion::Happy).map(|i| i.end_ms - i.start_ms).sum();
     assert!(happy >= 3_000, "HAPPY for {happy} ms of 4 s: {:?}", person.emotion_intervals);
     assert!(person.emotion_share[0].emotion == Emotion::Happy && person.emotion_share[0].fraction > 0.9);
+}
+
+#[test]
+fn a_blurred_face_does_not_vote_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let sharp = image("astronaut.png", 1.0);
+    let mut blurred = Mat::default();
+    imgproc::gaussian_blur_def(&sharp, &mut blurred, Size::new(0, 0), 4.5).unwrap();
+    let path = clip(dir.path(), "blurred.avi", Size::new(512, 512), 4, |_| blurred.clone());
+    let result = run(&path).unwrap();
+    assert_eq!(result.objects.len(), 1, "{result:#?}");
+    let person = &result.objects[0];
+    // Her face is still found, but it is too soft to read: no expression rather than one read
+    // off a smear (without the bar this clip reads NEUTRAL or worse).
+    assert!(person.faces.with_face >= 6, "{:?}", person.faces);
+    assert_eq!(person.faces.usable, 0, "{:?}", person.faces);
+    assert_eq!(person.faces.main_reason(), Some(Unusable::Blurred));
+    assert!(person.emotion_intervals.is_empty(), "{:?}", person.emotion_intervals);
+    // Her body is still followed.
+    assert!(!person.behaviour_intervals.is_empty());
+
+    // The same clip sharp: every face votes, and each interval says how many samples it rests on.
+    let path = clip(dir.path(), "sharp.avi", Size::new(512, 512), 4, |_| sharp.clone());
+    let person = run(&path).unwrap().objects.remove(0);
+    assert_eq!((person.faces.usable, person.faces.with_face), (person.faces.samples, person.faces.samples));
+    let voted: u32 = person.emotion_intervals.iter().map(|i| i.samples).sum();
+    assert!(voted >= 6 && voted <= person.faces.usable, "{voted} of {:?}", person.faces);
+}
+
+#[test]
+fn the_blurred_man_behind_megamind_has_no_expression() {
+    let result = analyze(
+        &mut engine(),
+        &common::footage("Megamind.avi"),
+        &AnalysisOptions { analysis_fps: Some(4.0), ..AnalysisOptions::default() },
+        &mut imind_inference::NoSink,
+        &CancellationToken::new(),
+    )
+    .unwrap();
+    // The first shot: the woman in focus in front, a man out of focus behind her.
+    let first_shot: Vec<_> = result.objects.iter().filter(|o| o.first_seen_ms < 1_000).collect();
+    let background = first_shot
+        .iter()
+        .find(|o| o.faces.with_face > 0 && o.faces.usable == 0)
+        .unwrap_or_else(|| panic!("no unreadable face in the first shot: {first_shot:#?}"));
+    assert_eq!(background.faces.main_reason(), Some(Unusable::Blurred), "{:?}", background.faces);
+    assert!(background.emotion_intervals.is_empty());
+    let woman = first_shot.iter().find(|o| o.faces.usable >= 10).expect("the woman's face is readable");
+    assert!(!woman.emotion_intervals.is_empty());
 }
 
 #[test]

@@ -211,6 +211,22 @@ fn operations() -> Vec<Operation> {
             secret: None,
         },
         Operation {
+            name: "node(TrackedObject).faceQuality",
+            query: "query($id: ID!) { node(id: $id) { id ... on TrackedObject { faceQuality { usableFaceSamples expression } } } }",
+            variables: |a, _| json!({ "id": global_id("TrackedObject", a.object) }),
+            table: READ,
+            returned_id: Some(("/node/id", "TrackedObject")),
+            secret: None,
+        },
+        Operation {
+            name: "node(EmotionInterval).samples",
+            query: "query($id: ID!) { node(id: $id) { id ... on EmotionInterval { emotion samples } } }",
+            variables: |a, _| json!({ "id": global_id("EmotionInterval", a.emotion_interval) }),
+            table: READ,
+            returned_id: Some(("/node/id", "EmotionInterval")),
+            secret: None,
+        },
+        Operation {
             name: "node(EmotionInterval)",
             query: "query($id: ID!) { node(id: $id) { id ... on EmotionInterval { emotion } } }",
             variables: |a, _| json!({ "id": global_id("EmotionInterval", a.emotion_interval) }),

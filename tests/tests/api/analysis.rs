@@ -406,3 +406,71 @@ async fn shutting_down_closes_subscriptions_cleanly() {
     let (_, event) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("closed promptly");
     assert_eq!(event, Event::Closed(Some((1001, "server shutting down".into()))));
 }
+
+const FACES: &str = "query($id: ID!) { session(id: $id) { timelineUrl objects(first: 100) { nodes { label
+    faceQuality { samples faceSamples usableFaceSamples tooSmall uncertain blurred turnedAway expression mainProblem }
+    emotionIntervals(first: 100) { nodes { startMs endMs samples } } } } } }";
+
+#[tokio::test]
+async fn a_face_never_readable_says_why_and_intervals_say_what_they_rest_on() {
+    let (app, world, token) = app().await;
+    let session = session_with(&app, &token, &world, "Megamind.avi").await;
+    let job = start(&app, &token, session, json!({ "fps": 4 }), None).await;
+    let job_id = job["id"].as_str().unwrap();
+    let messages = app.node_subscribe(Some(&token), PROGRESS_SAMPLES, json!({ "id": job_id })).await;
+    wait_for(&app, &token, job_id, &["DONE"]).await;
+    let span_and_samples = |interval: &Value| {
+        let at = |key: &str| interval[key].as_i64().unwrap();
+        (at("startMs"), at("endMs"), at("samples"))
+    };
+    let mut live: Vec<(i64, i64, i64)> = messages
+        .iter()
+        .filter_map(|m| m.get("next"))
+        .flat_map(|next| next["data"]["analysisProgress"]["newEmotionIntervals"].as_array().unwrap().clone())
+        .map(|interval| span_and_samples(&interval))
+        .collect();
+
+    let report = app.graphql(Some(&token), FACES, json!({ "id": global_id("Session", session) })).await;
+    let people = report.data()["session"]["objects"]["nodes"].as_array().unwrap().clone();
+    // The man out of focus behind the woman: his face is seen but never read.
+    let unreadable: Vec<&Value> =
+        people.iter().filter(|person| person["faceQuality"]["expression"] == "FACE_UNUSABLE").collect();
+    assert_eq!(unreadable.len(), 1, "{people:#?}");
+    let background = unreadable[0];
+    assert_eq!(background["faceQuality"]["mainProblem"], "BLURRED", "{background}");
+    assert_eq!(background["faceQuality"]["usableFaceSamples"], 0);
+    assert!(background["faceQuality"]["blurred"].as_i64() >= Some(3), "{background}");
+    assert!(background["emotionIntervals"]["nodes"].as_array().unwrap().is_empty());
+
+    let mut stored_samples = 0;
+    for person in &people {
+        let quality = &person["faceQuality"];
+        let count = |field: &str| quality[field].as_i64().unwrap();
+        assert!(count("faceSamples") <= count("samples") && count("usableFaceSamples") <= count("faceSamples"));
+        let below: i64 = ["tooSmall", "uncertain", "blurred", "turnedAway"].iter().map(|field| count(field)).sum();
+        assert_eq!(count("usableFaceSamples") + below, count("faceSamples"), "{quality}");
+        // Each interval rests on usable faces only, at most one per sample of its span.
+        let mut voted = 0;
+        for interval in person["emotionIntervals"]["nodes"].as_array().unwrap() {
+            let samples = interval["samples"].as_i64().unwrap();
+            let span = interval["endMs"].as_i64().unwrap() - interval["startMs"].as_i64().unwrap();
+            assert!(samples >= 1 && samples <= span / 250 + 1, "{interval}");
+            voted += samples;
+            // Streamed live with the same samples (live ones may also be of tracks too short
+            // to count as people).
+            let streamed = live.iter().position(|l| *l == span_and_samples(interval));
+            live.remove(streamed.unwrap_or_else(|| panic!("{interval} was not streamed live")));
+        }
+        assert!(voted <= count("usableFaceSamples"), "{person}");
+        stored_samples += voted;
+    }
+    assert!(stored_samples > 0);
+
+    // The timeline picture says so in the empty lane rather than leaving it blank.
+    let link = report.data()["session"]["timelineUrl"].as_str().unwrap().to_owned();
+    let svg = app.client.get(&link).send().await.unwrap().text().await.unwrap();
+    assert_eq!(svg.matches("no readable face: expressions not observed").count(), 1, "{svg}");
+}
+
+const PROGRESS_SAMPLES: &str = "subscription($id: ID!) { analysisProgress(jobId: $id) {
+    newEmotionIntervals { startMs endMs samples } } }";

@@ -8,7 +8,7 @@ use imind_tests::{
     fixtures::{self, COUNSELLOR, GUARDIAN, World, global_id},
     spawn_app,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -215,11 +215,11 @@ async fn figures_cost_the_same_statements_for_one_person_or_many() {
 }
 
 const CSV_REPORT: &str = "query($s: ID!) { session(id: $s) { intervalsCsvUrl objects { nodes { id label role
-    emotionIntervals(first: 1000) { nodes { emotion startMs endMs meanConfidence } }
-    behaviourIntervals(first: 1000) { nodes { behaviour startMs endMs peakConfidence } } } } } }";
+    emotionIntervals(first: 1000) { nodes { emotion startMs endMs meanConfidence samples } }
+    behaviourIntervals(first: 1000) { nodes { behaviour startMs endMs peakConfidence samples } } } } } }";
 
-/// (person, role, kind, label, start, end) of every interval, sorted.
-type Rows = Vec<(String, String, String, String, i64, i64)>;
+/// (person, role, kind, label, start, end, samples) of every interval, sorted.
+type Rows = Vec<(String, String, String, String, i64, i64, i64)>;
 
 fn csv_rows(text: &str) -> Rows {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -237,7 +237,8 @@ fn csv_rows(text: &str) -> Rows {
             "mean_confidence",
             "peak_confidence",
             "source",
-            "review"
+            "review",
+            "samples"
         ]
     );
     let mut rows: Rows = reader
@@ -245,7 +246,8 @@ fn csv_rows(text: &str) -> Rows {
         .map(|record| {
             let record = record.unwrap();
             let field = |index: usize| record[index].to_owned();
-            (field(1), field(2), field(3), field(4), field(5).parse().unwrap(), field(6).parse().unwrap())
+            let number = |index: usize| field(index).parse().unwrap();
+            (field(1), field(2), field(3), field(4), number(5), number(6), number(11))
         })
         .collect();
     rows.sort();
@@ -267,6 +269,7 @@ fn graphql_rows(session: &serde_json::Value) -> Rows {
                     interval[name].as_str().unwrap().to_owned(),
                     interval["startMs"].as_i64().unwrap(),
                     interval["endMs"].as_i64().unwrap(),
+                    interval["samples"].as_i64().unwrap(),
                 ));
             }
         }
@@ -280,6 +283,10 @@ async fn a_sessions_csv_round_trips_against_the_graphql_report_and_is_audited() 
     let app = spawn_app().await;
     let world = World::build(&app.db).await;
     let analysed = fixtures::analysed_session(&app.db, world.own, world.counsellor, 12, 3, 7).await;
+    // Samples per interval as an analysis counts them, different from one interval to the next.
+    for table in ["emotion_intervals", "behaviour_intervals"] {
+        app.db.execute_unprepared(&format!("UPDATE {table} SET samples = (start_ms / 2000) % 3 + 2")).await.unwrap();
+    }
     let token = app.login(COUNSELLOR, fixtures::PASSWORD).await;
     let report = app.graphql(Some(&token), CSV_REPORT, json!({ "s": global_id("Session", analysed.session) })).await;
     let session = &report.data()["session"];

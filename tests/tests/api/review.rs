@@ -321,7 +321,7 @@ async fn agreement_equals_hand_computed_kappas() {
 }
 
 fn interval<L>(label: L, start_ms: i64, end_ms: i64) -> engine::Interval<L> {
-    engine::Interval { label, start_ms, end_ms, mean_confidence: 0.7, peak_confidence: 0.9 }
+    engine::Interval { label, start_ms, end_ms, mean_confidence: 0.7, peak_confidence: 0.9, samples: 4 }
 }
 
 fn person(
@@ -340,6 +340,7 @@ fn person(
         emotion_intervals: emotions,
         behaviour_intervals: Vec::new(),
         emotion_share: Vec::new(),
+        faces: engine::FaceCounts::default(),
         sightings: Vec::new(),
     }
 }

@@ -133,6 +133,7 @@ impl ReviewMutation {
                     model_end_ms: None,
                     coded_by: Some(viewer.user_id),
                     reviewed_by: Some(viewer.user_id),
+                    samples: None,
                     reviewed_at: Some(now),
                 }
                 .into_active_model()

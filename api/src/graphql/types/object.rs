@@ -5,7 +5,7 @@ use entity::{
     tracked_object,
 };
 
-use super::{Child, CodedInterval, EmotionShare, PersonSummary, TimelineBin};
+use super::{Child, CodedInterval, EmotionShare, FaceQuality, PersonSummary, TimelineBin};
 use crate::{
     access::{self, ChildAction},
     error::{ApiError, ApiResult},
@@ -214,6 +214,14 @@ impl TrackedObject {
             .take(first)
             .map(|(row, code)| CodedInterval(row, code))
             .collect())
+    }
+
+    /// How well the analysis could read this person's face: samples seen, faces found, faces
+    /// good enough to vote on an expression, and why the others were not. A person whose face
+    /// was never readable has no expression intervals and says so here (`expression`). Null
+    /// for results analysed before faces were counted.
+    async fn face_quality(&self) -> Option<FaceQuality> {
+        FaceQuality::of(&self.0)
     }
 
     /// What a report draws of this person: shares of each observed expression and behaviour,
