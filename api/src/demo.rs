@@ -156,7 +156,8 @@ async fn seed_session(
         insert_behaviours(db, rng, object.id, role).await?;
         // The samples without a usable face: mostly turned away, some blurred by movement.
         let samples = ((object.last_seen_ms - object.first_seen_ms) / DEMO_SAMPLE_MS) as i32;
-        let unusable = (samples - usable).max(0);
+        let usable = usable.min(samples);
+        let unusable = samples - usable;
         let (turned_away, blurred) = (unusable * 2 / 3, unusable / 6);
         let mut counts = object.into_active_model();
         counts.samples = Set(Some(samples));

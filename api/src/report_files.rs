@@ -394,7 +394,7 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             let expression = IntervalRow {
                 source: i.source.as_str(),
                 review: review(i.review),
-                samples: i.samples,
+                samples: i.supporting_samples(),
                 ..row("EXPRESSION", i.emotion.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
             };
             writer.serialize(expression).map_err(internal)?;
@@ -403,7 +403,7 @@ pub async fn intervals_csv(db: &impl ConnectionTrait, session: Uuid) -> ApiResul
             let behaviour = IntervalRow {
                 source: i.source.as_str(),
                 review: review(i.review),
-                samples: i.samples,
+                samples: i.supporting_samples(),
                 ..row("BEHAVIOUR", i.behaviour.as_str(), i.start_ms, i.end_ms, i.mean_confidence, i.peak_confidence)
             };
             writer.serialize(behaviour).map_err(internal)?;

@@ -11,7 +11,10 @@ use entity::{
     enums::{Behaviour, Emotion, ObjectRole},
     session, session_marker, tracked_object,
 };
-use imind_inference::chart::{self, Lane, Span, clock, ticks};
+use imind_inference::{
+    Readability,
+    chart::{self, Lane, Span, clock, ticks},
+};
 
 /// What a session's timeline shows.
 pub struct SessionChart {
@@ -109,8 +112,10 @@ impl PictureCache {
     }
 }
 
-/// What an expression lane says when the person's face was never good enough to read.
-pub const UNREADABLE_FACE: &str = "no readable face: expressions not observed";
+/// What an empty expression lane says when the person's face was seen but never good enough
+/// to read, or never seen.
+pub const UNREADABLE_FACE: &str = "face seen but never clear enough to read an expression";
+pub const UNSEEN_FACE: &str = "face never seen";
 
 /// The colour of the markers' lane.
 const MARKER_COLOUR: [u8; 3] = [40, 40, 40];
@@ -138,14 +143,15 @@ pub fn session_chart(
             legend.insert(interval.emotion.as_str(), emotion_colour(interval.emotion));
             Span { start_ms: interval.start_ms, end_ms: interval.end_ms, colour: emotion_colour(interval.emotion) }
         });
-        // An empty lane is not a calm face: say when the face could never be read.
-        let unreadable = person.samples.is_some() && person.usable_face_samples == Some(0);
-        lanes.push(Lane {
-            name: format!("{name} expression"),
-            spans: spans.collect(),
-            highlight,
-            note: unreadable.then(|| UNREADABLE_FACE.to_owned()),
-        });
+        let spans: Vec<Span> = spans.collect();
+        // An empty lane is not a calm face: say why the analysis observed no expression.
+        let note = match crate::reports::face_counts(person).map(|counts| counts.readability()) {
+            _ if !spans.is_empty() => None,
+            Some(Readability::FaceUnusable) => Some(UNREADABLE_FACE.to_owned()),
+            Some(Readability::NoFaceSeen) => Some(UNSEEN_FACE.to_owned()),
+            Some(Readability::Readable) | None => None,
+        };
+        lanes.push(Lane { name: format!("{name} expression"), spans, highlight, note });
         let mut by_behaviour: BTreeMap<&'static str, Vec<Span>> = BTreeMap::new();
         for interval in behaviours.iter().filter(|i| i.object_id == person.id) {
             let colour = behaviour_colour(interval.behaviour);

@@ -9,7 +9,26 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use entity::enums::{Behaviour, Emotion};
+use entity::{
+    enums::{Behaviour, Emotion},
+    tracked_object,
+};
+use imind_inference::FaceCounts;
+
+/// A stored person's face counts (`imind_inference::FaceCounts`); `None` for results analysed
+/// before faces were counted, and for a person kept only for a counsellor's coding.
+pub fn face_counts(person: &tracked_object::Model) -> Option<FaceCounts> {
+    let count = |value: Option<i32>| u32::try_from(value.unwrap_or(0)).unwrap_or(0);
+    Some(FaceCounts {
+        samples: count(Some(person.samples?)),
+        with_face: count(person.face_samples),
+        usable: count(person.usable_face_samples),
+        too_small: count(person.faces_too_small),
+        uncertain: count(person.faces_uncertain),
+        blurred: count(person.faces_blurred),
+        turned_away: count(person.faces_turned_away),
+    })
+}
 
 /// The most bins a timeline may have.
 pub const MAX_BINS: i64 = 1000;

@@ -126,7 +126,7 @@ struct StoredObject<'a> {
     emotion_intervals: Vec<StoredEmotion>,
     behaviour_intervals: Vec<StoredBehaviour>,
     emotion_share: Vec<StoredShare>,
-    faces: FaceCounts,
+    face_quality: FaceCounts,
 }
 
 #[derive(Serialize)]
@@ -182,7 +182,7 @@ impl<'a> From<&'a TrackedObject> for StoredObject<'a> {
             emotion_intervals: object.emotion_intervals.iter().map(StoredEmotion::from).collect(),
             behaviour_intervals: object.behaviour_intervals.iter().map(StoredBehaviour::from).collect(),
             emotion_share: object.emotion_share.iter().map(StoredShare::from).collect(),
-            faces: object.faces,
+            face_quality: object.faces,
         }
     }
 }

@@ -50,3 +50,11 @@ impl Related<super::tracked_object::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The analysed samples the interval rests on, as it stands: none once a counsellor changed
+    /// it (they were the model's interval's, and would tell its hidden boundaries).
+    pub fn supporting_samples(&self) -> Option<i32> {
+        if self.review == Some(IntervalReview::Changed) { None } else { self.samples }
+    }
+}

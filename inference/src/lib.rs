@@ -60,7 +60,7 @@ pub use labels::{Behaviour, Emotion, Role};
 pub use models::{
     Alignment, BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir,
 };
-pub use quality::{FaceCounts, FaceQuality, QualityBar, Unusable};
+pub use quality::{FaceCounts, FaceQuality, QualityBar, Readability, Unusable};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use timeline::Interval;
 pub use video::{

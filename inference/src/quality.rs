@@ -2,11 +2,13 @@
 //!
 //! Four measures per face: its size (the short side of the detector's box, in frame pixels),
 //! the detector's score, sharpness (the variance of the Laplacian of the classifier's 64×64 grey
-//! input) and head yaw, estimated from the landmarks: the nose tip's offset from the eyes'
-//! midpoint along the eye line, over half the eye distance, is about 1.1·tan(yaw) for a nose
-//! tip half an eye distance in front of the eyes. A sample below the bar does not vote, as if no
-//! face had been seen: the classifier reads small, blurred or turned faces mostly as NEUTRAL,
-//! and a person whose face is never usable should say so rather than look calm.
+//! input, after it was turned so the eyes are level) and head yaw, estimated from the landmarks:
+//! the nose tip's offset from the eyes' midpoint along the eye line, over half the eye distance,
+//! is 1.1·tan(yaw) for a nose tip 0.55 eye distances in front of the eyes (an adult's
+//! proportions; a child's flatter nose reads a little less turned). A sample below the bar does
+//! not vote, as if no face had been seen: the classifier reads small, blurred or turned faces
+//! mostly as NEUTRAL, and a person whose face is never usable should say so rather than look
+//! calm.
 
 use serde::Serialize;
 
@@ -20,7 +22,7 @@ pub struct FaceQuality {
     pub size_px: f32,
     /// The face detector's score (0..1).
     pub score: f32,
-    /// Variance of the Laplacian of the 64×64 grey classifier input (0..255 grey levels).
+    /// Variance of the Laplacian of the 64×64 grey classifier input (in squared grey levels).
     pub sharpness: f32,
     /// Estimated head turn left or right, in degrees (0: facing the camera).
     pub yaw_degrees: f32,
@@ -87,15 +89,31 @@ impl QualityBar {
     }
 }
 
+/// Whether a person's facial expression could be read at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Readability {
+    /// At least one face sample passed the bar.
+    Readable,
+    /// Faces were seen, none good enough: no expression intervals, which says nothing about
+    /// how the person looked.
+    FaceUnusable,
+    /// The face was never seen.
+    NoFaceSeen,
+}
+
 /// How many of a person's samples showed a face, and why the others' faces did not vote.
+/// Serialised with the API's names (`TrackedObject.faceQuality`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaceCounts {
     /// Samples in which the person was seen.
     pub samples: u32,
     /// Samples in which a face was attributed to them.
+    #[serde(rename = "faceSamples")]
     pub with_face: u32,
     /// Faces that passed the quality bar and voted on an expression.
+    #[serde(rename = "usableFaceSamples")]
     pub usable: u32,
     pub too_small: u32,
     pub uncertain: u32,
@@ -117,7 +135,18 @@ impl FaceCounts {
         }
     }
 
-    /// The most common reason faces were unusable, if any were.
+    pub fn readability(&self) -> Readability {
+        if self.usable > 0 {
+            Readability::Readable
+        } else if self.with_face > 0 {
+            Readability::FaceUnusable
+        } else {
+            Readability::NoFaceSeen
+        }
+    }
+
+    /// The most common reason faces were unusable, if any were (a tie: the first in
+    /// `Unusable::ALL`).
     pub fn main_reason(&self) -> Option<Unusable> {
         let counts = [self.too_small, self.uncertain, self.blurred, self.turned_away];
         let (index, count) = counts.iter().enumerate().max_by_key(|(index, count)| (**count, usize::MAX - index))?;
@@ -229,5 +258,13 @@ mod tests {
             FaceCounts { samples: 5, with_face: 4, usable: 1, too_small: 0, uncertain: 0, blurred: 1, turned_away: 2 }
         );
         assert_eq!(counts.main_reason(), Some(Unusable::TurnedAway));
+        assert_eq!(counts.readability(), Readability::Readable);
+        let unusable = FaceCounts { usable: 0, ..counts };
+        assert_eq!(unusable.readability(), Readability::FaceUnusable);
+        let unseen = FaceCounts { samples: 3, ..FaceCounts::default() };
+        assert_eq!((unseen.readability(), unseen.main_reason()), (Readability::NoFaceSeen, None));
+        // A tie goes to the first reason listed.
+        let tie = FaceCounts { too_small: 2, blurred: 2, turned_away: 0, ..unusable };
+        assert_eq!(tie.main_reason(), Some(Unusable::TooSmall));
     }
 }

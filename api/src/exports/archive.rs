@@ -18,7 +18,7 @@ use entity::{
     enums::{IntervalReview, Role},
     organisation, session, session_marker, tracked_object, user,
 };
-use imind_inference::chart::lanes_png;
+use imind_inference::{Readability, chart::lanes_png};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -256,6 +256,7 @@ fn sessions_json(contents: &Contents) -> Value {
             "endMs": interval.end_ms,
             "meanConfidence": interval.mean_confidence,
             "peakConfidence": interval.peak_confidence,
+            "samples": interval.supporting_samples(),
         }));
     }
     let mut behaviours_of: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
@@ -268,6 +269,7 @@ fn sessions_json(contents: &Contents) -> Value {
             "startMs": interval.start_ms,
             "endMs": interval.end_ms,
             "meanConfidence": interval.mean_confidence,
+            "samples": interval.supporting_samples(),
         }));
     }
     let mut coded_of: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
@@ -293,6 +295,7 @@ fn sessions_json(contents: &Contents) -> Value {
                 "isThisChild": person.child_id == Some(contents.child.id),
                 "firstSeenMs": person.first_seen_ms,
                 "lastSeenMs": person.last_seen_ms,
+                "faceQuality": crate::reports::face_counts(person),
                 "expressions": expressions_of.remove(&person.id).unwrap_or_default(),
                 "behaviours": behaviours_of.remove(&person.id).unwrap_or_default(),
                 "codes": coded_of.remove(&person.id).unwrap_or_default(),
@@ -365,6 +368,8 @@ struct PersonRow<'a> {
     samples: Option<i32>,
     face_samples: Option<i32>,
     usable_face_samples: Option<i32>,
+    /// READABLE, FACE_UNUSABLE or NO_FACE_SEEN (empty as the counts).
+    expression_readability: &'static str,
 }
 
 fn people_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
@@ -380,6 +385,11 @@ fn people_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         samples: person.samples,
         face_samples: person.face_samples,
         usable_face_samples: person.usable_face_samples,
+        expression_readability: crate::reports::face_counts(person).map_or("", |counts| match counts.readability() {
+            Readability::Readable => "READABLE",
+            Readability::FaceUnusable => "FACE_UNUSABLE",
+            Readability::NoFaceSeen => "NO_FACE_SEEN",
+        }),
     }))
 }
 
@@ -415,7 +425,7 @@ fn expressions_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         peak_confidence: Some(interval.peak_confidence),
         source: interval.source.as_str(),
         review: interval.review.map(IntervalReview::as_str),
-        samples: interval.samples,
+        samples: interval.supporting_samples(),
     }))
 }
 
@@ -432,7 +442,7 @@ fn behaviours_csv(contents: &Contents) -> anyhow::Result<Vec<u8>> {
         peak_confidence: None,
         source: interval.source.as_str(),
         review: interval.review.map(IntervalReview::as_str),
-        samples: interval.samples,
+        samples: interval.supporting_samples(),
     }))
 }
 

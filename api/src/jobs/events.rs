@@ -54,9 +54,10 @@ pub struct LiveEmotionInterval {
     pub end_ms: i64,
     pub mean_confidence: f64,
     pub peak_confidence: f64,
-    /// The analysed samples it rests on (see the stored interval's `samples`).
+    /// The analysed samples it rests on (see the stored interval's `samples`; null from a
+    /// worker that did not count them).
     #[serde(default)]
-    pub samples: i32,
+    pub samples: Option<i32>,
 }
 
 /// An observed behaviour interval that just became final during an analysis (see
@@ -70,9 +71,10 @@ pub struct LiveBehaviourInterval {
     pub end_ms: i64,
     pub mean_confidence: f64,
     pub peak_confidence: f64,
-    /// The analysed samples it rests on (see the stored interval's `samples`).
+    /// The analysed samples it rests on (see the stored interval's `samples`; null from a
+    /// worker that did not count them).
     #[serde(default)]
-    pub samples: i32,
+    pub samples: Option<i32>,
 }
 
 /// What clients may know of a job (the `AnalysisJob` type), as of one event.
@@ -259,7 +261,7 @@ mod tests {
                 end_ms: i * 1000 + 900,
                 mean_confidence: 0.5,
                 peak_confidence: 0.9,
-                samples: 2,
+                samples: Some(2),
             })
             .collect();
         let parts = event.split(2_000);

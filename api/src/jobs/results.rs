@@ -22,7 +22,7 @@ use crate::review::{
     carry_over::{self, CarryOver, DroppedReview, Proposal, Seen},
 };
 
-/// Rows per INSERT: well under SQLite's bound-parameter limit at 15 columns.
+/// Rows per INSERT: well under SQLite's bound-parameter limit at 17 columns.
 const CHUNK: usize = 200;
 
 /// A sample count as stored (a 50-minute video at 30 fps has 90,000 samples).
@@ -118,7 +118,25 @@ pub(super) async fn replace(
         .take(carry_over::MAX_LISTED)
         .collect();
     if !gone.is_empty() {
-        tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone)).exec(txn).await?;
+        tracked_object::Entity::delete_many().filter(tracked_object::Column::Id.is_in(gone.clone())).exec(txn).await?;
+    }
+    // People kept only for the counsellors' coding were not seen by this analysis: their old
+    // face counts no longer describe any results.
+    let coded_only: Vec<Uuid> =
+        old_ids.iter().copied().filter(|id| !continued.contains(id) && !gone.contains(id)).collect();
+    if !coded_only.is_empty() {
+        let unknown: Option<i32> = None;
+        tracked_object::Entity::update_many()
+            .col_expr(tracked_object::Column::Samples, unknown.into())
+            .col_expr(tracked_object::Column::FaceSamples, unknown.into())
+            .col_expr(tracked_object::Column::UsableFaceSamples, unknown.into())
+            .col_expr(tracked_object::Column::FacesTooSmall, unknown.into())
+            .col_expr(tracked_object::Column::FacesUncertain, unknown.into())
+            .col_expr(tracked_object::Column::FacesBlurred, unknown.into())
+            .col_expr(tracked_object::Column::FacesTurnedAway, unknown.into())
+            .filter(tracked_object::Column::Id.is_in(coded_only))
+            .exec(txn)
+            .await?;
     }
 
     let mut new_people = Vec::new();

@@ -104,8 +104,9 @@ impl EmotionClassifier {
                 (y - clipped.y as f32) * SIDE as f32 / clipped.height as f32 - 0.5,
             )
         };
-        let (a, b) = (to_small(face.landmarks[0]), to_small(face.landmarks[1]));
-        let (left, right) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+        // CenterFace's order (the image-left eye of an upright face first) keeps the turn right
+        // for a head lying on its side, where sorting by x would flip it.
+        let (left, right) = (to_small(face.landmarks[0]), to_small(face.landmarks[1]));
         let (dx, dy) = (right.0 - left.0, right.1 - left.1);
         let distance = (dx * dx + dy * dy).sqrt();
         if distance < 1.0 {

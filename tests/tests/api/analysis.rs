@@ -469,7 +469,7 @@ async fn a_face_never_readable_says_why_and_intervals_say_what_they_rest_on() {
     // The timeline picture says so in the empty lane rather than leaving it blank.
     let link = report.data()["session"]["timelineUrl"].as_str().unwrap().to_owned();
     let svg = app.client.get(&link).send().await.unwrap().text().await.unwrap();
-    assert_eq!(svg.matches("no readable face: expressions not observed").count(), 1, "{svg}");
+    assert_eq!(svg.matches("face seen but never clear enough to read an expression").count(), 1, "{svg}");
 }
 
 const PROGRESS_SAMPLES: &str = "subscription($id: ID!) { analysisProgress(jobId: $id) {

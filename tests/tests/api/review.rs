@@ -514,6 +514,75 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
     assert_eq!(people[0]["reviewed"]["nodes"].as_array().unwrap().len(), 1, "only the new analysis's interval");
 }
 
+#[tokio::test]
+async fn face_counts_follow_each_analysis_and_samples_leave_a_changed_interval() {
+    let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
+    let world = World::build(&app.db).await;
+    let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, 24, 1, 1).await.session;
+    set_video(&app, session, "a").await;
+    use engine::Emotion::{Happy, Sad};
+    let faces = |usable, blurred| engine::FaceCounts {
+        samples: 20,
+        with_face: usable + blurred,
+        usable,
+        blurred,
+        ..engine::FaceCounts::default()
+    };
+    let first = result(vec![
+        engine::TrackedObject {
+            faces: faces(8, 2),
+            ..person("Person 1", 0, 10_000, vec![interval(Happy, 0, 1000), interval(Sad, 2000, 3000)])
+        },
+        engine::TrackedObject { faces: faces(0, 6), ..person("Person 2", 12_000, 20_000, Vec::new()) },
+    ]);
+    analyse(&app, session, first).await;
+    let counsellor = app.login(COUNSELLOR, fixtures::PASSWORD).await;
+    let query = "query($s: ID!) { session(id: $s) { objects { nodes { id label
+        faceQuality { samples faceSamples usableFaceSamples blurred expression mainProblem }
+        emotionIntervals { nodes { id samples review } } } } } }";
+    let read = || async {
+        let response = app.graphql(Some(&counsellor), query, json!({ "s": global_id("Session", session) })).await;
+        response.data()["session"]["objects"]["nodes"].clone()
+    };
+    let people = read().await;
+    assert_eq!(
+        people[0]["faceQuality"],
+        json!({ "samples": 20, "faceSamples": 10, "usableFaceSamples": 8, "blurred": 2, "expression": "READABLE",
+                "mainProblem": "BLURRED" })
+    );
+    assert_eq!(people[1]["faceQuality"]["expression"], "FACE_UNUSABLE");
+    let intervals = people[0]["emotionIntervals"]["nodes"].as_array().unwrap().clone();
+    assert!(intervals.iter().all(|interval| interval["samples"] == 4), "{intervals:?}");
+
+    // A counsellor's change makes the interval theirs: the model's samples no longer describe
+    // it (and would tell guardians how long the model's interval was).
+    let changed = json!({ "id": intervals[0]["id"], "action": "CHANGE", "label": "SURPRISE", "start": 0, "end": 1800 });
+    assert!(app.graphql(Some(&counsellor), REVIEW, changed).await.error_code().is_none());
+    let confirmed = json!({ "id": intervals[1]["id"], "action": "CONFIRM" });
+    assert!(app.graphql(Some(&counsellor), REVIEW, confirmed).await.error_code().is_none());
+    let add = "mutation($o: ID!) { addInterval(objectId: $o, kind: \"EXPRESSION\", label: \"FEAR\", startMs: 13000, endMs: 14000) { id } }";
+    assert!(app.graphql(Some(&counsellor), add, json!({ "o": people[1]["id"] })).await.error_code().is_none());
+    let people = read().await;
+    let samples: Vec<&Value> =
+        people[0]["emotionIntervals"]["nodes"].as_array().unwrap().iter().map(|i| &i["samples"]).collect();
+    assert_eq!(samples, [&Value::Null, &json!(4)]);
+    let coded = &people[1]["emotionIntervals"]["nodes"][0];
+    assert_eq!(coded["samples"], Value::Null, "a counsellor's own rests on no samples");
+
+    // The next analysis finds the first person again with other faces, and not the second,
+    // who stays for the counsellor's interval: their old counts describe no results now.
+    let second = result(vec![engine::TrackedObject {
+        faces: faces(3, 0),
+        ..person("Person 1", 0, 10_000, vec![interval(Happy, 0, 1000), interval(Sad, 2000, 3000)])
+    }]);
+    analyse(&app, session, second).await;
+    let people = read().await;
+    assert_eq!(people.as_array().unwrap().len(), 2, "{people}");
+    assert_eq!(people[0]["faceQuality"]["usableFaceSamples"], 3);
+    assert_eq!(people[0]["faceQuality"]["mainProblem"], Value::Null);
+    assert_eq!(people[1]["faceQuality"], Value::Null, "{}", people[1]);
+}
+
 /// Makes `sha` the session's stored video (its hash is what results are tied to).
 async fn set_video(app: &TestApp, session: Uuid, sha: &str) {
     let mut row = session::Entity::find_by_id(session).one(&app.db).await.unwrap().unwrap().into_active_model();

@@ -184,7 +184,7 @@ impl SessionEmotionSummary {
 
     /// The child's figures in this session, as `TrackedObject.summary` gives them for one
     /// person: expression and behaviour shares, the dominant expression, expression changes,
-    /// time with a visible face. Empty when no person in it is the child.
+    /// time with a readable face. Empty when no person in it is the child.
     async fn summary(&self, ctx: &Context<'_>) -> ApiResult<PersonSummary> {
         let intervals = ctx.loader().load_one(ChildPersonOfSession(self.session.0.id)).await?.unwrap_or_default();
         Ok(crate::reports::summary(&intervals.emotions, &intervals.behaviours).into())

@@ -219,13 +219,14 @@ impl TrackedObject {
     /// How well the analysis could read this person's face: samples seen, faces found, faces
     /// good enough to vote on an expression, and why the others were not. A person whose face
     /// was never readable has no expression intervals and says so here (`expression`). Null
-    /// for results analysed before faces were counted.
+    /// for results analysed before faces were counted, and for a person kept only for a
+    /// counsellor's coding after a re-analysis no longer found them.
     async fn face_quality(&self) -> Option<FaceQuality> {
-        FaceQuality::of(&self.0)
+        reports::face_counts(&self.0).map(FaceQuality::from)
     }
 
     /// What a report draws of this person: shares of each observed expression and behaviour,
-    /// the dominant expression, expression changes, time with a visible face.
+    /// the dominant expression, expression changes, time with a readable face.
     async fn summary(&self, ctx: &Context<'_>) -> ApiResult<PersonSummary> {
         let intervals = ctx.loader().load_one(IntervalsOfObject(self.0.id)).await?.unwrap_or_default();
         Ok(reports::summary(&intervals.emotions, &intervals.behaviours).into())

@@ -49,17 +49,20 @@ impl LabelName for entity::enums::Behaviour {
 /// One tracked person's figures over the whole session.
 #[derive(SimpleObject)]
 pub struct PersonSummary {
-    /// Each observed expression's share of the time a face was seen (they add up to 1), in the
+    /// Each observed expression's share of the time a face was read (seen clearly enough to
+    /// pass the quality bar, see `TrackedObject.faceQuality`; they add up to 1), in the
     /// order of `Emotion`; expressions never observed are left out.
     pub expression_shares: Vec<LabelShare>,
     /// Each behaviour's share of the time the body was tracked; behaviours may overlap
     /// (standing while raising a hand), so they may add up to more than 1.
     pub behaviour_shares: Vec<LabelShare>,
     /// The expression observed longest (a tie: the first in `Emotion`'s order); null when no
-    /// face was seen.
+    /// face was read.
     pub dominant_expression: Option<Emotion>,
     /// How often the observed expression changed from one interval to the next.
     pub expression_changes: i32,
+    /// How long the person's expression was observed: the time covered by expression
+    /// intervals (faces seen but below the quality bar do not count; see `faceQuality`).
     pub face_visible_seconds: f64,
 }
 

@@ -70,7 +70,7 @@ impl AnalysisSink for UpdateSink {
             end_ms: interval.end_ms,
             mean_confidence: f64::from(interval.mean_confidence),
             peak_confidence: f64::from(interval.peak_confidence),
-            samples: i32::try_from(interval.samples).unwrap_or(i32::MAX),
+            samples: Some(i32::try_from(interval.samples).unwrap_or(i32::MAX)),
         }));
     }
 
@@ -82,7 +82,7 @@ impl AnalysisSink for UpdateSink {
             end_ms: interval.end_ms,
             mean_confidence: f64::from(interval.mean_confidence),
             peak_confidence: f64::from(interval.peak_confidence),
-            samples: i32::try_from(interval.samples).unwrap_or(i32::MAX),
+            samples: Some(i32::try_from(interval.samples).unwrap_or(i32::MAX)),
         }));
     }
 }
