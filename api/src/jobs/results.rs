@@ -164,25 +164,11 @@ pub(super) async fn replace(
             faces_blurred: Set(Some(count(object.faces.blurred))),
             faces_turned_away: Set(Some(count(object.faces.turned_away))),
         };
-        match previous {
-            Some(previous) => {
-                let mut update = previous.clone().into_active_model();
-                update.label = row.label.clone();
-                update.role = row.role.clone();
-                update.role_confidence = row.role_confidence.clone();
-                update.child_id = row.child_id.clone();
-                update.first_seen_ms = row.first_seen_ms.clone();
-                update.last_seen_ms = row.last_seen_ms.clone();
-                update.samples = row.samples.clone();
-                update.face_samples = row.face_samples.clone();
-                update.usable_face_samples = row.usable_face_samples.clone();
-                update.faces_too_small = row.faces_too_small.clone();
-                update.faces_uncertain = row.faces_uncertain.clone();
-                update.faces_blurred = row.faces_blurred.clone();
-                update.faces_turned_away = row.faces_turned_away.clone();
-                update.update(txn).await?;
-            }
-            None => new_people.push(row),
+        if previous.is_some() {
+            // The same id: an UPDATE of every column above.
+            row.update(txn).await?;
+        } else {
+            new_people.push(row);
         }
         // The model's proposal, not yet reviewed, for either kind of label.
         macro_rules! proposed {
