@@ -11,10 +11,7 @@ use entity::{
     enums::{Behaviour, Emotion, ObjectRole},
     session, session_marker, tracked_object,
 };
-use imind_inference::{
-    Readability,
-    chart::{self, Lane, Span, clock, ticks},
-};
+use imind_inference::chart::{self, Lane, Span, clock, ticks};
 
 /// What a session's timeline shows.
 pub struct SessionChart {
@@ -112,11 +109,6 @@ impl PictureCache {
     }
 }
 
-/// What an empty expression lane says when the person's face was seen but never good enough
-/// to read, or never seen.
-pub const UNREADABLE_FACE: &str = "face seen but never clear enough to read an expression";
-pub const UNSEEN_FACE: &str = "face never seen";
-
 /// The colour of the markers' lane.
 const MARKER_COLOUR: [u8; 3] = [40, 40, 40];
 
@@ -145,12 +137,9 @@ pub fn session_chart(
         });
         let spans: Vec<Span> = spans.collect();
         // An empty lane is not a calm face: say why the analysis observed no expression.
-        let note = match crate::reports::face_counts(person).map(|counts| counts.readability()) {
-            _ if !spans.is_empty() => None,
-            Some(Readability::FaceUnusable) => Some(UNREADABLE_FACE.to_owned()),
-            Some(Readability::NoFaceSeen) => Some(UNSEEN_FACE.to_owned()),
-            Some(Readability::Readable) | None => None,
-        };
+        let note = crate::reports::face_counts(person)
+            .filter(|_| spans.is_empty())
+            .and_then(|counts| counts.why_no_expression());
         lanes.push(Lane { name: format!("{name} expression"), spans, highlight, note });
         let mut by_behaviour: BTreeMap<&'static str, Vec<Span>> = BTreeMap::new();
         for interval in behaviours.iter().filter(|i| i.object_id == person.id) {

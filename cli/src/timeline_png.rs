@@ -5,7 +5,7 @@
 use std::{path::Path, sync::OnceLock};
 
 use anyhow::Context;
-use imind_inference::{AnalysisResult, Behaviour, Emotion, Readability};
+use imind_inference::{AnalysisResult, Behaviour, Emotion};
 use plotters::{
     prelude::*,
     style::{FontStyle, register_font},
@@ -117,15 +117,7 @@ pub fn draw(result: &AnalysisResult, path: &Path) -> anyhow::Result<()> {
         y += 24;
         root.draw(&Text::new("expression", (24, y + 6), text(13)))?;
         // An empty lane is not a calm face: say why no expression was observed.
-        let note = match object.faces.readability() {
-            _ if !object.emotion_intervals.is_empty() => None,
-            Readability::FaceUnusable => object.faces.main_reason().map(|reason| {
-                format!("face seen but never clear enough to read an expression (mostly {})", reason.as_str())
-            }),
-            Readability::NoFaceSeen => Some("face never seen".to_owned()),
-            Readability::Readable => None,
-        };
-        if let Some(note) = note {
+        if let Some(note) = object.faces.why_no_expression().filter(|_| object.emotion_intervals.is_empty()) {
             root.draw(&Text::new(note, (LEFT + 8, y + 6), text(13).color(&RGBColor(90, 90, 90))))?;
         }
         for interval in &object.emotion_intervals {

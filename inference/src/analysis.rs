@@ -11,14 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opencv::{core::Mat, prelude::*};
+use opencv::core::Mat;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     appearance,
     behaviour::{BehaviourRules, CHANNELS},
     error::InferenceError,
-    image,
     isolated::{Decoding, MediaSource},
     labels::{Behaviour, Emotion, Role},
     models::{
@@ -484,10 +483,7 @@ fn process_batch(
     for (n, assigned) in assignments.iter().enumerate() {
         for (p, face) in assigned.iter().enumerate() {
             if let Some(f) = face {
-                let face = &faces[n][*f];
-                let small = EmotionClassifier::face_input(rgb[n], face, expression)?;
-                let measured = quality::measure(face, image::bytes(&small)?, small.cols() as usize);
-                let verdict = quality_bar.judge(&measured);
+                let (small, verdict) = quality::view_and_verdict(rgb[n], &faces[n][*f], expression, quality_bar)?;
                 verdicts[n][p] = Some(verdict);
                 if verdict.is_ok() {
                     EmotionClassifier::push_view(&small, expression, &mut input)?;

@@ -231,10 +231,10 @@ pub fn evaluate_expressions(dir: &Path, options: &ExpressionEvalOptions) -> Resu
                         verdicts.push(None);
                         continue;
                     };
-                    let small = EmotionClassifier::face_input(frame, &face, &options.input)?;
-                    let measured = quality::measure(&face, image::bytes(&small)?, small.cols() as usize);
+                    let (small, verdict) =
+                        quality::view_and_verdict(frame, &face, &options.input, &options.quality_bar)?;
                     EmotionClassifier::push_view(&small, &options.input, &mut batch)?;
-                    verdicts.push(Some(options.quality_bar.judge(&measured)));
+                    verdicts.push(Some(verdict));
                 }
             }
         }

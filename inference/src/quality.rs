@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::models::Face;
+use crate::models::{EmotionClassifier, ExpressionInput, Face};
 
 /// What was measured of one face sample.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -145,6 +145,19 @@ impl FaceCounts {
         }
     }
 
+    /// What an empty expression lane of a timeline says about this person, when their face
+    /// was never read: an empty lane is not a calm face.
+    pub fn why_no_expression(&self) -> Option<String> {
+        match (self.readability(), self.main_reason()) {
+            (Readability::Readable, _) => None,
+            (Readability::NoFaceSeen, _) => Some("face never seen".to_owned()),
+            (Readability::FaceUnusable, Some(reason)) => {
+                Some(format!("face seen but never clear enough to read an expression (mostly {})", reason.as_str()))
+            }
+            (Readability::FaceUnusable, None) => unreachable!("faces seen, none usable, none refused. This is a bug."),
+        }
+    }
+
     /// The most common reason faces were unusable, if any were (a tie: the first in
     /// `Unusable::ALL`).
     pub fn main_reason(&self) -> Option<Unusable> {
@@ -189,6 +202,20 @@ pub fn sharpness(grey: &[u8], width: usize) -> f32 {
     }
     let mean = sum / n;
     (squares / n - mean * mean) as f32
+}
+
+/// A detected face's 64×64 classifier input (as `input` asks) and the bar's verdict on it: what
+/// the pipeline and `imind eval expressions` both do with every face.
+pub fn view_and_verdict(
+    rgb: &opencv::core::Mat,
+    face: &Face,
+    input: &ExpressionInput,
+    bar: &QualityBar,
+) -> crate::error::Result<(opencv::core::Mat, Result<(), Unusable>)> {
+    use opencv::prelude::MatTraitConst;
+    let view = EmotionClassifier::face_input(rgb, face, input)?;
+    let measured = measure(face, crate::image::bytes(&view)?, view.cols() as usize);
+    Ok((view, bar.judge(&measured)))
 }
 
 /// The measures of a detected face whose classifier input is `grey` (`width` pixels wide).
@@ -261,8 +288,14 @@ mod tests {
         assert_eq!(counts.readability(), Readability::Readable);
         let unusable = FaceCounts { usable: 0, ..counts };
         assert_eq!(unusable.readability(), Readability::FaceUnusable);
+        assert_eq!(counts.why_no_expression(), None);
+        assert_eq!(
+            unusable.why_no_expression().as_deref(),
+            Some("face seen but never clear enough to read an expression (mostly turned away)")
+        );
         let unseen = FaceCounts { samples: 3, ..FaceCounts::default() };
         assert_eq!((unseen.readability(), unseen.main_reason()), (Readability::NoFaceSeen, None));
+        assert_eq!(unseen.why_no_expression().as_deref(), Some("face never seen"));
         // A tie goes to the first reason listed.
         let tie = FaceCounts { too_small: 2, blurred: 2, turned_away: 0, ..unusable };
         assert_eq!(tie.main_reason(), Some(Unusable::TooSmall));
