@@ -375,12 +375,19 @@ async fn analyse(app: &TestApp, session: Uuid, analysis: engine::AnalysisResult)
     queue.complete(&job, "worker", &analysis, Default::default()).await.unwrap().expect("still held");
 }
 
-#[tokio::test]
-async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
+/// A gateway without a worker (tests complete jobs by hand), and an analysed session of the
+/// counsellor's own child, recorded on `day`, with video "a".
+async fn app_for_reanalysis(day: u32) -> (TestApp, World, Uuid) {
     let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
     let world = World::build(&app.db).await;
-    let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, 23, 1, 1).await.session;
+    let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, day, 1, 1).await.session;
     set_video(&app, session, "a").await;
+    (app, world, session)
+}
+
+#[tokio::test]
+async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
+    let (app, world, session) = app_for_reanalysis(23).await;
     use engine::Emotion::{Happy, Neutral, Sad};
     let first = result(vec![
         person(
@@ -516,10 +523,7 @@ async fn a_reanalysis_keeps_the_counsellors_work_that_still_applies() {
 
 #[tokio::test]
 async fn face_counts_follow_each_analysis_and_samples_leave_a_changed_interval() {
-    let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
-    let world = World::build(&app.db).await;
-    let session = fixtures::analysed_session(&app.db, world.own, world.counsellor, 24, 1, 1).await.session;
-    set_video(&app, session, "a").await;
+    let (app, _, session) = app_for_reanalysis(24).await;
     use engine::Emotion::{Happy, Sad};
     let faces = |usable, blurred| engine::FaceCounts {
         samples: 20,
