@@ -92,6 +92,12 @@ pub struct Settings {
     pub dataloader_delay_ms: u64,
     /// Intervals of each kind the gateway keeps in memory for reports (about 100 bytes each).
     pub report_cache_intervals: usize,
+    /// Bytes of whole query responses the gateway keeps per caller and document
+    /// (`response_cache`); 0 turns the cache off.
+    pub response_cache_bytes: usize,
+    /// How long a kept response may be served at most, even with no write since: bounds what
+    /// only time changes (an export's expiry, a consent running out).
+    pub response_cache_secs: u64,
     /// `local` (files under `<data_dir>/blobs`) or `s3`.
     pub blob_store: BlobStoreKind,
     pub s3_endpoint: String,
@@ -226,6 +232,8 @@ impl Default for Settings {
             max_query_complexity: 5_000_000,
             dataloader_delay_ms: 0,
             report_cache_intervals: 1_000_000,
+            response_cache_bytes: 64 << 20,
+            response_cache_secs: 5,
             max_root_fields: 32,
             max_aliases: 64,
             root_concurrency: 4,

@@ -20,7 +20,8 @@
 //! - `review` — counsellor review: the reviewed and model views of intervals, review actions,
 //!   agreement (kappa), what a re-analysis keeps.
 //! - `reports` — chart-ready figures of a tracked person (shares, changes, binned timelines);
-//!   `interval_cache` — analysed sessions' intervals in memory, keyed by results version.
+//!   `interval_cache` — analysed sessions' intervals in memory, keyed by results version;
+//!   `response_cache` — whole query responses, per caller and request, by data generation.
 //! - `users`, `sessions`, `children` — creating, changing and erasing them (the mutations and
 //!   the demo seed share these); `consents` — what a child's guardians agreed to, and what
 //!   withdrawing it removes.
@@ -32,7 +33,8 @@
 //! - `sockets` — open subscription sockets per user (and operations per API key); `state` — the shared services
 //!   (`Services`, `AppState`): a leaf below the transports.
 //! - `graphql` — schema, types, guarded loading, loaders, connections, the error extension,
-//!   the caller's check, quotas and trusted documents (extensions), subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
+//!   the caller's check, quotas, trusted documents and response reuse (extensions),
+//!   subscription fan-out; `ws` — subscriptions over WebSocket; `http` — the routes.
 //! - `app` — wiring: a gateway, or a worker process, run until shutdown.
 
 mod access;
@@ -61,6 +63,7 @@ mod rate_limits;
 mod report_files;
 mod report_pictures;
 mod reports;
+mod response_cache;
 mod retention;
 mod review;
 mod sessions;

@@ -142,6 +142,8 @@ pub struct AppState {
     pub reads: ReadLog,
     /// Analysed sessions' intervals, by results version.
     pub intervals: Arc<crate::interval_cache::IntervalCache>,
+    /// Whole query responses, by caller, request and data generation.
+    pub responses: Arc<crate::response_cache::ResponseCache>,
     /// Sessions' timeline pictures, by results version (64 MiB at most).
     pub pictures: Arc<crate::report_pictures::PictureCache>,
     /// Cancelled when the process shuts down: workers stop, subscriptions close.
@@ -187,6 +189,10 @@ impl AppState {
             queue: services.queue,
             reads: services.reads,
             intervals: Arc::new(crate::interval_cache::IntervalCache::new(settings.report_cache_intervals)),
+            responses: Arc::new(crate::response_cache::ResponseCache::new(
+                settings.response_cache_bytes,
+                Duration::from_secs(settings.response_cache_secs),
+            )),
             pictures: Arc::new(crate::report_pictures::PictureCache::new(64 << 20)),
             shutdown,
             settings,

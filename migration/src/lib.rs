@@ -11,7 +11,8 @@
 //! session's results version), `m20261202_000007_review` (counsellor review),
 //! `m20261202_000008_coding_schemes` (an organisation's own codes), and
 //! `m20261203_000009_face_quality` (how well each person's face could be read, and the samples
-//! each interval rests on).
+//! each interval rests on), and `m20261203_000010_data_generation` (the counter every write to
+//! reported data moves on, for the gateway's response cache).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,9 @@ mod m20261202_000006_results_version;
 mod m20261202_000007_review;
 mod m20261202_000008_coding_schemes;
 mod m20261203_000009_face_quality;
+mod m20261203_000010_data_generation;
+
+pub use m20261203_000010_data_generation::{COUNTED_TABLES, UNCOUNTED_TABLES};
 
 pub struct Migrator;
 
@@ -40,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_review::Migration),
             Box::new(m20261202_000008_coding_schemes::Migration),
             Box::new(m20261203_000009_face_quality::Migration),
+            Box::new(m20261203_000010_data_generation::Migration),
         ]
     }
 }

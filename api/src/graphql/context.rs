@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::loaders::Loaders;
 use crate::{
-    audit::{Actor, AuditAction, AuditEntry, Origin},
+    audit::{Actor, AuditAction, AuditEntry, Origin, ReadLog},
     auth::{Caller, Credential, SignIns, Viewer},
     error::{ApiError, ApiResult},
     rate_limits::Allowance,
+    response_cache::Read,
     state::AppState,
 };
 
@@ -34,10 +35,13 @@ pub struct RequestContext {
     operation_name: OnceLock<String>,
     /// Reads already logged: one audit entry per request (or socket), action, child and
     /// session.
-    audited: Mutex<HashSet<(AuditAction, Uuid, Option<Uuid>)>>,
+    audited: Mutex<HashSet<Read>>,
     /// What is left of the caller's request bucket once charged (`graphql::quota`), for the
     /// response's `RateLimit-*` headers.
     pub allowance: Arc<OnceLock<Allowance>>,
+    /// Of an HTTP request: whether its response came from the response cache, or is to be
+    /// kept there (`graphql::response_reuse`). Sockets have none.
+    pub reuse: Option<super::response_reuse::ReuseSlot>,
 }
 
 impl RequestContext {
@@ -51,6 +55,7 @@ impl RequestContext {
             operation_name: OnceLock::new(),
             audited: Mutex::default(),
             allowance: Arc::default(),
+            reuse: None,
         }
     }
 
@@ -64,6 +69,7 @@ impl RequestContext {
             operation_name: OnceLock::new(),
             audited: Mutex::default(),
             allowance: Arc::default(),
+            reuse: None,
         }
     }
 
@@ -80,10 +86,25 @@ impl RequestContext {
         }
     }
 
-    /// Whether `action` on `child` (and `session`) is yet to be logged for this request (and
-    /// now counts as logged).
-    fn first_read(&self, action: AuditAction, child: Uuid, session: Option<Uuid>) -> bool {
-        self.audited.lock().expect("not poisoned").insert((action, child, session))
+    /// An HTTP request's: its response may come from, or go to, the response cache.
+    pub fn with_reuse(mut self, slot: super::response_reuse::ReuseSlot) -> Self {
+        self.reuse = Some(slot);
+        self
+    }
+
+    /// Logs that `viewer` read `child`'s data, once per request, action, child and session.
+    pub fn log_read(&self, reads: &ReadLog, viewer: &Viewer, read: Read) {
+        if self.audited.lock().expect("not poisoned").insert(read) {
+            let (action, child, session) = read;
+            let mut entry = AuditEntry::new(action, actor(viewer), self.origin()).child(child);
+            entry.session = session;
+            reads.append(entry);
+        }
+    }
+
+    /// The reads logged so far.
+    pub fn reads_logged(&self) -> Vec<Read> {
+        self.audited.lock().expect("not poisoned").iter().copied().collect()
     }
 
     /// Checks the caller, once.
@@ -141,12 +162,7 @@ pub trait ContextExt {
 
     /// Logs that the caller read `child`'s data (once per request, action, child and session).
     fn audit_read(&self, action: AuditAction, child: Uuid, session: Option<Uuid>) -> ApiResult<()> {
-        let viewer = self.viewer()?;
-        if self.request().first_read(action, child, session) {
-            let mut entry = AuditEntry::new(action, actor(&viewer), self.request().origin()).child(child);
-            entry.session = session;
-            self.state().reads.append(entry);
-        }
+        self.request().log_read(&self.state().reads, &self.viewer()?, (action, child, session));
         Ok(())
     }
 }

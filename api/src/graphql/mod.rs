@@ -9,7 +9,8 @@
 //!   `leaf_connection` — the interval lists, resolved in one pass.
 //! - `errors` — the extension that codes and masks errors on every transport; `standing` —
 //!   the caller's check; `quota` — the caller's rate limits; `documents` — documents by hash
-//!   and trusted documents (extensions, in that order).
+//!   and trusted documents; `limits` — the request's shape; `response_reuse` — answers from
+//!   the response cache (extensions, in that order).
 //! - `fanout` — identical subscriptions of one user share one execution; `context` — what
 //!   resolvers find in the context.
 
@@ -26,6 +27,7 @@ mod mutation;
 mod pagination;
 mod query;
 mod quota;
+pub mod response_reuse;
 mod standing;
 mod subscription;
 mod types;
@@ -60,6 +62,7 @@ pub fn build(state: AppState) -> AppSchema {
             max_aliases: settings.max_aliases,
             root_concurrency: settings.root_concurrency,
         }))
+        .extension(response_reuse::ResponseReuse)
         .data(state.clone())
         .finish()
 }

@@ -10,7 +10,7 @@ use async_graphql::{
 };
 use async_graphql_axum::GraphQLResponse;
 use axum::{
-    body::{Body, BodyDataStream},
+    body::{Body, BodyDataStream, Bytes},
     extract::{ConnectInfo, FromRequestParts, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
@@ -20,7 +20,10 @@ use super::{HttpState, REQUEST_ID, playground};
 use crate::{
     auth::Caller,
     error::{ApiError, code},
-    graphql::{self, AppSchema, RequestContext},
+    graphql::{
+        self, AppSchema, RequestContext,
+        response_reuse::{self, Reuse, ReuseSlot},
+    },
     multipart::{self, FilePump, LiveFile, MultipartError},
     rate_limits::{Allowance, Refusal},
 };
@@ -86,17 +89,34 @@ pub(super) async fn post(
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.to_str().unwrap_or_default());
     let caller = Caller::from_authorization(authorization, &state.app.jwt);
     let loader = graphql::request_loader(&state.app);
-    let context = RequestContext::new(caller, request_id, Some(client.ip()));
+    let reuse = ReuseSlot::default();
+    let context = RequestContext::new(caller, request_id, Some(client.ip())).with_reuse(reuse.clone());
     let by_caller = context.allowance.clone();
     let response = execute(&state.schema, request.data(context).data(loader), live).await;
     let retry_after = throttled(&response);
-    let mut http = GraphQLResponse::from(response).into_response();
+    let reused = reuse.lock().expect("not poisoned").take();
+    let mut http = match reused {
+        Some(Reuse::Served(body)) => json_response(body, &response),
+        reused => {
+            let body = Bytes::from(serde_json::to_vec(&response).expect("a GraphQL response is JSON"));
+            response_reuse::keep(&state.app, reused, &body);
+            json_response(body, &response)
+        }
+    };
     // The caller's own bucket once known; the address's for callers without credentials.
     rate_limit_headers(http.headers_mut(), by_caller.get().unwrap_or(&by_address));
     if let Some(seconds) = retry_after {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         http.headers_mut().insert(header::RETRY_AFTER, seconds.into());
     }
+    http
+}
+
+/// A GraphQL response as async-graphql's own responder sends it, from its JSON.
+fn json_response(body: Bytes, response: &async_graphql::Response) -> Response {
+    let mut http = Response::new(Body::from(body));
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"));
+    http.headers_mut().extend(response.http_headers.clone());
     http
 }
 

@@ -18,6 +18,7 @@ mod pagination;
 mod pictures;
 mod queue;
 mod reports;
+mod response_cache;
 mod review;
 mod schema;
 mod third_party;
