@@ -4,7 +4,9 @@
 //! from `bench/postgraphile`, pinned; `npm ci` there first). Each case runs at 1 client
 //! (latency) and at CLIENTS (throughput), rounds alternating between cases so drift of the
 //! machine hits all of them; SQL statements per request are our gateway's, read from
-//! `/metrics` over the measured rounds (the batched audit entries included).
+//! `/metrics` over the measured rounds (the batched audit entries included). The report is
+//! measured as served from the response cache and, on a second gateway without it, as
+//! computed.
 //!
 //! cargo run --release -p imind-tests --bin report_bench -- [SECONDS_PER_ROUND] [CLIENTS] [ROUNDS]
 //! (defaults 5, 64 and 2; IMIND_TEST_POSTGRES_URL runs it on PostgreSQL, with PostGraphile)
@@ -161,7 +163,11 @@ async fn main() {
         settings.database_max_connections = 16;
     })
     .await;
+    // A second gateway on the same database without the response cache: what a report costs
+    // when it is computed (a first request, or one after a write).
+    let uncached = app.peer(|settings| settings.response_cache_bytes = 0).await;
     let token = app.login(demo::ADMIN, demo::PASSWORD).await;
+    let uncached_token = uncached.login(demo::ADMIN, demo::PASSWORD).await;
     let postgres = imind_tests::backend_name() == "postgres";
     let graphiles: Vec<(u32, PostGraphile)> = if postgres {
         [4, 5]
@@ -199,6 +205,18 @@ async fn main() {
             target: Target::gateway(&app.address, Some(&token)),
             query: FULL_REPORT,
             ours: Some(&app),
+        },
+        Case {
+            name: "report (nodes), computed",
+            target: Target::gateway(&uncached.address, Some(&uncached_token)),
+            query: REPORT_NODES,
+            ours: Some(&uncached),
+        },
+        Case {
+            name: "full report, computed",
+            target: Target::gateway(&uncached.address, Some(&uncached_token)),
+            query: FULL_REPORT,
+            ours: Some(&uncached),
         },
     ];
     for (version, server) in &graphiles {
@@ -241,7 +259,7 @@ async fn main() {
                 figures.statements += app.sql_statements().await - before;
             }
             println!(
-                "round {round}: {:<22} 1 client {:>7.0} req/s p50 {:>6.2} ms | {clients} clients {:>7.0} req/s p50 {:>6.2} ms p99 {:>6.2} ms",
+                "round {round}: {:<26} 1 client {:>7.0} req/s p50 {:>6.2} ms | {clients} clients {:>7.0} req/s p50 {:>6.2} ms p99 {:>6.2} ms",
                 case.name,
                 single.per_second(),
                 single.percentile_ms(0.5),
