@@ -81,11 +81,30 @@ pub struct ResponseCache {
 struct Kept {
     entries: LruCache<Key, std::sync::Arc<Entry>>,
     bytes: usize,
+    /// The newest generation a request has seen: entries of older ones can never be served.
+    generation: i64,
+}
+
+impl Kept {
+    /// Notes that `generation` was read; drops every entry when it is newer. Whether it is
+    /// the newest seen.
+    fn see(&mut self, generation: i64) -> bool {
+        if generation > self.generation {
+            self.entries.clear();
+            self.bytes = 0;
+            self.generation = generation;
+        }
+        generation == self.generation
+    }
 }
 
 impl ResponseCache {
     pub fn new(max_bytes: usize, max_age: Duration) -> Self {
-        Self { max_bytes, max_age, kept: Mutex::new(Kept { entries: LruCache::unbounded(), bytes: 0 }) }
+        Self {
+            max_bytes,
+            max_age,
+            kept: Mutex::new(Kept { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -93,9 +112,11 @@ impl ResponseCache {
     }
 
     /// The response kept under `key` if it was read at `generation` and is young enough; an
-    /// entry that is neither goes.
+    /// entry that is neither goes. The first request to see a newer generation drops every
+    /// entry: what a write (an erasure) made stale leaves memory at once.
     pub fn get(&self, key: &Key, generation: i64) -> Option<std::sync::Arc<Entry>> {
         let mut kept = self.kept.lock().expect("not poisoned");
+        kept.see(generation);
         let entry = kept.entries.get(key)?;
         if entry.generation == generation && entry.stored_at.elapsed() < self.max_age {
             return Some(entry.clone());
@@ -113,6 +134,9 @@ impl ResponseCache {
             return;
         }
         let mut kept = self.kept.lock().expect("not poisoned");
+        if !kept.see(entry.generation) {
+            return;
+        }
         if let Some(replaced) = kept.entries.put(key, std::sync::Arc::new(entry)) {
             kept.bytes -= replaced.size();
         }
@@ -167,6 +191,8 @@ mod tests {
         assert!(cache.get(&key, 7).is_some());
         assert!(cache.get(&key, 8).is_none(), "a write since");
         assert!(cache.get(&key, 7).is_none(), "a stale entry is dropped, not kept for later");
+        cache.put(key, entry(7, 10));
+        assert!(cache.get(&key, 7).is_none(), "a response read before a write seen is not kept");
         cache.put(key, entry(8, 10));
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.get(&key, 8).is_none(), "too old");
