@@ -185,4 +185,16 @@ async fn every_table_moves_the_generation_or_is_left_out_on_purpose() {
     report(&app, &admin).await;
     app.graphql(Some(&admin), "{ auditLog(first: 1) { totalCount } }", json!({})).await.data();
     assert_eq!(generation().await, built, "reads and their audit entries count nothing");
+    // Rows changed count, not statements: a worker's poll that claims nothing moves nothing.
+    let nothing = Statement::from_string(backend, "UPDATE children SET name = name WHERE 1 = 0");
+    app.db.execute_raw(nothing).await.unwrap();
+    assert_eq!(generation().await, built);
+    // A transaction moves it once, however many rows it writes.
+    let all = Statement::from_string(backend, "UPDATE children SET name = name");
+    app.db.execute_raw(all).await.unwrap();
+    let moved = generation().await - built;
+    match backend {
+        sea_orm::DbBackend::Postgres => assert_eq!(moved, 1),
+        _ => assert!(moved >= 2, "one per row on SQLite: {moved}"),
+    }
 }
