@@ -96,7 +96,8 @@ pub(super) async fn post(
     let retry_after = throttled(&response);
     let reused = reuse.lock().expect("not poisoned").take();
     let mut http = match reused {
-        Some(Reuse::Served(body)) => json_response(body, &response),
+        // What an outer layer added after the cache answered (none does today) wins.
+        Some(Reuse::Served(body)) if response.errors.is_empty() => json_response(body, &response),
         reused => {
             let body = Bytes::from(serde_json::to_vec(&response).expect("a GraphQL response is JSON"));
             response_reuse::keep(&state.app, reused, &body);

@@ -38,12 +38,19 @@ fn names(report: &Value) -> Vec<String> {
     names
 }
 
-#[tokio::test]
-async fn a_repeated_report_is_served_from_memory_and_every_write_shows_at_once() {
+/// The two organisations' world, with the admin's and the counsellor's tokens; no worker, whose
+/// polls would write now and then.
+async fn signed_in_world() -> (TestApp, World, String, String) {
     let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
     let world = World::build(&app.db).await;
     let admin = app.login(ADMIN, PASSWORD).await;
     let counsellor = app.login(COUNSELLOR, PASSWORD).await;
+    (app, world, admin, counsellor)
+}
+
+#[tokio::test]
+async fn a_repeated_report_is_served_from_memory_and_every_write_shows_at_once() {
+    let (app, world, admin, counsellor) = signed_in_world().await;
 
     let first = report(&app, &admin).await;
     let before = hits(&app).await;
@@ -100,10 +107,7 @@ async fn a_repeated_report_is_served_from_memory_and_every_write_shows_at_once()
 
 #[tokio::test]
 async fn a_served_response_logs_its_reads_and_audit_or_job_fields_are_never_kept() {
-    let app = spawn_app_with(false, |settings| settings.embedded_worker = false).await;
-    let world = World::build(&app.db).await;
-    let admin = app.login(ADMIN, PASSWORD).await;
-    let counsellor = app.login(COUNSELLOR, PASSWORD).await;
+    let (app, world, admin, counsellor) = signed_in_world().await;
     let log = "query($c: ID!) { child(id: $c) { accessLog(first: 100) { totalCount } } }";
     let logged = || async {
         let response = app.graphql(Some(&admin), log, json!({ "c": global_id("Child", world.own) })).await;
