@@ -16,7 +16,7 @@
 //! and charged before the cache is asked.
 
 use std::{
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -79,7 +79,7 @@ pub struct ResponseCache {
 }
 
 struct Kept {
-    entries: LruCache<Key, std::sync::Arc<Entry>>,
+    entries: LruCache<Key, Arc<Entry>>,
     bytes: usize,
     /// The newest generation a request has seen: entries of older ones can never be served.
     generation: i64,
@@ -114,7 +114,7 @@ impl ResponseCache {
     /// The response kept under `key` if it was read at `generation` and is young enough; an
     /// entry that is neither goes. The first request to see a newer generation drops every
     /// entry: what a write (an erasure) made stale leaves memory at once.
-    pub fn get(&self, key: &Key, generation: i64) -> Option<std::sync::Arc<Entry>> {
+    pub fn get(&self, key: &Key, generation: i64) -> Option<Arc<Entry>> {
         let mut kept = self.kept.lock().expect("not poisoned");
         kept.see(generation);
         let entry = kept.entries.get(key)?;
@@ -137,7 +137,7 @@ impl ResponseCache {
         if !kept.see(entry.generation) {
             return;
         }
-        if let Some(replaced) = kept.entries.put(key, std::sync::Arc::new(entry)) {
+        if let Some(replaced) = kept.entries.put(key, Arc::new(entry)) {
             kept.bytes -= replaced.size();
         }
         kept.bytes += size;
