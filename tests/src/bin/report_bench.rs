@@ -90,7 +90,11 @@ impl PostGraphile {
             println!("PostGraphile {version}: {} is missing (npm ci in bench/postgraphile)", script.display());
             return None;
         }
-        let mut command = Command::new("node");
+        // PostGraphile 5 wants Node ≥ 22: the pinned `node22` package (the Node.js binary, from
+        // the npm registry) runs it where the machine's Node is older.
+        let node22 = dir.join("node22/bin/node");
+        let node = if version == 5 && node22.is_file() { node22 } else { PathBuf::from("node") };
+        let mut command = Command::new(node);
         command
             .arg(&script)
             .args(extra)
