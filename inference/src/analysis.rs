@@ -8,6 +8,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -183,6 +184,9 @@ pub struct Timings {
 pub struct Engine {
     faces: FaceDetector,
     poses: PoseEstimator,
+    /// A second pose session, for the face detector's thread once its batch is done: MoveNet
+    /// takes one frame at a time and costs more than the faces, so both threads share it.
+    poses_beside_faces: PoseEstimator,
     emotions: EmotionClassifier,
 }
 
@@ -192,6 +196,7 @@ impl Engine {
         Ok(Self {
             faces: FaceDetector::new(&runtime, models_dir, 320, 256)?,
             poses: PoseEstimator::new(&runtime, models_dir, 256, 192)?,
+            poses_beside_faces: PoseEstimator::new(&runtime, models_dir, 256, 192)?,
             emotions: EmotionClassifier::new(&runtime, models_dir)?,
         })
     }
@@ -250,8 +255,9 @@ pub fn analyze(
     let frame_size = decoded_size(info.width, info.height);
     (engine.faces.input_width, engine.faces.input_height) =
         network_size(info.width, info.height, options.face_input_long_side);
-    (engine.poses.input_width, engine.poses.input_height) =
-        network_size(info.width, info.height, options.pose_input_long_side);
+    let pose_size = network_size(info.width, info.height, options.pose_input_long_side);
+    (engine.poses.input_width, engine.poses.input_height) = pose_size;
+    (engine.poses_beside_faces.input_width, engine.poses_beside_faces.input_height) = pose_size;
     let period_ms = match options.analysis_fps.filter(|rate| *rate > 0.0 && *rate < info.fps) {
         Some(rate) => (1000.0 / rate).round() as i64,
         None => (1000.0 / info.fps).round().max(1.0) as i64,
@@ -454,23 +460,40 @@ fn process_batch(
     let rgb: Vec<&Mat> = batch.iter().map(|frame| &frame.rgb).collect();
 
     // The two detectors run side by side, one core each: on small models that beats giving
-    // each model both cores in turn (docs/perf.md).
-    let (faces, persons) = std::thread::scope(|scope| {
+    // each model both cores in turn (docs/perf.md). The pose model takes the batch's frames one
+    // by one from a shared counter, on its thread and, once the faces are done, on theirs.
+    let next_pose = AtomicUsize::new(0);
+    let poses_of = |estimator: &mut PoseEstimator| {
+        let clock = Instant::now();
+        let mut found = Vec::new();
+        loop {
+            let n = next_pose.fetch_add(1, Ordering::Relaxed);
+            let Some(frame) = rgb.get(n) else { break };
+            found.push((n, estimator.detect(frame, frame_size)));
+        }
+        (found, clock.elapsed())
+    };
+    let (faces, pose_parts) = std::thread::scope(|scope| {
         let poses = &mut engine.poses;
-        let frames = &rgb;
-        let pose_thread = scope.spawn(move || {
-            let clock = Instant::now();
-            let persons: Result<Vec<Vec<Person>>, InferenceError> =
-                frames.iter().map(|frame| poses.detect(frame, frame_size)).collect();
-            (persons, clock.elapsed())
-        });
+        let pose_thread = scope.spawn(|| poses_of(poses));
         let clock = Instant::now();
         let faces = engine.faces.detect(&rgb, frame_size);
         timings.faces += clock.elapsed();
-        let (persons, pose_time) = pose_thread.join().expect("the pose thread does not panic");
-        timings.pose += pose_time;
-        (faces, persons)
+        let beside = poses_of(&mut engine.poses_beside_faces);
+        let own = pose_thread.join().expect("the pose thread does not panic");
+        (faces, [own, beside])
     });
+    let mut persons: Vec<Option<Result<Vec<Person>, InferenceError>>> = (0..rgb.len()).map(|_| None).collect();
+    for (found, time) in pose_parts {
+        timings.pose += time;
+        for (n, people) in found {
+            persons[n] = Some(people);
+        }
+    }
+    let persons: Result<Vec<Vec<Person>>, InferenceError> = persons
+        .into_iter()
+        .map(|people| people.expect("every frame of the batch was taken by one pose thread. This is a bug."))
+        .collect();
     let (faces, persons) = (faces?, persons?);
 
     // Every usable face of the batch through the classifier at once.
