@@ -16,6 +16,10 @@ path, analysis_fps = os.path.abspath(sys.argv[1]), float(sys.argv[2])
 fps = cv2.VideoCapture(path).get(cv2.CAP_PROP_FPS) or 25.0
 frequency = max(1, round(fps / analysis_fps)) if analysis_fps > 0 else 1
 detector = FER(mtcnn=False)
+# `analyze` polls its preview window for a key on every frame and closes it at the end; with
+# `display=False` there is none, and a headless OpenCV has no window functions.
+cv2.waitKey = lambda delay=0: -1
+cv2.destroyAllWindows = lambda: None
 with tempfile.TemporaryDirectory() as out:
     # `fer` writes its own data.csv into the working directory: keep it in the temporary one.
     os.chdir(out)
