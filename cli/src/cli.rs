@@ -127,6 +127,10 @@ pub enum EvalCommand {
         /// Threads per model inference.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Find faces with the float CenterFace instead of its int8 build (the pipeline's
+        /// default on the CPU).
+        #[arg(long)]
+        no_int8: bool,
         /// Write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -193,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval {
-            what: EvalCommand::Expressions { dir, whole_image, no_flip, align, face_input, threads, json },
+            what: EvalCommand::Expressions { dir, whole_image, no_flip, align, face_input, threads, no_int8, json },
         } => {
             let pipeline = imind_inference::ExpressionInput::default();
             let options = imind_inference::ExpressionEvalOptions {
@@ -203,7 +207,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     align: align.map_or(pipeline.align, imind_inference::Alignment::from),
                 },
                 face_input_long_side: face_input,
-                runtime: imind_inference::RuntimeOptions { intra_threads: threads, ..Default::default() },
+                runtime: imind_inference::RuntimeOptions {
+                    intra_threads: threads,
+                    int8: !no_int8,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let report =

@@ -2,8 +2,8 @@
 //! with decoding alone (ours, and ffmpeg's own: the floor) and with the Python `fer` package.
 //!
 //! cargo run --release -p imind-inference-bench -- FILE [--fps 2] [--batch-size 8]
-//!     [--threads 2] [--cuda] [--no-flip] [--no-align] [--no-quality-bar]
-//!     [--fer-python ~/.cache/imind/venv-fer/bin/python]
+//!     [--threads 2] [--cuda] [--no-int8] [--no-flip] [--no-align] [--no-quality-bar]
+//!     [--fer-python "$(scripts/setup-fer.sh)"]
 //!     [--media-child target/release/imind] [--recording-minutes 10]
 //!
 //! `--recording-minutes M` first makes FILE into what counsellors upload — an M-minute
@@ -36,6 +36,9 @@ struct Args {
     /// Use the CUDA execution provider.
     #[arg(long)]
     cuda: bool,
+    /// Find faces with the float CenterFace instead of its int8 build (the CPU default).
+    #[arg(long)]
+    no_int8: bool,
     /// Classify faces without mirror-image averaging (the pipeline averages).
     #[arg(long)]
     no_flip: bool,
@@ -176,7 +179,12 @@ fn main() -> anyhow::Result<()> {
         quality_bar: if args.no_quality_bar { QualityBar::none() } else { QualityBar::default() },
         ..AnalysisOptions::default()
     };
-    let runtime = RuntimeOptions { intra_threads: args.threads, cuda: args.cuda, ..RuntimeOptions::default() };
+    let runtime = RuntimeOptions {
+        intra_threads: args.threads,
+        cuda: args.cuda,
+        int8: !args.no_int8,
+        ..RuntimeOptions::default()
+    };
     let load = Instant::now();
     let mut engine = Engine::load(runtime, &options.models_dir)?;
     let load_seconds = load.elapsed().as_secs_f64();

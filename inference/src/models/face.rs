@@ -47,7 +47,8 @@ impl FaceDetector {
                 "CenterFace input must be a multiple of 32, not {input_width}×{input_height}"
             )));
         }
-        Ok(Self { session: runtime.session(&models_dir.join("centerface.onnx"))?, input_width, input_height })
+        let file = runtime.model_file(models_dir, "centerface", true);
+        Ok(Self { session: runtime.session(&file)?, input_width, input_height })
     }
 
     /// The input tensor for frames already resized to the network size.

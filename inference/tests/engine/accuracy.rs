@@ -42,13 +42,13 @@ fn the_expression_stage_scores_what_models_readme_says() {
 fn faces_that_pass_the_quality_bar_are_read_better_than_those_below_it() {
     let Some(dir) = development_set() else { return };
     let options = ExpressionEvalOptions { models_dir: common::models_dir(), ..ExpressionEvalOptions::default() };
-    // The pipeline's own path: CenterFace, the crop turned so the eyes are level, mirrored.
+    // The pipeline's own path: the int8 CenterFace, the crop turned so the eyes are level,
+    // mirrored (the float CenterFace: 2,837 faces, 61.0 %, 2,343 passing: models/README.md).
     let report = evaluate_expressions(&dir, &options).unwrap();
-    assert_eq!((report.images, report.faces_found), (3589, 2837));
-    // 61.0 % of the faces found (60.7 % without turning the crop: models/README.md).
-    assert!((report.accuracy_of_found - 0.610).abs() < 0.001, "{:.4}", report.accuracy_of_found);
+    assert_eq!((report.images, report.faces_found), (3589, 2924));
+    assert!((report.accuracy_of_found - 0.6153).abs() < 0.001, "{:.4}", report.accuracy_of_found);
     let usable = report.usable.expect("the engine path reports the quality bar's split");
-    assert_eq!(usable.faces, 2343);
+    assert_eq!(usable.faces, 2432);
     assert!(usable.accuracy > report.accuracy_of_found + 0.015, "{:.4}", usable.accuracy);
     for below in &usable.unusable {
         match below.reason {

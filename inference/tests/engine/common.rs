@@ -9,7 +9,7 @@ use opencv::{
 };
 
 pub fn runtime() -> Runtime {
-    Runtime::load(RuntimeOptions { intra_threads: 1, ..RuntimeOptions::default() })
+    Runtime::load(RuntimeOptions { intra_threads: 1, int8: false, ..RuntimeOptions::default() })
         .expect("ONNX Runtime loads (scripts/setup-ort.sh)")
 }
 

@@ -95,3 +95,63 @@ fn missing_runtime_or_model_names_the_fix() {
     assert!(matches!(error, InferenceError::ModelMissing { .. }), "{error}");
     assert!(error.to_string().contains("centerface.onnx"));
 }
+
+/// The int8 CenterFace (models/tools/quantize_centerface.py) finds the float build's faces on
+/// frames of the test footage: each at IoU ≥ 0.8, its score within 0.1 and its landmarks
+/// within a tenth of the box; a face only it finds scores below the quality bar's 0.6.
+#[test]
+fn int8_centerface_finds_the_float_faces() {
+    let float_runtime = common::runtime();
+    let int8_runtime = imind_inference::Runtime::load(imind_inference::RuntimeOptions {
+        intra_threads: 1,
+        int8: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let models = common::models_dir();
+    let mut float = FaceDetector::new(&float_runtime, &models, 320, 256).unwrap();
+    let mut int8 = FaceDetector::new(&int8_runtime, &models, 320, 256).unwrap();
+    let mut compared = 0;
+    for clip in ["Megamind.avi", "carphone_pristine.mp4"] {
+        let path = common::footage(clip);
+        let info = imind_inference::probe(&path).unwrap();
+        let (frames, thread) =
+            imind_inference::spawn_decoder(&path, &info, Some(2.0), 4, tokio_util::sync::CancellationToken::new())
+                .unwrap();
+        for message in frames {
+            let imind_inference::Decoded::Frame(frame) = message else { continue };
+            let size = imind_inference::decoded_size(info.width, info.height);
+            let want = float.detect(&[&frame.rgb], size).unwrap().remove(0);
+            let got = int8.detect(&[&frame.rgb], size).unwrap().remove(0);
+            for face in &want {
+                let found = got
+                    .iter()
+                    .max_by(|a, b| {
+                        a.bbox
+                            .intersection_over_union(&face.bbox)
+                            .total_cmp(&b.bbox.intersection_over_union(&face.bbox))
+                    })
+                    .unwrap_or_else(|| panic!("{clip} at {} ms: int8 misses {face:?}", frame.timestamp_ms));
+                let iou = found.bbox.intersection_over_union(&face.bbox);
+                assert!(iou >= 0.8, "{clip} at {} ms: IoU {iou} for {face:?}", frame.timestamp_ms);
+                assert!((found.score - face.score).abs() <= 0.1, "{clip}: score {} for {}", found.score, face.score);
+                for (a, b) in found.landmarks.iter().zip(&face.landmarks) {
+                    let off = (a.0 - b.0).abs().max((a.1 - b.1).abs());
+                    assert!(
+                        off <= face.bbox.width / 10.0,
+                        "{clip}: a landmark {off} px off in a {} px face",
+                        face.bbox.width
+                    );
+                }
+                compared += 1;
+            }
+            for face in &got {
+                if want.iter().all(|other| other.bbox.intersection_over_union(&face.bbox) < 0.5) {
+                    assert!(face.score < 0.6, "{clip} at {} ms: int8 alone finds {face:?}", frame.timestamp_ms);
+                }
+            }
+        }
+        thread.join().unwrap();
+    }
+    assert!(compared >= 30, "only {compared} faces compared");
+}
