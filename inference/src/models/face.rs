@@ -2,7 +2,8 @@
 //!
 //! Input `input.1` [B, 3, H, W] float RGB 0..255 (H, W multiples of 32). Outputs at a quarter
 //! of the input resolution: `537` heatmap (sigmoid applied), `538` log-scale (h, w), `539`
-//! offset (y, x), `540` five landmark (y, x) pairs relative to the box.
+//! offset (y, x), `540` five landmark (y, x) pairs relative to the box. On the CPU the int8
+//! build (`centerface-int8.onnx`, same tensors) loads by default: see `RuntimeOptions::int8`.
 
 use opencv::core::Mat;
 use ort::{session::Session, value::Tensor};
