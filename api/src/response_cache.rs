@@ -10,12 +10,18 @@
 //! kept with: it is never served. Entries also age out after `response_cache_secs`, for what
 //! only time changes.
 //!
+//! Only a request asked before is looked up or kept: a first one is answered as computed, with
+//! no statement more and nothing kept. A front end's report comes again and again; a one-off
+//! query (a third party exploring) neither costs the generation's read nor pushes out what is
+//! asked often.
+//!
 //! The key is the caller's whole standing (user or key, organisation, role or scope) and the
 //! document with its operation name and variables: one caller's entry never answers another.
 //! Which documents may be kept is decided in `graphql::response_reuse`; the caller was checked
 //! and charged before the cache is asked.
 
 use std::{
+    num::NonZeroUsize,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -30,6 +36,9 @@ use crate::{audit::AuditAction, auth::Viewer, error::ApiResult};
 
 /// What an entry costs beyond its body (key, reads, the map's node).
 const ENTRY_OVERHEAD: usize = 256;
+/// Requests remembered as asked once (a key each, about 100 bytes): the least recently asked
+/// are forgotten first.
+const REMEMBERED_REQUESTS: usize = 16_384;
 
 /// A read the response logged (action, child, session), logged again whenever it is served.
 pub type Read = (AuditAction, Uuid, Option<Uuid>);
@@ -81,6 +90,8 @@ pub struct ResponseCache {
 struct Kept {
     entries: LruCache<Key, Arc<Entry>>,
     bytes: usize,
+    /// Requests asked before, kept or not.
+    asked: LruCache<Key, ()>,
     /// The newest generation a request has seen: entries of older ones can never be served.
     generation: i64,
 }
@@ -103,12 +114,24 @@ impl ResponseCache {
         Self {
             max_bytes,
             max_age,
-            kept: Mutex::new(Kept { entries: LruCache::unbounded(), bytes: 0, generation: i64::MIN }),
+            kept: Mutex::new(Kept {
+                entries: LruCache::unbounded(),
+                bytes: 0,
+                asked: LruCache::new(NonZeroUsize::new(REMEMBERED_REQUESTS).expect("not zero")),
+                generation: i64::MIN,
+            }),
         }
     }
 
     pub fn enabled(&self) -> bool {
         self.max_bytes > 0 && !self.max_age.is_zero()
+    }
+
+    /// Whether the request under `key` was asked before (and so is worth looking up and
+    /// keeping); remembers that it has been now.
+    pub fn asked_before(&self, key: &Key) -> bool {
+        let mut kept = self.kept.lock().expect("not poisoned");
+        kept.asked.put(*key, ()).is_some()
     }
 
     /// The response kept under `key` if it was read at `generation` and is young enough; an
@@ -196,6 +219,21 @@ mod tests {
         cache.put(key, entry(8, 10));
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.get(&key, 8).is_none(), "too old");
+    }
+
+    #[test]
+    fn a_request_is_worth_keeping_once_asked_again() {
+        let cache = ResponseCache::new(1 << 20, Duration::from_secs(60));
+        let key = |i: usize| Key::new(viewer(Role::Admin), &format!("{{ a{i} }}"), None, "{}");
+        assert!(!cache.asked_before(&key(0)), "a first request");
+        assert!(cache.asked_before(&key(0)) && cache.asked_before(&key(0)));
+        assert!(!cache.asked_before(&Key::new(viewer(Role::Counsellor), "{ a0 }", None, "{}")), "another caller's");
+        // The least recently asked are forgotten first, the memory of them bounded.
+        for i in 1..=REMEMBERED_REQUESTS {
+            cache.asked_before(&key(i));
+        }
+        assert!(!cache.asked_before(&key(0)), "forgotten");
+        assert!(cache.asked_before(&key(REMEMBERED_REQUESTS)));
     }
 
     #[test]

