@@ -7,6 +7,12 @@ set -euo pipefail
 
 dir="${IMIND_FER_DIR:-$HOME/.cache/imind/venv-fer}"
 if ! "$dir/bin/python" -c "import fer, tensorflow" 2>/dev/null; then
+  # TensorFlow 2.15 has wheels up to Python 3.11.
+  python3 -c 'import sys; sys.exit(sys.version_info[:2] > (3, 11))' || { echo "setup-fer.sh needs python3 ≤ 3.11" >&2; exit 1; }
+  if [[ -e "$dir" && ! -f "$dir/pyvenv.cfg" ]]; then
+    echo "$dir exists and is not a virtual environment: set IMIND_FER_DIR elsewhere" >&2
+    exit 1
+  fi
   rm -rf "$dir"
   python3 -m venv "$dir" >&2
   "$dir/bin/python" -m pip install -q --disable-pip-version-check tensorflow-cpu==2.15.1 numpy==1.26.4 \

@@ -207,10 +207,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     align: align.map_or(pipeline.align, imind_inference::Alignment::from),
                 },
                 face_input_long_side: face_input,
-                runtime: imind_inference::RuntimeOptions {
-                    intra_threads: threads,
-                    int8: !no_int8,
-                    ..Default::default()
+                runtime: {
+                    let defaults = imind_inference::RuntimeOptions::default();
+                    imind_inference::RuntimeOptions {
+                        intra_threads: threads,
+                        int8: defaults.int8 && !no_int8,
+                        ..defaults
+                    }
                 },
                 ..Default::default()
             };

@@ -61,7 +61,7 @@ pub use models::{
     Alignment, BoundingBox, EmotionClassifier, ExpressionInput, FaceDetector, PoseEstimator, default_models_dir,
 };
 pub use quality::{FaceCounts, FaceQuality, QualityBar, Readability, Unusable};
-pub use runtime::{Runtime, RuntimeOptions};
+pub use runtime::{Runtime, RuntimeOptions, int8_dot_products};
 pub use timeline::Interval;
 pub use video::{
     Decoded, MAX_DECODED_SIDE, MediaLimits, VideoError, VideoInfo, decoded_size, probe, probe_url, probe_within,

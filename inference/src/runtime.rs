@@ -26,15 +26,30 @@ pub struct RuntimeOptions {
     pub intra_threads: usize,
     /// Use the CUDA execution provider when the library has it; CPU otherwise.
     pub cuda: bool,
-    /// On the CPU, load a model's int8 build where the models folder ships one
-    /// (`centerface-int8.onnx`): its convolutions run about 1.8× as fast where the CPU has
-    /// int8 dot products, for the same faces (models/README.md). The float build with CUDA.
+    /// On a CPU with int8 dot products (AVX-VNNI or AVX512-VNNI), load a model's int8 build
+    /// where the models folder has one (`centerface-int8.onnx`): its convolutions run about
+    /// 1.8× as fast, for the same faces (models/README.md). Elsewhere, and with CUDA, the float
+    /// build: without those instructions int8 sums can saturate, and it is not measured there.
+    /// Default: on, unless `IMIND_INT8` is `0` or `false`.
     pub int8: bool,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { dylib: None, intra_threads: 1, cuda: false, int8: true }
+        let int8 = !matches!(std::env::var("IMIND_INT8").as_deref(), Ok("0" | "false"));
+        Self { dylib: None, intra_threads: 1, cuda: false, int8 }
+    }
+}
+
+/// Whether this CPU has the int8 dot products the int8 models were measured with.
+pub fn int8_dot_products() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avxvnni") || std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -80,14 +95,21 @@ impl Runtime {
         Ok(Self { environment, options })
     }
 
-    /// The file of the model `name` in `models_dir`: `{name}-int8.onnx` where `has_int8` and
-    /// the options ask for int8 on the CPU, `{name}.onnx` otherwise.
+    /// The file of the model `name` in `models_dir`: `{name}-int8.onnx` where `has_int8`, the
+    /// options ask for int8 and the CPU runs it (see [`RuntimeOptions::int8`]), `{name}.onnx`
+    /// otherwise. A models folder from before the int8 build (no such file) gets the float
+    /// one, with a warning.
     pub fn model_file(&self, models_dir: &Path, name: &str, has_int8: bool) -> PathBuf {
-        if has_int8 && self.options.int8 && !self.options.cuda {
-            models_dir.join(format!("{name}-int8.onnx"))
-        } else {
-            models_dir.join(format!("{name}.onnx"))
+        let float = models_dir.join(format!("{name}.onnx"));
+        if !(has_int8 && self.options.int8 && !self.options.cuda && int8_dot_products()) {
+            return float;
         }
+        let int8 = models_dir.join(format!("{name}-int8.onnx"));
+        if !int8.is_file() && float.is_file() {
+            tracing::warn!(missing = %int8.display(), "no int8 build of {name} in the models folder: using the float one");
+            return float;
+        }
+        int8
     }
 
     /// A session for the model at `path`, created once by the caller and reused.

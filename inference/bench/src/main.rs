@@ -179,12 +179,16 @@ fn main() -> anyhow::Result<()> {
         quality_bar: if args.no_quality_bar { QualityBar::none() } else { QualityBar::default() },
         ..AnalysisOptions::default()
     };
+    let defaults = RuntimeOptions::default();
     let runtime = RuntimeOptions {
         intra_threads: args.threads,
         cuda: args.cuda,
-        int8: !args.no_int8,
-        ..RuntimeOptions::default()
+        int8: defaults.int8 && !args.no_int8,
+        ..defaults
     };
+    let face_model =
+        imind_inference::Runtime::load(runtime.clone())?.model_file(&options.models_dir, "centerface", true);
+    println!("face model:         {}", face_model.display());
     let load = Instant::now();
     let mut engine = Engine::load(runtime, &options.models_dir)?;
     let load_seconds = load.elapsed().as_secs_f64();
