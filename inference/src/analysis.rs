@@ -489,18 +489,20 @@ fn process_batch(
         let own = pose_thread.join().expect("the pose thread does not panic");
         (faces, [own, beside])
     });
-    let mut persons: Vec<Option<Result<Vec<Person>, InferenceError>>> = (0..rgb.len()).map(|_| None).collect();
+    let faces = faces?;
+    // A failed frame fails the batch (and left later frames untaken); otherwise every frame
+    // was taken by exactly one thread.
+    let mut persons: Vec<Option<Vec<Person>>> = vec![None; rgb.len()];
     for (found, time) in pose_parts {
         timings.pose += time;
         for (n, people) in found {
-            persons[n] = Some(people);
+            persons[n] = Some(people?);
         }
     }
-    let persons: Result<Vec<Vec<Person>>, InferenceError> = persons
+    let persons: Vec<Vec<Person>> = persons
         .into_iter()
         .map(|people| people.expect("every frame of the batch was taken by one pose thread. This is a bug."))
         .collect();
-    let (faces, persons) = (faces?, persons?);
 
     // Every usable face of the batch through the classifier at once.
     let clock = Instant::now();

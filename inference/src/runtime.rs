@@ -95,13 +95,13 @@ impl Runtime {
         Ok(Self { environment, options })
     }
 
-    /// The file of the model `name` in `models_dir`: `{name}-int8.onnx` where `has_int8`, the
-    /// options ask for int8 and the CPU runs it (see [`RuntimeOptions::int8`]), `{name}.onnx`
-    /// otherwise. A models folder from before the int8 build (no such file) gets the float
-    /// one, with a warning.
-    pub fn model_file(&self, models_dir: &Path, name: &str, has_int8: bool) -> PathBuf {
+    /// The file of `name`, a model that ships an int8 build, in `models_dir`:
+    /// `{name}-int8.onnx` where the options ask for int8 and the CPU runs it (see
+    /// [`RuntimeOptions::int8`]), `{name}.onnx` otherwise. A models folder from before the int8
+    /// build (no such file) gets the float one, with a warning.
+    pub fn model_file(&self, models_dir: &Path, name: &str) -> PathBuf {
         let float = models_dir.join(format!("{name}.onnx"));
-        if !(has_int8 && self.options.int8 && !self.options.cuda && int8_dot_products()) {
+        if !(self.options.int8 && !self.options.cuda && int8_dot_products()) {
             return float;
         }
         let int8 = models_dir.join(format!("{name}-int8.onnx"));

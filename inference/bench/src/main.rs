@@ -186,8 +186,7 @@ fn main() -> anyhow::Result<()> {
         int8: defaults.int8 && !args.no_int8,
         ..defaults
     };
-    let face_model =
-        imind_inference::Runtime::load(runtime.clone())?.model_file(&options.models_dir, "centerface", true);
+    let face_model = imind_inference::Runtime::load(runtime.clone())?.model_file(&options.models_dir, "centerface");
     println!("face model:         {}", face_model.display());
     let load = Instant::now();
     let mut engine = Engine::load(runtime, &options.models_dir)?;

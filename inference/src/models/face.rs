@@ -48,7 +48,7 @@ impl FaceDetector {
                 "CenterFace input must be a multiple of 32, not {input_width}×{input_height}"
             )));
         }
-        let file = runtime.model_file(models_dir, "centerface", true);
+        let file = runtime.model_file(models_dir, "centerface");
         Ok(Self { session: runtime.session(&file)?, input_width, input_height })
     }
 

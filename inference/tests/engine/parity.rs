@@ -113,7 +113,7 @@ fn int8_centerface_finds_the_float_faces() {
         eprintln!("this CPU has no int8 dot products: the pipeline loads the float CenterFace, nothing to compare");
         return;
     }
-    let file = int8_runtime.model_file(&models, "centerface", true);
+    let file = int8_runtime.model_file(&models, "centerface");
     assert!(file.ends_with("centerface-int8.onnx"), "{}", file.display());
     let float_runtime = common::runtime();
     let mut float = FaceDetector::new(&float_runtime, &models, 320, 256).unwrap();
